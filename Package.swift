@@ -1,0 +1,126 @@
+// swift-tools-version: 6.2
+import PackageDescription
+
+/// Our own targets treat warnings as errors; dependencies are built as their authors ship them.
+let strict: [SwiftSetting] = [.treatAllWarnings(as: .error)]
+
+let package = Package(
+    name: "Relaygate",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "relaygate", targets: ["relaygate"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+    ],
+    targets: [
+        // Shared vocabulary. No dependencies.
+        .target(name: "MailModel", swiftSettings: strict),
+
+        // Pure SMTP protocol: framing, parsing, session state machine. ByteBuffer only, no sockets.
+        .target(
+            name: "SMTPProtocol",
+            dependencies: ["MailModel", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: strict
+        ),
+
+        // Pure policy: which recipients a client may hand us.
+        .target(name: "Routing", dependencies: ["MailModel"], swiftSettings: strict),
+
+        // The durable on-disk queue. Files only.
+        .target(
+            name: "Spool",
+            dependencies: ["MailModel", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict
+        ),
+
+        // crypt(3) from libxcrypt: yescrypt, SHA-512-crypt, bcrypt.
+        .systemLibrary(name: "CCrypt", providers: [.apt(["libcrypt-dev"])]),
+
+        // Users and password hashes (and, later, Maildir boxes).
+        .target(name: "Mailbox", dependencies: ["MailModel", "CCrypt"], swiftSettings: strict),
+
+        // SwiftNIO listeners and connection drivers; TLS setup.
+        .target(
+            name: "Server",
+            dependencies: [
+                "MailModel", "SMTPProtocol", "Routing", "Spool", "Mailbox",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+
+        // Load generator for `relaygate bench send` (the sink lives in Server: it is the SMTP server without a spool).
+        .target(
+            name: "Bench",
+            dependencies: [
+                "SMTPProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+
+        // Composition root: configuration, service wiring, start/stop.
+        .target(
+            name: "Relaygate",
+            dependencies: [
+                "MailModel", "SMTPProtocol", "Routing", "Spool", "Mailbox", "Server",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: strict
+        ),
+
+        // The command-line executable. Thin.
+        .executableTarget(
+            name: "relaygate",
+            dependencies: [
+                "Relaygate", "Bench",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
+
+        // Dialog fixtures shared by the pure session tests and the end-to-end tests.
+        .target(name: "TranscriptSupport", path: "Tests/TranscriptSupport", swiftSettings: strict),
+        .testTarget(name: "MailModelTests", dependencies: ["MailModel"], swiftSettings: strict),
+        .testTarget(
+            name: "SMTPProtocolTests",
+            dependencies: [
+                "SMTPProtocol", "MailModel", "Routing", "TranscriptSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            exclude: ["Fixtures"],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "RoutingTests", dependencies: ["Routing"], swiftSettings: strict),
+        .testTarget(name: "SpoolTests", dependencies: ["Spool", "MailModel"], swiftSettings: strict),
+        .testTarget(name: "MailboxTests", dependencies: ["Mailbox"], swiftSettings: strict),
+        .testTarget(name: "RelaygateTests", dependencies: ["Relaygate"], swiftSettings: strict),
+        // End to end: runs the built `relaygate` executable and talks to it with real clients over loopback.
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: ["relaygate", "Spool", "MailModel", "TranscriptSupport"],
+            exclude: ["Peers"],
+            swiftSettings: strict
+        ),
+    ]
+)

@@ -1,0 +1,40 @@
+/// A mail domain: the part of an address after the `@` (RFC 5321 4.1.2), or an address literal such as
+/// `[192.0.2.1]` or `[IPv6:2001:db8::1]`.
+///
+/// Domains compare case-insensitively: `name` keeps what the peer wrote, `key` is the lower-cased form used
+/// for comparison and hashing. Non-ASCII labels (RFC 6531 U-labels) are lower-cased Unicode-wise; converting
+/// them to A-labels (punycode) is a later concern of routing.
+public struct Domain: Sendable, Hashable, Codable, CustomStringConvertible {
+    /// The domain as written.
+    public let name: String
+
+    public init(_ name: String) {
+        self.name = name
+    }
+
+    /// The comparison form: lower-cased, without a trailing root dot.
+    public var key: String {
+        var lowered = name.lowercased()
+        if lowered.hasSuffix("."), !isAddressLiteral { lowered.removeLast() }
+        return lowered
+    }
+
+    /// True for `[...]` address literals.
+    public var isAddressLiteral: Bool { name.hasPrefix("[") }
+
+    public var isASCII: Bool { name.utf8.allSatisfy { $0 < 0x80 } }
+
+    public var description: String { name }
+
+    public static func == (lhs: Domain, rhs: Domain) -> Bool { lhs.key == rhs.key }
+    public func hash(into hasher: inout Hasher) { hasher.combine(key) }
+
+    public init(from decoder: any Decoder) throws {
+        self.name = try decoder.singleValueContainer().decode(String.self)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(name)
+    }
+}

@@ -1,0 +1,130 @@
+import struct Foundation.Date
+
+/// Everything about a queued message except its content: who sent it, to whom it goes and how each of those
+/// recipients fares, the ESMTP parameters delivery and bounces need, and the facts of the session that
+/// handed it over. It is written to the spool next to the message body (see `Spool`).
+public struct Envelope: Sendable, Equatable, Codable {
+    public var queueID: QueueID
+    public var sender: ReversePath
+    public var recipients: [Recipient]
+    public var parameters: MailParameters
+    /// When the message became durable; the queue lifetime counts from here.
+    public var arrival: Date
+    /// Octets of the body file, our Received header included. Recovery compares it with the file.
+    public var size: Int
+    public var client: ClientFacts
+    /// The hostname we said we were when we accepted the message.
+    public var receivedBy: String
+
+    public init(
+        queueID: QueueID, sender: ReversePath, recipients: [Recipient], parameters: MailParameters,
+        arrival: Date, size: Int, client: ClientFacts, receivedBy: String
+    ) {
+        self.queueID = queueID
+        self.sender = sender
+        self.recipients = recipients
+        self.parameters = parameters
+        self.arrival = arrival
+        self.size = size
+        self.client = client
+        self.receivedBy = receivedBy
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case queueID = "queue_id", sender, recipients, parameters, arrival, size, client
+        case receivedBy = "received_by"
+    }
+}
+
+/// One recipient of a queued message and how its delivery stands.
+public struct Recipient: Sendable, Equatable, Codable {
+    public enum Status: String, Sendable, Codable {
+        /// Not yet delivered; delivery will try (again).
+        case pending
+        /// The next hop said 250; never sent again.
+        case delivered
+        /// Failed for good; a bounce was or will be made.
+        case failed
+    }
+
+    public var address: EmailAddress
+    public var originalRecipient: OriginalRecipient?
+    public var notify: NotifyConditions?
+    public var status: Status
+
+    public init(
+        address: EmailAddress, originalRecipient: OriginalRecipient? = nil, notify: NotifyConditions? = nil,
+        status: Status = .pending
+    ) {
+        self.address = address
+        self.originalRecipient = originalRecipient
+        self.notify = notify
+        self.status = status
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case address, notify, status
+        case originalRecipient = "orcpt"
+    }
+}
+
+/// The MAIL FROM parameters (RFC 1870 SIZE, RFC 6152 BODY, RFC 6531 SMTPUTF8, RFC 3461 RET/ENVID,
+/// RFC 4954 AUTH), decoded.
+public struct MailParameters: Sendable, Equatable, Codable {
+    public var declaredSize: Int?
+    public var body: BodyType?
+    public var smtpUTF8: Bool
+    public var returnContent: ReturnContent?
+    /// ENVID, decoded from xtext.
+    public var envelopeID: String?
+    /// AUTH=, decoded from xtext; `<>` is kept as the empty string (RFC 4954 5).
+    public var authorizedSender: String?
+
+    public init(
+        declaredSize: Int? = nil, body: BodyType? = nil, smtpUTF8: Bool = false,
+        returnContent: ReturnContent? = nil, envelopeID: String? = nil, authorizedSender: String? = nil
+    ) {
+        self.declaredSize = declaredSize
+        self.body = body
+        self.smtpUTF8 = smtpUTF8
+        self.returnContent = returnContent
+        self.envelopeID = envelopeID
+        self.authorizedSender = authorizedSender
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case declaredSize = "size", body, smtpUTF8 = "smtputf8", returnContent = "ret"
+        case envelopeID = "envid", authorizedSender = "auth"
+    }
+}
+
+/// What we knew about the client when it handed a message over.
+public struct ClientFacts: Sendable, Equatable, Codable {
+    public var address: String
+    public var port: Int?
+    /// The EHLO/HELO argument.
+    public var helo: String
+    public var protocolName: String
+    /// `TLSv1.3` and the like, when the session was encrypted.
+    public var tlsVersion: String?
+    public var authenticatedUser: String?
+
+    public init(
+        address: String, port: Int?, helo: String, protocolName: String, tlsVersion: String?,
+        authenticatedUser: String?
+    ) {
+        self.address = address
+        self.port = port
+        self.helo = helo
+        self.protocolName = protocolName
+        self.tlsVersion = tlsVersion
+        self.authenticatedUser = authenticatedUser
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case address, port, helo
+        case protocolName = "protocol"
+        case tlsVersion = "tls"
+        case authenticatedUser = "auth_user"
+    }
+}

@@ -1,0 +1,98 @@
+import MailModel
+
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+extension SMTPServerSession {
+    /// The SASL exchange in progress (RFC 4954 4): which response we wait for.
+    enum SASLExchange {
+        case plain
+        case loginUsername
+        case loginPassword(username: String)
+    }
+
+    /// AUTH (RFC 4954): PLAIN (RFC 4616) and LOGIN, only over TLS, once, outside a transaction.
+    mutating func auth(mechanism: String, initialResponse: String?) {
+        guard configuration.authAvailable else { return fail(.authNotAvailable, command: "AUTH") }
+        guard hello?.extended == true else { return fail(.badSequence("Send EHLO first"), command: "AUTH") }
+        guard tls.isActive else { return fail(.encryptionRequired, command: "AUTH") }
+        guard authenticatedUser == nil else { return fail(.badSequence("Already authenticated"), command: "AUTH") }
+        guard state.transaction == nil else {
+            return fail(.badSequence("Mail transaction in progress"), command: "AUTH")
+        }
+        switch mechanism {
+        case "PLAIN":
+            if let initialResponse {
+                // "=" is an empty initial response (RFC 4954 4).
+                saslResponseReceived(Array((initialResponse == "=" ? "" : initialResponse).utf8), exchange: .plain)
+            } else {
+                state = .saslResponse(.plain)
+                emit(.send(.saslPlainChallenge))
+            }
+        case "LOGIN":
+            if let initialResponse {
+                saslResponseReceived(Array(initialResponse.utf8), exchange: .loginUsername)
+            } else {
+                state = .saslResponse(.loginUsername)
+                emit(.send(.saslUsernameChallenge))
+            }
+        default:
+            fail(.unknownMechanism, command: "AUTH")
+        }
+    }
+
+    /// One base64 line from the client during AUTH.
+    mutating func saslResponseReceived(_ line: [UInt8], exchange: SASLExchange) {
+        state = .ready
+        if line == [UInt8(ascii: "*")] { return fail(.authCanceled, command: "AUTH") }
+        guard let decoded = Data(base64Encoded: Data(line)) else { return fail(.base64Invalid, command: "AUTH") }
+        let bytes = Array(decoded)
+        switch exchange {
+        case .plain:
+            // authzid NUL authcid NUL passwd (RFC 4616 2). Acting for someone else is not supported.
+            let parts = bytes.split(separator: 0, maxSplits: 2, omittingEmptySubsequences: false)
+            guard parts.count == 3, let authzid = String(validating: parts[0], as: UTF8.self),
+                let username = String(validating: parts[1], as: UTF8.self),
+                let password = String(validating: parts[2], as: UTF8.self),
+                authzid.isEmpty || authzid == username
+            else { return fail(.authInvalid, command: "AUTH") }
+            verify(Credentials(mechanism: "PLAIN", username: username, password: password))
+        case .loginUsername:
+            guard let username = String(validating: bytes, as: UTF8.self) else {
+                return fail(.authInvalid, command: "AUTH")
+            }
+            state = .saslResponse(.loginPassword(username: username))
+            emit(.send(.saslPasswordChallenge))
+        case .loginPassword(let username):
+            guard let password = String(validating: bytes, as: UTF8.self) else {
+                return fail(.authInvalid, command: "AUTH")
+            }
+            verify(Credentials(mechanism: "LOGIN", username: username, password: password))
+        }
+    }
+
+    private mutating func verify(_ credentials: Credentials) {
+        state = .verifyingCredentials(username: credentials.username)
+        emit(.verifyCredentials(credentials))
+    }
+
+    /// The driver checked the credentials of `.verifyCredentials`.
+    public mutating func authenticationFinished(_ result: AuthenticationResult) {
+        guard case .verifyingCredentials(let username) = state else { return }
+        state = .ready
+        switch result {
+        case .accepted:
+            authenticatedUser = username
+            emit(.send(.authenticated))
+        case .rejected:
+            fail(.authInvalid, command: "AUTH")
+        case .throttled:
+            close(with: .tooManyAuthFailures)
+        case .temporaryFailure:
+            emit(.send(.authTemporaryFailure))
+        }
+    }
+}

@@ -1,0 +1,128 @@
+import MailModel
+
+extension SMTPServerSession {
+    /// Where the session is. Each case names what it waits for and carries its own data.
+    enum State {
+        /// Not started: the greeting is not out yet.
+        case connected
+        /// Greeted (or just back from STARTTLS): EHLO or HELO expected.
+        case awaitingHello
+        /// Said hello; no transaction.
+        case ready
+        /// MAIL accepted; RCPTs and then DATA expected.
+        case mailTransaction(Transaction)
+        /// After 354: reading content.
+        case receivingData(Transaction, DataBodyReader)
+        /// Content complete; the driver is making it durable.
+        case awaitingCommit(Transaction)
+        /// AUTH in progress: the client's next line is a SASL response.
+        case saslResponse(SASLExchange)
+        /// The driver is checking credentials.
+        case verifyingCredentials(username: String)
+        case closed
+
+        var transaction: Transaction? {
+            switch self {
+            case .mailTransaction(let transaction), .receivingData(let transaction, _),
+                .awaitingCommit(let transaction):
+                transaction
+            default:
+                nil
+            }
+        }
+
+        var acceptsInput: Bool {
+            if case .closed = self { return false }
+            return true
+        }
+
+        var isReceivingData: Bool {
+            if case .receivingData = self { return true }
+            return false
+        }
+
+        var isSASL: Bool {
+            if case .saslResponse = self { return true }
+            return false
+        }
+    }
+
+    struct Hello {
+        let name: String
+        /// EHLO rather than HELO: extensions and their parameters are allowed.
+        let extended: Bool
+    }
+
+    enum TLSState: Equatable {
+        case none
+        case negotiating
+        case established(version: String)
+
+        var isActive: Bool { self != .none }
+
+        var version: String? {
+            if case .established(let version) = self { return version }
+            return nil
+        }
+    }
+
+    struct Transaction {
+        let queueID: QueueID
+        let sender: ReversePath
+        let parameters: MailParameters
+        var recipients: [Recipient] = []
+    }
+}
+
+/// Everything needed to open a message file and write our Received header first.
+public struct MessageStart: Sendable {
+    public let queueID: QueueID
+    public let receivedHeader: ReceivedHeader
+}
+
+/// A message whose content is complete and acceptable, ready to be made durable.
+public struct AcceptedMessage: Sendable {
+    public let queueID: QueueID
+    public let sender: ReversePath
+    public let recipients: [Recipient]
+    public let parameters: MailParameters
+    public let client: ClientFacts
+    /// Content octets as the client sent them, unstuffed.
+    public let contentSize: Int
+    /// True when the content has octets above 127, whatever BODY= said.
+    public let has8BitContent: Bool
+}
+
+/// A username and password to check. The password never appears in a description or a log.
+public struct Credentials: Sendable, CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+    public let mechanism: String
+    public let username: String
+    public let password: String
+
+    public init(mechanism: String, username: String, password: String) {
+        self.mechanism = mechanism
+        self.username = username
+        self.password = password
+    }
+
+    public var description: String { "\(mechanism) user=\(username) password=<redacted>" }
+    public var debugDescription: String { description }
+    public var customMirror: Mirror { Mirror(self, children: ["mechanism": mechanism, "username": username]) }
+}
+
+/// The outcome of a credential check.
+public enum AuthenticationResult: Sendable, Equatable {
+    case accepted
+    case rejected
+    /// This client failed too often lately; it is not allowed to try now.
+    case throttled
+    /// The check could not be made (the users file is unreadable, say).
+    case temporaryFailure
+}
+
+/// Things the session reports for the log; the driver adds the connection's facts.
+public enum SessionEvent: Sendable, Equatable {
+    case refused(command: String?, reply: SMTPReply, queueID: QueueID?, sender: ReversePath?, recipient: String?)
+    case timeout(phase: String)
+    case protocolViolation(String)
+}
