@@ -13,12 +13,14 @@ public struct Envelope: Sendable, Equatable, Codable {
     /// Octets of the body file, our Received header included. Recovery compares it with the file.
     public var size: Int
     public var client: ClientFacts
+    /// True when the content has octets above 127: such a body must not go raw to a peer without 8BITMIME.
+    public var has8BitContent: Bool
     /// The hostname we said we were when we accepted the message.
     public var receivedBy: String
 
     public init(
         queueID: QueueID, sender: ReversePath, recipients: [Recipient], parameters: MailParameters,
-        arrival: Date, size: Int, client: ClientFacts, receivedBy: String
+        arrival: Date, size: Int, has8BitContent: Bool, client: ClientFacts, receivedBy: String
     ) {
         self.queueID = queueID
         self.sender = sender
@@ -26,12 +28,14 @@ public struct Envelope: Sendable, Equatable, Codable {
         self.parameters = parameters
         self.arrival = arrival
         self.size = size
+        self.has8BitContent = has8BitContent
         self.client = client
         self.receivedBy = receivedBy
     }
 
     enum CodingKeys: String, CodingKey {
         case queueID = "queue_id", sender, recipients, parameters, arrival, size, client
+        case has8BitContent = "8bit"
         case receivedBy = "received_by"
     }
 }

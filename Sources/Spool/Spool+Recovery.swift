@@ -1,0 +1,95 @@
+import MailModel
+
+extension Spool {
+    /// What recovery found, for the startup log.
+    public struct RecoveryReport: Sendable, Equatable {
+        /// Half-written files from tmp/ (never acknowledged), deleted.
+        public var temporaryFilesRemoved = 0
+        /// Envelopes a worker held when we stopped, put back in incoming/.
+        public var requeued = 0
+        /// Envelopes that do not parse or whose body is missing or the wrong size, moved to quarantine/.
+        public var quarantined: [(name: String, reason: String)] = []
+        /// Bodies without an envelope (a crash between the two renames: never acknowledged), deleted.
+        public var orphanBodiesRemoved = 0
+        /// Messages waiting for delivery after recovery.
+        public var queued = 0
+
+        public init() {}
+
+        public static func == (lhs: RecoveryReport, rhs: RecoveryReport) -> Bool {
+            lhs.temporaryFilesRemoved == rhs.temporaryFilesRemoved && lhs.requeued == rhs.requeued
+                && lhs.quarantined.map(\.name) == rhs.quarantined.map(\.name)
+                && lhs.orphanBodiesRemoved == rhs.orphanBodiesRemoved && lhs.queued == rhs.queued
+        }
+    }
+
+    /// Brings the spool to a consistent state after a stop or a crash. It reuses the normal paths: it only
+    /// deletes what was never acknowledged and moves everything else by rename. Run it before accepting
+    /// connections or starting delivery, never while either runs.
+    public func recover() throws -> RecoveryReport {
+        var report = RecoveryReport()
+
+        for name in try FileSystem.list(tmpDirectory) {
+            FileSystem.remove(tmpDirectory + "/" + name)
+            report.temporaryFilesRemoved += 1
+        }
+
+        for name in try FileSystem.list(path(of: .active)) {
+            try FileSystem.move(path(of: .active) + "/" + name, to: path(of: .incoming) + "/" + name)
+            report.requeued += 1
+        }
+
+        var referenced = Set<String>()
+        for queue in [Queue.incoming, .deferred, .hold] {
+            for name in try FileSystem.list(path(of: queue)) {
+                let envelopeFile = path(of: queue) + "/" + name
+                if let reason = problem(withEnvelope: envelopeFile, named: name) {
+                    try quarantine(name, envelopeFile: envelopeFile)
+                    report.quarantined.append((name, reason))
+                } else {
+                    referenced.insert(name)
+                    if queue != .hold { report.queued += 1 }
+                }
+            }
+        }
+        for name in try FileSystem.list(path(of: .quarantine)) where !name.hasSuffix(".body") {
+            referenced.insert(name)
+        }
+
+        for name in try FileSystem.list(bodyDirectory) where !referenced.contains(name) {
+            FileSystem.remove(bodyDirectory + "/" + name)
+            report.orphanBodiesRemoved += 1
+        }
+
+        for directory in [tmpDirectory, bodyDirectory] + Queue.allCases.map(path(of:)) {
+            let fd = try FileSystem.openDirectory(directory)
+            defer { FileSystem.closeDescriptor(fd) }
+            try FileSystem.sync(fd, path: directory)
+        }
+        return report
+    }
+
+    /// Why this envelope cannot be delivered as it is, or nil if it is sound.
+    private func problem(withEnvelope path: String, named name: String) -> String? {
+        guard let id = QueueID(name) else { return "file name is not a queue ID" }
+        let envelope: Envelope
+        do {
+            envelope = try EnvelopeCodec.decode(FileSystem.readFile(path))
+        } catch {
+            return "\(error)"
+        }
+        guard envelope.queueID == id else { return "envelope names queue ID \(envelope.queueID)" }
+        guard let size = FileSystem.size(bodyPath(id)) else { return "message body missing" }
+        guard size == envelope.size else { return "message body is \(size) octets, envelope says \(envelope.size)" }
+        return nil
+    }
+
+    /// Moves an envelope, and its body if there is one, to quarantine/ for a person to look at.
+    private func quarantine(_ name: String, envelopeFile: String) throws {
+        let target = path(of: .quarantine) + "/" + name
+        try FileSystem.move(envelopeFile, to: target)
+        if FileSystem.exists(bodyDirectory + "/" + name) {
+            try FileSystem.move(bodyDirectory + "/" + name, to: target + ".body")
+        }
+    }
+}

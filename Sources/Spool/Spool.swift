@@ -1,0 +1,107 @@
+import MailModel
+
+/// The durable on-disk queue: what we said 250 to, we deliver.
+///
+/// A message is two files: its body in `queue/ID`, immutable once committed, and its envelope, whose place
+/// says its state. Every state change is one atomic rename (the Postfix and qmail shape):
+///
+///     tmp/          being written; anything left at start is deleted
+///     queue/        message bodies, by queue ID
+///     incoming/     envelopes: durable, not yet picked up
+///     active/       envelopes a delivery worker holds; moved back to incoming/ at start
+///     deferred/     envelopes waiting for their next attempt
+///     hold/         set aside by an operator
+///     quarantine/   could not be parsed: kept for a person, never retried blindly
+///
+/// Commit (see `SpoolMessageWriter.commit`): body and envelope are written in tmp/ and fdatasynced, renamed
+/// into queue/ and incoming/, and both directories are fsynced — shared between concurrent commits by
+/// `DirectorySync` — before the caller may say 250.
+///
+/// The API is blocking and thread-safe; callers run it off their event loops.
+public final class Spool: Sendable {
+    /// The directories an envelope can be in.
+    public enum Queue: String, Sendable, CaseIterable {
+        case incoming, active, deferred, hold, quarantine
+    }
+
+    public let directory: String
+    /// Below this much free space, new messages are refused with 452 4.3.1 before they are sent.
+    public let minimumFreeSpace: Int
+    let directorySync: DirectorySync
+
+    var tmpDirectory: String { directory + "/tmp" }
+    var bodyDirectory: String { directory + "/queue" }
+
+    /// Opens the spool at `directory`, creating its layout if needed.
+    public init(directory: String, minimumFreeSpace: Int = 64 * 1024 * 1024) throws {
+        self.directory = directory
+        self.minimumFreeSpace = minimumFreeSpace
+        try FileSystem.makeDirectory(directory)
+        for name in ["tmp", "queue"] + Queue.allCases.map(\.rawValue) {
+            try FileSystem.makeDirectory(directory + "/" + name)
+        }
+        directorySync = try DirectorySync(paths: [
+            directory + "/queue", directory + "/" + Queue.incoming.rawValue,
+        ])
+    }
+
+    public func path(of queue: Queue) -> String { directory + "/" + queue.rawValue }
+    public func envelopePath(_ id: QueueID, in queue: Queue) -> String { path(of: queue) + "/" + id.rawValue }
+    public func bodyPath(_ id: QueueID) -> String { bodyDirectory + "/" + id.rawValue }
+
+    /// Whether a message of this size (or of unknown size) can be taken without running the disk low.
+    public func hasRoom(forDeclaredSize size: Int?) -> Bool {
+        guard let available = FileSystem.availableSpace(directory) else { return true }
+        return available - (size ?? 0) >= minimumFreeSpace
+    }
+
+    /// Starts writing a new message.
+    public func makeWriter(for queueID: QueueID) -> SpoolMessageWriter {
+        SpoolMessageWriter(spool: self, queueID: queueID)
+    }
+
+    /// One queued message as `queue list` shows it.
+    public struct Entry: Sendable {
+        public let queueID: QueueID
+        public let queue: Queue
+        /// Nil when the envelope could not be read; `problem` says why.
+        public let envelope: Envelope?
+        public let problem: String?
+    }
+
+    /// Every envelope in the spool, oldest first. Files that vanish while we look (a worker moved them) are
+    /// looked for again in the other queues.
+    public func entries(in queues: [Queue] = Queue.allCases) -> [Entry] {
+        var result: [Entry] = []
+        for queue in queues {
+            let names = (try? FileSystem.list(path(of: queue))) ?? []
+            for name in names {
+                guard let id = QueueID(name) else { continue }
+                if let entry = entry(id, in: queue) { result.append(entry) }
+            }
+        }
+        return result.sorted { $0.queueID < $1.queueID }
+    }
+
+    /// The envelope of one message, wherever it is.
+    public func entry(_ id: QueueID) -> Entry? {
+        for queue in Queue.allCases {
+            if let entry = entry(id, in: queue) { return entry }
+        }
+        return nil
+    }
+
+    private func entry(_ id: QueueID, in queue: Queue) -> Entry? {
+        let bytes: [UInt8]
+        do {
+            bytes = try FileSystem.readFile(envelopePath(id, in: queue))
+        } catch {
+            return nil
+        }
+        do {
+            return Entry(queueID: id, queue: queue, envelope: try EnvelopeCodec.decode(bytes), problem: nil)
+        } catch {
+            return Entry(queueID: id, queue: queue, envelope: nil, problem: error.description)
+        }
+    }
+}

@@ -1,0 +1,104 @@
+import MailModel
+import Synchronization
+
+/// Writes one incoming message into the spool: content as it arrives, then `commit` makes it durable, or
+/// `discard` drops it. Safe to hand between threads; callers use it from one task at a time.
+public final class SpoolMessageWriter: Sendable {
+    public let queueID: QueueID
+    private let spool: Spool
+    private let state = Mutex(State())
+
+    private struct State {
+        var fd: Int32?
+        var written = 0
+        var finished = false
+    }
+
+    init(spool: Spool, queueID: QueueID) {
+        self.spool = spool
+        self.queueID = queueID
+    }
+
+    deinit {
+        // A writer dropped without commit or discard (a connection that died mid-message) leaves nothing.
+        state.withLock { state in
+            if !state.finished, let fd = state.fd {
+                FileSystem.closeDescriptor(fd)
+                FileSystem.remove(tmpBodyPath)
+            }
+        }
+    }
+
+    private var tmpBodyPath: String { spool.tmpDirectory + "/" + queueID.rawValue }
+    private var tmpEnvelopePath: String { spool.tmpDirectory + "/" + queueID.rawValue + ".env" }
+
+    public var bytesWritten: Int { state.withLock { $0.written } }
+
+    /// Appends content to the body file in tmp/.
+    public func write(_ bytes: UnsafeRawBufferPointer) throws {
+        try state.withLock { state in
+            precondition(!state.finished, "write after commit or discard")
+            let fd = try state.fd ?? FileSystem.createExclusive(tmpBodyPath)
+            state.fd = fd
+            try FileSystem.writeAll(fd, bytes, path: tmpBodyPath)
+            state.written += bytes.count
+        }
+    }
+
+    public func write(_ bytes: [UInt8]) throws {
+        try bytes.withUnsafeBytes { try write($0) }
+    }
+
+    /// Makes the message durable: only when this returns may the client be told 250. `envelope.size` is set
+    /// from what was written. On failure nothing of the message stays in the spool, so the client's retry
+    /// cannot make a duplicate.
+    public func commit(_ envelope: Envelope) throws {
+        try state.withLock { state in try commit(envelope, &state) }
+    }
+
+    private func commit(_ envelope: Envelope, _ state: inout State) throws {
+            precondition(!state.finished, "commit after commit or discard")
+            state.finished = true
+            var envelope = envelope
+            envelope.size = state.written
+            let bodyPath = spool.bodyPath(queueID)
+            let envelopePath = spool.envelopePath(queueID, in: .incoming)
+            do {
+                let fd = try state.fd ?? FileSystem.createExclusive(tmpBodyPath)
+                state.fd = nil
+                defer { FileSystem.closeDescriptor(fd) }
+                try FileSystem.dataSync(fd, path: tmpBodyPath)
+
+                let record: [UInt8]
+                do { record = try EnvelopeCodec.encode(envelope) } catch {
+                    throw SpoolError(operation: "encode envelope", path: tmpEnvelopePath, code: 22 /* EINVAL */)
+                }
+                let envelopeFD = try FileSystem.createExclusive(tmpEnvelopePath)
+                defer { FileSystem.closeDescriptor(envelopeFD) }
+                try record.withUnsafeBytes { try FileSystem.writeAll(envelopeFD, $0, path: tmpEnvelopePath) }
+                try FileSystem.dataSync(envelopeFD, path: tmpEnvelopePath)
+
+                // Body first: an envelope in incoming/ always has its body.
+                try FileSystem.move(tmpBodyPath, to: bodyPath)
+                try FileSystem.move(tmpEnvelopePath, to: envelopePath)
+                try spool.directorySync.syncAfterNow()
+            } catch {
+                FileSystem.remove(envelopePath)
+                FileSystem.remove(bodyPath)
+                FileSystem.remove(tmpEnvelopePath)
+                FileSystem.remove(tmpBodyPath)
+                throw error
+            }
+    }
+
+    /// Drops the message: it was refused, or the client went away.
+    public func discard() {
+        state.withLock { state in
+            guard !state.finished else { return }
+            state.finished = true
+            if let fd = state.fd { FileSystem.closeDescriptor(fd) }
+            state.fd = nil
+            FileSystem.remove(tmpBodyPath)
+        }
+    }
+}
