@@ -78,11 +78,22 @@ public struct SMTPServerSession {
         emit(.send(.greeting(configuration.hostname)))
     }
 
-    /// The connection is over a limit, or we are shutting down: say so and close without serving it.
-    public mutating func refuse(_ reply: SMTPReply) {
-        state = .closed
-        emit(.send(reply))
-        emit(.close)
+    /// Why a connection is turned away at once.
+    public enum Refusal: Sendable {
+        case tooManyConnections
+        case tooManyFromClient
+        case shuttingDown
+    }
+
+    /// The connection is over a limit, or we are shutting down: say so (421) and close without serving it.
+    public mutating func refuse(_ refusal: Refusal) {
+        let reply: SMTPReply =
+            switch refusal {
+            case .tooManyConnections: .tooManyConnections
+            case .tooManyFromClient: .tooManyConnectionsFromClient
+            case .shuttingDown: .shuttingDown
+            }
+        close(with: reply)
     }
 
     /// Bytes from the client.

@@ -32,13 +32,16 @@ public final class Spool: Sendable {
     var tmpDirectory: String { directory + "/tmp" }
     var bodyDirectory: String { directory + "/queue" }
 
-    /// Opens the spool at `directory`, creating its layout if needed.
-    public init(directory: String, minimumFreeSpace: Int = 64 * 1024 * 1024) throws {
+    /// Opens the spool at `directory`, creating its layout if needed (or, with `create: false`, failing
+    /// when it is not there, for tools that only look).
+    public init(directory: String, minimumFreeSpace: Int = 64 * 1024 * 1024, create: Bool = true) throws {
         self.directory = directory
         self.minimumFreeSpace = minimumFreeSpace
-        try FileSystem.makeDirectory(directory)
-        for name in ["tmp", "queue"] + Queue.allCases.map(\.rawValue) {
-            try FileSystem.makeDirectory(directory + "/" + name)
+        if create {
+            try FileSystem.makeDirectory(directory)
+            for name in ["tmp", "queue"] + Queue.allCases.map(\.rawValue) {
+                try FileSystem.makeDirectory(directory + "/" + name)
+            }
         }
         directorySync = try DirectorySync(paths: [
             directory + "/queue", directory + "/" + Queue.incoming.rawValue,

@@ -1,0 +1,209 @@
+import Foundation
+import Logging
+import Mailbox
+import MailModel
+import NIOCore
+import NIOPosix
+import Routing
+import Server
+import SMTPProtocol
+import ServiceLifecycle
+import Spool
+
+/// The composition root: builds every part from the settings, recovers the spool, starts the listeners, and
+/// stops cleanly on SIGTERM or SIGINT.
+public enum Gateway {
+    /// Runs the server until a stop signal. Throws, with a message an operator can act on, if it cannot start.
+    public static func serve(_ settings: Settings, logger: Logger) async throws {
+        let configuration = settings.configuration
+        logger.info(
+            "starting",
+            metadata: [
+                "hostname": "\(configuration.hostname)",
+                "config": settings.configFileExists ? "\(settings.configFile)" : "embedded defaults",
+                "spool": "\(configuration.spool)",
+            ])
+
+        let spool = try openSpool(configuration, logger: logger)
+        let identity = try tlsIdentity(configuration, logger: logger)
+        let verifier: PasswordVerifier
+        do {
+            verifier = try PasswordVerifier(path: settings.usersFile)
+        } catch {
+            throw StartupError("users file: \(error)")
+        }
+        if !verifier.hasUsers {
+            logger.notice(
+                "no users: AUTH is not offered; add one with `relaygate users add NAME`",
+                metadata: ["users_file": "\(settings.usersFile)"])
+        }
+
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+        let threadPool = NIOThreadPool(numberOfThreads: configuration.spoolThreads)
+        threadPool.start()
+
+        let service = try SMTPServiceContext(
+            configuration: sessionConfiguration(configuration),
+            watchdogLimits: watchdogLimits(configuration),
+            policy: RelayNetworksPolicy(trustedNetworks: configuration.smtp.relayNetworks.compactMap(IPNetwork.init)),
+            store: SpoolMessageStore(spool: spool, threadPool: threadPool),
+            authenticator: Authenticator(
+                verifier: verifier,
+                limiter: AuthFailureLimiter(
+                    maxFailures: configuration.auth.maxFailures, window: configuration.auth.failureWindow.duration,
+                    delayPerFailure: configuration.auth.failureDelay.duration),
+                threadPool: threadPool, logger: logger),
+            tlsContext: identity.makeServerContext(),
+            connectionLimiter: ConnectionLimiter(
+                maxConnections: configuration.smtp.maxConnections,
+                maxPerClient: configuration.smtp.maxConnectionsPerClient),
+            logger: Logger(label: "smtp"))
+
+        let server = SMTPServer(service: service, group: group)
+        let listeners = ListenerService(
+            server: server, listeners: settings.listeners, grace: configuration.shutdownGrace.duration, logger: logger)
+        let services = ServiceGroup(
+            services: [listeners], gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [],
+            logger: Logger(label: "lifecycle"))
+        do {
+            try await services.run()
+        } catch {
+            try? await threadPool.shutdownGracefully()
+            try? await group.shutdownGracefully()
+            throw error
+        }
+        try await threadPool.shutdownGracefully()
+        try await group.shutdownGracefully()
+        logger.info("stopped")
+    }
+
+    static func openSpool(_ configuration: RelaygateConfiguration, logger: Logger) throws -> Spool {
+        let spool: Spool
+        let report: Spool.RecoveryReport
+        do {
+            spool = try Spool(directory: configuration.spool, minimumFreeSpace: configuration.smtp.minFreeSpace.octets)
+            report = try spool.recover()
+        } catch {
+            throw StartupError("spool \(configuration.spool): \(error)")
+        }
+        logger.info(
+            "spool recovered",
+            metadata: [
+                "queued": "\(report.queued)", "requeued": "\(report.requeued)",
+                "temporary_removed": "\(report.temporaryFilesRemoved)", "orphans_removed": "\(report.orphanBodiesRemoved)",
+                "quarantined": "\(report.quarantined.count)",
+            ])
+        for (name, reason) in report.quarantined {
+            logger.warning(
+                "quarantined an envelope; inspect it in the quarantine directory",
+                metadata: ["queue_id": "\(name)", "reason": "\(reason)", "directory": "\(spool.path(of: .quarantine))"])
+        }
+        return spool
+    }
+
+    static func tlsIdentity(_ configuration: RelaygateConfiguration, logger: Logger) throws -> TLSIdentity {
+        do {
+            if let certificate = configuration.tls.certificate, let key = configuration.tls.key {
+                return try TLSIdentity.load(certificate: certificate, key: key)
+            }
+            let identity = try TLSIdentity.selfSigned(
+                in: configuration.spool + "/tls", hostname: configuration.hostname)
+            if case .selfSigned(let path, let created) = identity.source {
+                logger.warning(
+                    created ? "generated a self-signed TLS certificate" : "using the self-signed TLS certificate",
+                    metadata: [
+                        "certificate": "\(path)",
+                        "fix": "set tls.certificate and tls.key in relaygate.yaml (or --tls-cert/--tls-key) to a real certificate",
+                    ])
+            }
+            return identity
+        } catch {
+            throw StartupError("TLS: \(error)")
+        }
+    }
+
+    static func sessionConfiguration(_ configuration: RelaygateConfiguration) -> SMTPServerConfiguration {
+        var session = SMTPServerConfiguration(hostname: configuration.hostname)
+        session.maxMessageSize = configuration.smtp.maxMessageSize.octets
+        session.maxRecipients = configuration.smtp.maxRecipients
+        session.maxCommandLineLength = configuration.smtp.maxLineLength
+        session.maxErrors = configuration.smtp.maxErrors
+        session.maxReceivedHeaders = configuration.smtp.maxReceivedHeaders
+        return session
+    }
+
+    static func watchdogLimits(_ configuration: RelaygateConfiguration) -> SessionWatchdog.Limits {
+        var limits = SessionWatchdog.Limits()
+        limits.commandTimeout = configuration.smtp.commandTimeout.duration
+        limits.dataTimeout = configuration.smtp.dataTimeout.duration
+        limits.minimumDataRate = configuration.smtp.minDataRate.octets
+        return limits
+    }
+}
+
+/// A reason the server cannot start, for the operator.
+public struct StartupError: Error, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Binds the listeners, then waits for the stop signal and winds the sessions down.
+struct ListenerService: Service {
+    let server: SMTPServer
+    let listeners: [SMTPServer.Listener]
+    let grace: Duration
+    let logger: Logger
+
+    func run() async throws {
+        let bound = try await server.start(listeners)
+        guard !bound.isEmpty else { throw StartupError("no listener could be started") }
+        logger.info("ready", metadata: ["listeners": "\(bound.count)"])
+        try? await gracefulShutdown()
+        logger.info("stopping: no new connections; finishing transactions in flight", metadata: ["grace": "\(TimeSpan(grace))"])
+        await server.shutdown(grace: grace)
+    }
+}
+
+extension Gateway {
+    /// `relaygate bench sink`: the SMTP server with a store that keeps nothing, accepting any recipient, with
+    /// a line of totals every second. Runs until SIGINT or SIGTERM.
+    public static func sink(listen: ListenAddress, hostname: String, logger: Logger) async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+        let store = DiscardingMessageStore()
+        var configuration = SMTPServerConfiguration(hostname: hostname)
+        configuration.maxErrors = 1_000_000
+        var sinkLogger = Logger(label: "sink")
+        sinkLogger.logLevel = .warning
+        let service = SMTPServiceContext(
+            configuration: configuration, watchdogLimits: SessionWatchdog.Limits(), policy: AcceptAllPolicy(),
+            store: store, authenticator: nil, tlsContext: nil,
+            connectionLimiter: ConnectionLimiter(maxConnections: 10_000, maxPerClient: 10_000), logger: sinkLogger)
+        let server = SMTPServer(service: service, group: group)
+        let listeners = ListenerService(
+            server: server, listeners: [.init(address: listen, implicitTLS: false)], grace: .seconds(1), logger: logger)
+        let reporter = SinkReporter(store: store, logger: logger)
+        let services = ServiceGroup(
+            services: [listeners, reporter], gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [],
+            logger: Logger(label: "lifecycle"))
+        try await services.run()
+        try await group.shutdownGracefully()
+    }
+}
+
+/// Prints the sink's totals and rate once a second.
+struct SinkReporter: Service {
+    let store: DiscardingMessageStore
+    let logger: Logger
+
+    func run() async throws {
+        var previous = 0
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            try? await Task.sleep(for: .seconds(1))
+            let (messages, octets) = store.totals
+            if messages != previous {
+                logger.info("sink", metadata: ["messages": "\(messages)", "octets": "\(octets)", "per_second": "\(messages - previous)"])
+                previous = messages
+            }
+        }
+    }
+}

@@ -1,0 +1,84 @@
+import Foundation
+import MailModel
+import Spool
+
+/// The text of `relaygate queue list` and `relaygate queue show ID`.
+public enum QueueReport {
+    public static func list(_ entries: [Spool.Entry], now: Date = Date()) -> String {
+        guard !entries.isEmpty else { return "The queue is empty.\n" }
+        var rows = [["QUEUE ID", "STATE", "AGE", "SIZE", "SENDER", "RECIPIENTS"]]
+        var pending = 0
+        for entry in entries {
+            guard let envelope = entry.envelope else {
+                rows.append([entry.queueID.rawValue, entry.queue.rawValue, "?", "?", "(unreadable)", entry.problem ?? ""])
+                continue
+            }
+            pending += envelope.recipients.count { $0.status == .pending }
+            let recipients = envelope.recipients.map { "\($0.address) (\($0.status.rawValue))" }
+            let shown = recipients.prefix(2).joined(separator: ", ")
+                + (recipients.count > 2 ? ", +\(recipients.count - 2) more" : "")
+            rows.append([
+                entry.queueID.rawValue, entry.queue.rawValue, age(now.timeIntervalSince(envelope.arrival)),
+                size(envelope.size), envelope.sender.description, shown,
+            ])
+        }
+        let widths = (0..<rows[0].count - 1).map { column in rows.map { $0[column].count }.max() ?? 0 }
+        var text = ""
+        for row in rows {
+            for (column, cell) in row.enumerated() {
+                text += column < widths.count ? cell.padding(toLength: widths[column] + 2, withPad: " ", startingAt: 0) : cell
+            }
+            text += "\n"
+        }
+        let count = entries.count
+        text += "\(count) message\(count == 1 ? "" : "s"), \(pending) recipient\(pending == 1 ? "" : "s") pending\n"
+        return text
+    }
+
+    public static func show(_ entry: Spool.Entry, bodyPath: String, now: Date = Date()) -> String {
+        var text = "queue_id: \(entry.queueID)\nstate: \(entry.queue.rawValue)\n"
+        guard let envelope = entry.envelope else {
+            return text + "problem: \(entry.problem ?? "unreadable")\n"
+        }
+        let parameters = envelope.parameters
+        text += """
+            arrival: \(ISO8601DateFormatter().string(from: envelope.arrival)) (\(age(now.timeIntervalSince(envelope.arrival))) ago)
+            size: \(envelope.size) octets\(envelope.has8BitContent ? " (8-bit content)" : "")
+            sender: \(envelope.sender)
+            client: \(envelope.client.address) helo=\(envelope.client.helo) protocol=\(envelope.client.protocolName)
+            """
+        text += "\n"
+        if let tls = envelope.client.tlsVersion { text += "tls: \(tls)\n" }
+        if let user = envelope.client.authenticatedUser { text += "authenticated: \(user)\n" }
+        var flags: [String] = []
+        if let body = parameters.body { flags.append("BODY=\(body.rawValue)") }
+        if parameters.smtpUTF8 { flags.append("SMTPUTF8") }
+        if let ret = parameters.returnContent { flags.append("RET=\(ret.rawValue)") }
+        if let envid = parameters.envelopeID { flags.append("ENVID=\(envid)") }
+        if let size = parameters.declaredSize { flags.append("SIZE=\(size)") }
+        if !flags.isEmpty { text += "parameters: \(flags.joined(separator: " "))\n" }
+        text += "recipients:\n"
+        for recipient in envelope.recipients {
+            var line = "  \(recipient.address) \(recipient.status.rawValue)"
+            if let notify = recipient.notify { line += " NOTIFY=\(notify)" }
+            if let original = recipient.originalRecipient { line += " ORCPT=\(original)" }
+            text += line + "\n"
+        }
+        text += "body: \(bodyPath)\n"
+        return text
+    }
+
+    static func age(_ seconds: TimeInterval) -> String {
+        let seconds = max(0, Int(seconds))
+        if seconds < 120 { return "\(seconds)s" }
+        if seconds < 7200 { return "\(seconds / 60)m" }
+        if seconds < 172_800 { return "\(seconds / 3600)h" }
+        return "\(seconds / 86400)d"
+    }
+
+    static func size(_ octets: Int) -> String {
+        if octets < 10 * 1024 { return "\(octets)" }
+        if octets < 10 * 1024 * 1024 { return "\(octets / 1024)K" }
+        return "\(octets / (1024 * 1024))M"
+    }
+}

@@ -1,0 +1,159 @@
+import MailModel
+import Server
+
+/// Strict decoding: an unknown key or a bad value is an error that names the key (and, through
+/// `ConfigurationLoader`, the file and line). A typo must never be silently ignored in a mail server's
+/// configuration.
+extension RelaygateConfiguration: Decodable {
+    public init(from decoder: any Decoder) throws {
+        self.init()
+        let keys = try decoder.strictContainer(allowing: [
+            "hostname", "spool", "users_file", "tls", "listen", "smtp", "auth", "shutdown_grace", "spool_threads",
+            "log_level",
+        ])
+        hostname = try keys.value("hostname", default: hostname)
+        guard !hostname.isEmpty, hostname.utf8.allSatisfy({ $0 > 32 && $0 < 127 }) else {
+            throw keys.invalid("hostname", "must be a host name such as mx.example.org")
+        }
+        spool = try keys.value("spool", default: spool)
+        usersFile = try keys.value("users_file", default: usersFile)
+        tls = try keys.value("tls", default: tls)
+        listen = try keys.value("listen", default: listen)
+        smtp = try keys.value("smtp", default: smtp)
+        auth = try keys.value("auth", default: auth)
+        shutdownGrace = try keys.value("shutdown_grace", default: shutdownGrace)
+        spoolThreads = try keys.value("spool_threads", default: spoolThreads)
+        guard (1...1024).contains(spoolThreads) else { throw keys.invalid("spool_threads", "must be 1 to 1024") }
+        logLevel = try keys.value("log_level", default: logLevel)
+        guard Self.logLevels.contains(logLevel) else {
+            throw keys.invalid("log_level", "must be one of \(Self.logLevels.joined(separator: ", "))")
+        }
+    }
+
+    static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+}
+
+extension RelaygateConfiguration.TLSSettings: Decodable {
+    public init(from decoder: any Decoder) throws {
+        self.init()
+        let keys = try decoder.strictContainer(allowing: ["certificate", "key"])
+        certificate = try keys.value("certificate", default: certificate)
+        key = try keys.value("key", default: key)
+        guard (certificate == nil) == (key == nil) else {
+            throw keys.invalid(certificate == nil ? "key" : "certificate", "tls needs both certificate and key")
+        }
+    }
+}
+
+extension RelaygateConfiguration.ListenSettings: Decodable {
+    public init(from decoder: any Decoder) throws {
+        self.init()
+        let keys = try decoder.strictContainer(allowing: ["smtp", "smtps"])
+        smtp = try keys.addresses("smtp", default: [])
+        smtps = try keys.addresses("smtps", default: [])
+        isDefault = false
+    }
+}
+
+extension RelaygateConfiguration.SMTPSettings: Decodable {
+    public init(from decoder: any Decoder) throws {
+        self.init()
+        let keys = try decoder.strictContainer(allowing: [
+            "max_message_size", "max_recipients", "max_line_length", "max_errors", "max_received_headers",
+            "max_connections", "max_connections_per_client", "command_timeout", "data_timeout", "min_data_rate",
+            "relay_networks", "min_free_space",
+        ])
+        maxMessageSize = try keys.value("max_message_size", default: maxMessageSize)
+        maxRecipients = try keys.positive("max_recipients", default: maxRecipients)
+        maxLineLength = try keys.value("max_line_length", default: maxLineLength)
+        guard maxLineLength >= 512 else {
+            throw keys.invalid("max_line_length", "must be at least 512 (RFC 5321 4.5.3.1.4)")
+        }
+        maxErrors = try keys.positive("max_errors", default: maxErrors)
+        maxReceivedHeaders = try keys.positive("max_received_headers", default: maxReceivedHeaders)
+        maxConnections = try keys.positive("max_connections", default: maxConnections)
+        maxConnectionsPerClient = try keys.positive("max_connections_per_client", default: maxConnectionsPerClient)
+        commandTimeout = try keys.value("command_timeout", default: commandTimeout)
+        dataTimeout = try keys.value("data_timeout", default: dataTimeout)
+        for (name, value) in [("command_timeout", commandTimeout), ("data_timeout", dataTimeout)]
+        where value.duration <= .zero {
+            throw keys.invalid(name, "must be more than 0")
+        }
+        minDataRate = try keys.value("min_data_rate", default: minDataRate)
+        relayNetworks = try keys.value("relay_networks", default: relayNetworks)
+        for (index, network) in relayNetworks.enumerated() where IPNetwork(network) == nil {
+            throw keys.invalid(
+                "relay_networks", index: index,
+                "\"\(network)\" is not a network such as 192.0.2.0/24 or 2001:db8::/32 (host bits must be zero)")
+        }
+        minFreeSpace = try keys.value("min_free_space", default: minFreeSpace)
+    }
+}
+
+extension RelaygateConfiguration.AuthSettings: Decodable {
+    public init(from decoder: any Decoder) throws {
+        self.init()
+        let keys = try decoder.strictContainer(allowing: ["max_failures", "failure_window", "failure_delay"])
+        maxFailures = try keys.positive("max_failures", default: maxFailures)
+        failureWindow = try keys.value("failure_window", default: failureWindow)
+        failureDelay = try keys.value("failure_delay", default: failureDelay)
+    }
+}
+
+/// A YAML mapping key by name.
+struct ConfigurationKey: CodingKey {
+    let stringValue: String
+    var intValue: Int? { nil }
+    init(_ name: String) { stringValue = name }
+    init?(stringValue: String) { self.stringValue = stringValue }
+    init?(intValue: Int) { nil }
+}
+
+/// A position inside a list, for error paths.
+struct ConfigurationIndex: CodingKey {
+    let intValue: Int?
+    var stringValue: String { "\(intValue ?? 0)" }
+    init(_ index: Int) { intValue = index }
+    init?(stringValue: String) { nil }
+    init?(intValue: Int) { self.intValue = intValue }
+}
+
+extension Decoder {
+    /// The mapping at this point, refusing any key not in `allowing`.
+    func strictContainer(allowing allowed: [String]) throws -> KeyedDecodingContainer<ConfigurationKey> {
+        let container = try container(keyedBy: ConfigurationKey.self)
+        for key in container.allKeys where !allowed.contains(key.stringValue) {
+            throw DecodingError.dataCorrupted(
+                .init(
+                    codingPath: codingPath + [key],
+                    debugDescription: "unknown key; expected one of: \(allowed.joined(separator: ", "))"))
+        }
+        return container
+    }
+}
+
+extension KeyedDecodingContainer where Key == ConfigurationKey {
+    func value<T: Decodable>(_ name: String, default fallback: T) throws -> T {
+        try decodeIfPresent(T.self, forKey: ConfigurationKey(name)) ?? fallback
+    }
+
+    func positive(_ name: String, default fallback: Int) throws -> Int {
+        let number = try value(name, default: fallback)
+        guard number > 0 else { throw invalid(name, "must be a whole number above 0") }
+        return number
+    }
+
+    func addresses(_ name: String, default fallback: [String]) throws -> [String] {
+        let list = try value(name, default: fallback)
+        for (index, text) in list.enumerated() where ListenAddress(text) == nil {
+            throw invalid(name, index: index, "\"\(text)\" is not ADDRESS:PORT, such as 0.0.0.0:25 or [::]:465")
+        }
+        return list
+    }
+
+    func invalid(_ name: String, index: Int? = nil, _ message: String) -> DecodingError {
+        var path = codingPath + [ConfigurationKey(name)] as [any CodingKey]
+        if let index { path.append(ConfigurationIndex(index)) }
+        return DecodingError.dataCorrupted(.init(codingPath: path, debugDescription: message))
+    }
+}

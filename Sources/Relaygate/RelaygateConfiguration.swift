@@ -1,0 +1,91 @@
+import Foundation
+
+/// Every setting, with its embedded default: no file is needed to start. The optional file
+/// `rules/relaygate.yaml` overrides any of them (keys below, in snake_case); the command line overrides the
+/// file for the settings people change most. Relative paths are relative to the working directory, like the
+/// defaults `rules/` and `spool/`.
+///
+///     hostname: mx.example.org
+///     spool: /var/spool/relaygate
+///     users_file: /etc/relaygate/users
+///     tls:
+///       certificate: /etc/letsencrypt/live/mx.example.org/fullchain.pem
+///       key: /etc/letsencrypt/live/mx.example.org/privkey.pem
+///     listen:
+///       smtp: ["0.0.0.0:25", "[::]:25", "0.0.0.0:2525", "[::]:2525"]
+///       smtps: ["0.0.0.0:465", "[::]:465"]
+///     smtp:
+///       max_message_size: 50MiB
+///       relay_networks: [127.0.0.0/8, "::1/128", 10.0.0.0/8]
+///
+/// See docs/configuration.md for every key.
+public struct RelaygateConfiguration: Sendable, Equatable {
+    /// The name in the greeting, the EHLO reply and the Received header; the name the generated certificate is
+    /// for. Defaults to the system's host name.
+    public var hostname: String = RelaygateConfiguration.systemHostname()
+    /// The spool directory: the queue, the generated TLS certificate.
+    public var spool: String = "spool"
+    /// The users file for SMTP AUTH (and later POP3/IMAP). Defaults to `users` in the rules directory.
+    public var usersFile: String?
+    public var tls = TLSSettings()
+    public var listen = ListenSettings()
+    public var smtp = SMTPSettings()
+    public var auth = AuthSettings()
+    /// How long a stop waits for transactions in flight before closing them.
+    public var shutdownGrace = TimeSpan(.seconds(10))
+    /// Threads that do the spool's blocking file work (writes, fsync). Concurrent commits share directory
+    /// syncs, so this should be at least the number of sessions expected to send at once.
+    public var spoolThreads = 32
+    /// trace, debug, info, notice, warning, error or critical.
+    public var logLevel = "info"
+
+    public init() {}
+
+    public struct TLSSettings: Sendable, Equatable {
+        /// PEM chain, leaf first. With neither set, a self-signed certificate is made under the spool.
+        public var certificate: String?
+        public var key: String?
+    }
+
+    public struct ListenSettings: Sendable, Equatable {
+        /// Plain SMTP listeners; they offer STARTTLS.
+        public var smtp = ["0.0.0.0:25", "[::]:25", "0.0.0.0:2525", "[::]:2525"]
+        /// Implicit-TLS listeners (RFC 8314).
+        public var smtps = ["0.0.0.0:465", "[::]:465"]
+        /// True while these are the embedded defaults, so an IPv6 listener may be skipped on hosts without IPv6.
+        public var isDefault = true
+    }
+
+    public struct SMTPSettings: Sendable, Equatable {
+        public var maxMessageSize = ByteSize(octets: 50 << 20)
+        public var maxRecipients = 1000
+        public var maxLineLength = 2048
+        public var maxErrors = 10
+        public var maxReceivedHeaders = 50
+        public var maxConnections = 1000
+        public var maxConnectionsPerClient = 50
+        public var commandTimeout = TimeSpan(.seconds(300))
+        public var dataTimeout = TimeSpan(.seconds(300))
+        /// Octets per second a client must average during DATA, once DATA has lasted 30 s; 0 turns it off.
+        public var minDataRate = ByteSize(octets: 1024)
+        /// Clients that may relay without AUTH. Loopback only by default: no open relay unless configured.
+        public var relayNetworks = ["127.0.0.0/8", "::1/128"]
+        /// Below this much free space in the spool, MAIL is answered 452 4.3.1.
+        public var minFreeSpace = ByteSize(octets: 64 << 20)
+    }
+
+    public struct AuthSettings: Sendable, Equatable {
+        /// Failed AUTH attempts per client address within `failure_window` before it may not try.
+        public var maxFailures = 5
+        public var failureWindow = TimeSpan(.seconds(900))
+        /// Each failure's reply waits this long times the client's recent failures (at most 5 s).
+        public var failureDelay = TimeSpan(.seconds(1))
+    }
+
+    static func systemHostname() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count) == 0 else { return "localhost" }
+        let name = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return name.isEmpty ? "localhost" : name
+    }
+}

@@ -1,0 +1,104 @@
+import MailModel
+import NIOCore
+import NIOPosix
+import Spool
+
+/// Puts messages into the `Spool`, doing its blocking file work on a thread pool.
+///
+/// Small messages are kept in memory until commit, so a typical message costs one trip to the pool: write,
+/// fdatasync, envelope, renames, directory sync. Larger content is written in chunks as it arrives, one
+/// write in flight at a time per message; while more than `highWatermark` octets wait, the driver stops
+/// reading from the client, so memory per connection stays bounded whatever the message size.
+public final class SpoolMessageStore: MessageStore {
+    public let spool: Spool
+    private let threadPool: NIOThreadPool
+    let chunkSize: Int
+    let highWatermark: Int
+
+    public init(spool: Spool, threadPool: NIOThreadPool, chunkSize: Int = 256 * 1024, highWatermark: Int = 1024 * 1024) {
+        self.spool = spool
+        self.threadPool = threadPool
+        self.chunkSize = chunkSize
+        self.highWatermark = highWatermark
+    }
+
+    public func hasRoom(forDeclaredSize size: Int?) -> Bool {
+        spool.hasRoom(forDeclaredSize: size)
+    }
+
+    public func begin(_ queueID: QueueID, on eventLoop: any EventLoop) -> any IncomingMessage {
+        SpooledMessage(writer: spool.makeWriter(for: queueID), store: self, threadPool: threadPool, eventLoop: eventLoop)
+    }
+}
+
+/// A message on its way into the spool. Lives on one event loop.
+final class SpooledMessage: IncomingMessage {
+    private let writer: SpoolMessageWriter
+    private let store: SpoolMessageStore
+    private let threadPool: NIOThreadPool
+    private let eventLoop: any EventLoop
+    private var buffered: ByteBuffer
+    /// The last write handed to the pool; the next one waits for it, so writes stay in order.
+    private var lastWrite: EventLoopFuture<Void>
+    private var octetsInFlight = 0
+    var onDrained: (() -> Void)?
+
+    init(writer: SpoolMessageWriter, store: SpoolMessageStore, threadPool: NIOThreadPool, eventLoop: any EventLoop) {
+        self.writer = writer
+        self.store = store
+        self.threadPool = threadPool
+        self.eventLoop = eventLoop
+        self.buffered = ByteBufferAllocator().buffer(capacity: 0)
+        self.lastWrite = eventLoop.makeSucceededVoidFuture()
+    }
+
+    var needsBackpressure: Bool { octetsInFlight + buffered.readableBytes > store.highWatermark }
+
+    func append(_ chunk: ByteBuffer) {
+        var chunk = chunk
+        buffered.writeBuffer(&chunk)
+        if buffered.readableBytes >= store.chunkSize { flush() }
+    }
+
+    private func flush() {
+        let data = buffered
+        buffered = ByteBufferAllocator().buffer(capacity: 0)
+        let octets = data.readableBytes
+        octetsInFlight += octets
+        let writer = self.writer
+        lastWrite = lastWrite.flatMap { [threadPool, eventLoop] in
+            threadPool.runIfActive(eventLoop: eventLoop) {
+                try data.withUnsafeReadableBytes { try writer.write($0) }
+            }
+        }
+        lastWrite.assumeIsolated().whenComplete { [weak self] _ in
+            guard let self else { return }
+            let wasPressing = self.needsBackpressure
+            self.octetsInFlight -= octets
+            if wasPressing && !self.needsBackpressure { self.onDrained?() }
+        }
+    }
+
+    func commit(_ envelope: Envelope) -> EventLoopFuture<Void> {
+        let tail = buffered
+        buffered = ByteBufferAllocator().buffer(capacity: 0)
+        let writer = self.writer
+        return lastWrite.flatMap { [threadPool, eventLoop] in
+            threadPool.runIfActive(eventLoop: eventLoop) {
+                if tail.readableBytes > 0 { try tail.withUnsafeReadableBytes { try writer.write($0) } }
+                try writer.commit(envelope)
+            }
+        }.flatMapError { [threadPool, eventLoop] error in
+            // An earlier chunk failed: drop what was written, then report the failure.
+            threadPool.runIfActive(eventLoop: eventLoop) { writer.discard() }.flatMapThrowing { throw error }
+        }
+    }
+
+    func discard() {
+        buffered.clear()
+        let writer = self.writer
+        lastWrite.whenComplete { [threadPool] _ in
+            threadPool.submit { _ in writer.discard() }
+        }
+    }
+}

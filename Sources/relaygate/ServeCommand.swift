@@ -1,0 +1,74 @@
+import ArgumentParser
+import Logging
+import Relaygate
+
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run the server: SMTP on 25, 2525 (STARTTLS) and 465 (implicit TLS) into the spool.",
+        discussion: """
+            With no file and no flags it runs on the embedded defaults. Any --smtp or --smtps replaces the whole \
+            default listener set, so `relaygate serve --smtp 127.0.0.1:2525` runs just that listener, as any \
+            user can. Stops cleanly on SIGTERM or SIGINT.
+            """)
+
+    @OptionGroup var common: CommonOptions
+
+    @Option(help: ArgumentHelp("The name in greetings and Received headers.", valueName: "name"))
+    var hostname: String?
+
+    @Option(name: .customLong("smtp"), help: ArgumentHelp("Plain SMTP listener offering STARTTLS (repeatable).", valueName: "addr:port"))
+    var smtp: [String] = []
+
+    @Option(name: .customLong("smtps"), help: ArgumentHelp("Implicit-TLS SMTP listener (repeatable).", valueName: "addr:port"))
+    var smtps: [String] = []
+
+    @Option(name: .customLong("tls-cert"), help: ArgumentHelp("PEM certificate chain.", valueName: "file"))
+    var tlsCertificate: String?
+
+    @Option(name: .customLong("tls-key"), help: ArgumentHelp("PEM private key.", valueName: "file"))
+    var tlsKey: String?
+
+    func run() async throws {
+        var overrides = common.overrides
+        overrides.hostname = hostname
+        overrides.smtp = smtp
+        overrides.smtps = smtps
+        overrides.tlsCertificate = tlsCertificate
+        overrides.tlsKey = tlsKey
+        let settings: Settings
+        do {
+            settings = try Settings.resolve(overrides)
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        let level = Logger.Level(rawValue: settings.configuration.logLevel) ?? .info
+        LoggingSystem.bootstrap { KeyValueLogHandler(label: $0, level: level) }
+        let logger = Logger(label: "relaygate")
+        do {
+            try await Gateway.serve(settings, logger: logger)
+        } catch {
+            logger.critical("cannot run: \(error)")
+            throw ExitCode.failure
+        }
+    }
+}
+
+struct CheckCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check",
+        abstract: "Validate the configuration and exit non-zero with what to fix.")
+
+    @OptionGroup var common: CommonOptions
+
+    func run() throws {
+        let settings = try common.settings()
+        let problems = ConfigurationCheck.problems(settings)
+        if problems.isEmpty {
+            print(ConfigurationCheck.summary(settings))
+            return
+        }
+        for problem in problems { printError(problem) }
+        throw ExitCode.failure
+    }
+}
