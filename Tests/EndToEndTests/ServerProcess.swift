@@ -1,0 +1,140 @@
+import Foundation
+import Synchronization
+
+/// A `relaygate serve` process, started the way the README says, in a private directory with its own rules/
+/// and spool/, on free loopback ports. Its log is collected so tests can wait for and look at lines.
+final class ServerProcess: @unchecked Sendable {
+    // @unchecked: `process` is only touched from the test's task; the log is behind a Mutex.
+    let directory: URL
+    let process = Process()
+    private let log = LogBuffer()
+    private(set) var smtpPort = 0
+    private(set) var smtpsPort = 0
+
+    var spool: String { directory.appendingPathComponent("spool").path }
+    var rules: String { directory.appendingPathComponent("rules").path }
+
+    /// The built executable, next to the test bundle.
+    static var executable: URL {
+        let besideTests = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+            .appendingPathComponent("relaygate")
+        if FileManager.default.isExecutableFile(atPath: besideTests.path) { return besideTests }
+        return packageRoot.appendingPathComponent(".build/debug/relaygate")
+    }
+
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+
+    /// Starts a server. `config` is the text of rules/relaygate.yaml, if any; `users` maps names to passwords.
+    init(config: String? = nil, users: [String: String] = [:], directory: URL? = nil, extraArguments: [String] = [])
+        async throws
+    {
+        self.directory = directory ?? FileManager.default.temporaryDirectory
+            .appendingPathComponent("relaygate-e2e-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(
+            at: self.directory.appendingPathComponent("rules"), withIntermediateDirectories: true)
+        if let config {
+            try config.write(to: self.directory.appendingPathComponent("rules/relaygate.yaml"), atomically: true, encoding: .utf8)
+        }
+        for (name, password) in users {
+            let result = try Self.run(["users", "add", name, "--rules", rules], input: password + "\n")
+            guard result.status == 0 else { throw ServerProcessError("users add failed: \(result.output)") }
+        }
+        try await start(extraArguments: extraArguments)
+    }
+
+    /// A second server on the same directory (after a crash or a stop).
+    func restarted() async throws -> ServerProcess {
+        try await ServerProcess(directory: directory)
+    }
+
+    private func start(extraArguments: [String]) async throws {
+        process.executableURL = Self.executable
+        process.arguments = [
+            "serve", "--rules", rules, "--spool", spool, "--hostname", "mx.test", "--smtp", "127.0.0.1:0",
+            "--smtps", "127.0.0.1:0",
+        ] + extraArguments
+        process.currentDirectoryURL = directory
+        let pipe = Pipe()
+        process.standardError = pipe
+        process.standardOutput = pipe
+        pipe.fileHandleForReading.readabilityHandler = { [log] handle in
+            let data = handle.availableData
+            guard !data.isEmpty else {
+                handle.readabilityHandler = nil
+                return
+            }
+            log.append(String(decoding: data, as: UTF8.self))
+        }
+        try process.run()
+        try await waitForLog("relaygate: ready", timeout: .seconds(30))
+        for line in logText.split(separator: "\n") where line.contains("listening address=") {
+            let address = line.split(separator: " ").first { $0.hasPrefix("address=") }!.dropFirst("address=".count)
+            let port = Int(address.split(separator: ":").last!)!
+            if line.contains("tls=implicit") { smtpsPort = port } else { smtpPort = port }
+        }
+    }
+
+    var logText: String { log.text }
+
+    /// Waits until the log contains `text`; fails with the log so far if it does not come in time.
+    func waitForLog(_ text: String, timeout: Duration = .seconds(10)) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while !logText.contains(text) {
+            if !process.isRunning && !logText.contains(text) {
+                throw ServerProcessError("server exited (\(process.terminationStatus)) before logging \"\(text)\":\n\(logText)")
+            }
+            if ContinuousClock.now > deadline {
+                throw ServerProcessError("no \"\(text)\" in the log after \(timeout):\n\(logText)")
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    /// Sends a signal and waits for the process to end; returns its exit status.
+    @discardableResult
+    func stop(signal: Int32 = SIGTERM) async -> Int32 {
+        if process.isRunning { kill(process.processIdentifier, signal) }
+        while process.isRunning { try? await Task.sleep(for: .milliseconds(10)) }
+        return process.terminationStatus
+    }
+
+    func removeDirectory() {
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    deinit {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    }
+
+    /// Runs `relaygate ARGS` to completion, with `input` on stdin.
+    static func run(_ arguments: [String], input: String = "", directory: URL? = nil) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        if let directory { process.currentDirectoryURL = directory }
+        let stdin = Pipe()
+        let output = Pipe()
+        process.standardInput = stdin
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        stdin.fileHandleForWriting.write(Data(input.utf8))
+        try stdin.fileHandleForWriting.close()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+}
+
+struct ServerProcessError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Log text collected from a reading thread.
+final class LogBuffer: Sendable {
+    private let storage = Mutex("")
+    func append(_ text: String) { storage.withLock { $0 += text } }
+    var text: String { storage.withLock { $0 } }
+}
