@@ -122,7 +122,10 @@ let package = Package(
         // End to end: runs the built `relaygate` executable and talks to it with real clients over loopback.
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["relaygate", "Spool", "MailModel", "TranscriptSupport"],
+            dependencies: [
+                "relaygate", "Spool", "MailModel", "TranscriptSupport",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             exclude: ["Peers"],
             swiftSettings: strict
         ),

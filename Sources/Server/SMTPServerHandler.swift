@@ -52,17 +52,26 @@ final class SMTPServerHandler: ChannelDuplexHandler {
     // MARK: Channel events
 
     func channelActive(context: ChannelHandlerContext) {
-        switch service.connectionLimiter.admit(client.address) {
+        let admission = service.connectionLimiter.admit(client.address)
+        switch admission {
         case .admitted:
             admitted = true
             logger.debug("connect", metadata: ["tls": client.implicitTLS ? "implicit" : "none"])
             session.start()
-        case .tooManyConnections:
-            logger.warning("connection refused: too many connections", metadata: ["limit": "\(service.connectionLimiter.maxConnections)"])
-            session.refuse(.tooManyConnections)
-        case .tooManyFromClient:
-            logger.warning("connection refused: too many from this client", metadata: ["limit": "\(service.connectionLimiter.maxPerClient)"])
-            session.refuse(.tooManyFromClient)
+        case .tooManyConnections, .tooManyFromClient:
+            logger.warning(
+                "connection refused: over the limit",
+                metadata: [
+                    "limit": admission == .tooManyConnections
+                        ? "max_connections=\(service.connectionLimiter.maxConnections)"
+                        : "max_connections_per_client=\(service.connectionLimiter.maxPerClient)"
+                ])
+            if client.implicitTLS {
+                // A 421 could only be read after a TLS handshake we do not want to spend on this client.
+                context.close(promise: nil)
+                return
+            }
+            session.refuse(admission == .tooManyConnections ? .tooManyConnections : .tooManyFromClient)
         }
         armWatchdog(context: context)
         drain(context: context)
@@ -256,16 +265,20 @@ final class SMTPServerHandler: ChannelDuplexHandler {
             }
     }
 
+    /// Closes once the last reply is written, or after `closeGrace` if it cannot be (a TLS handshake that
+    /// never completes would otherwise hold the connection open for ever).
     private func close(context: ChannelHandlerContext) {
         guard !closeRequested else { return }
         closeRequested = true
         context.flush()
-        if let lastWrite {
-            lastWrite.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
-        } else {
-            context.close(promise: nil)
+        guard let lastWrite else { return context.close(promise: nil) }
+        lastWrite.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+        context.eventLoop.assumeIsolated().scheduleTask(in: Self.closeGrace) {
+            if context.channel.isActive { context.close(promise: nil) }
         }
     }
+
+    private static let closeGrace = TimeAmount.seconds(5)
 
     private func log(_ event: SessionEvent) {
         switch event {

@@ -115,6 +115,7 @@ def message_for(thread, sequence, size):
 def crash_load(args):
     """Sends messages from many threads until the server dies; logs each message that got 250, at once."""
     out = open(args.out, "a", buffering=1)
+    attempts = open(args.out + ".attempts", "a", buffering=1)
     lock = threading.Lock()
     deadline = time.time() + args.duration
 
@@ -129,6 +130,8 @@ def crash_load(args):
             while time.time() < deadline:
                 sequence += 1
                 message = message_for(args.round * 1000 + thread, sequence, random.randint(100, args.max_size))
+                with lock:
+                    attempts.write(hashlib.sha256(message).hexdigest() + "\n")
                 try:
                     client.sendmail("load@peer.test", ["sink@example.net"], message)
                 except smtplib.SMTPResponseException:

@@ -1,0 +1,64 @@
+import Crypto
+import Foundation
+import MailModel
+import Spool
+import Testing
+
+/// The spool's promise under SIGKILL: a server taking many concurrent messages is killed at random moments,
+/// several times; after each restart every message that got a 250 is queued byte for byte, and nothing
+/// half-written is visible as queued.
+@Suite struct CrashTests {
+    @Test func killedServerKeepsEveryAcknowledgedMessage() async throws {
+        var server = try await ServerProcess()
+        defer { server.removeDirectory() }
+        let acknowledged = server.directory.appendingPathComponent("acknowledged.jsonl").path
+        var generator = SystemRandomNumberGenerator()
+        for round in 0..<5 {
+            let load = try startLoad(port: server.smtpPort, round: round, out: acknowledged)
+            try await Task.sleep(for: .milliseconds(Int.random(in: 400...1500, using: &generator)))
+            await server.stop(signal: SIGKILL)
+            load.waitUntilExit()
+            server = try await server.restarted()
+            try await server.waitForLog("spool recovered")
+            #expect(!server.logText.contains("quarantined an envelope"), "round \(round): \(server.logText)")
+        }
+        await server.stop()
+
+        let records = try String(contentsOfFile: acknowledged, encoding: .utf8).split(separator: "\n").map {
+            try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any]
+        }
+        let attempted = Set(try String(contentsOfFile: acknowledged + ".attempts", encoding: .utf8).split(separator: "\n").map(String.init))
+        #expect(records.count > 50, "the load should have had time to send")
+
+        let spool = try Spool(directory: server.spool, create: false)
+        var queued: [String: String] = [:]
+        for entry in spool.entries() {
+            let envelope = try #require(entry.envelope, "unreadable envelope \(entry.queueID)")
+            #expect(entry.queue == .incoming)
+            let body = try Data(contentsOf: URL(fileURLWithPath: spool.bodyPath(entry.queueID)))
+            #expect(body.count == envelope.size)
+            let digest = SHA256.hash(data: contentWithoutOurReceivedHeader(body)).map { String(format: "%02x", $0) }.joined()
+            #expect(attempted.contains(digest), "queued \(entry.queueID) is not a whole message the client sent")
+            queued[entry.queueID.rawValue] = digest
+        }
+        for record in records {
+            let id = record["queue_id"] as! String
+            #expect(queued[id] == record["sha256"] as? String, "acknowledged \(id) is missing or differs")
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: server.spool + "/tmp").isEmpty)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: server.spool + "/quarantine").isEmpty)
+    }
+
+    private func startLoad(port: Int, round: Int, out: String) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [
+            "python3", Peer.script, "crash-load", "--port", "\(port)", "--threads", "12", "--duration", "3",
+            "--round", "\(round)", "--out", out,
+        ]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        return process
+    }
+}

@@ -1,0 +1,133 @@
+import Foundation
+import Spool
+import Testing
+
+/// Limits that need a real server: connections, timeouts, shutdown, very large messages.
+@Suite struct LimitsTests {
+    @Test func connectionsPerClientAreLimited() async throws {
+        try await withServer(config: "smtp:\n  max_connections_per_client: 2\n") { server in
+            let first = try RawClient(port: server.smtpPort)
+            let second = try RawClient(port: server.smtpPort)
+            #expect(try first.readReply()?.first?.hasPrefix("220") == true)
+            #expect(try second.readReply()?.first?.hasPrefix("220") == true)
+            let third = try RawClient(port: server.smtpPort)
+            #expect(try third.readReply()?.first?.hasPrefix("421 4.7.0 Too many connections from your address") == true)
+            #expect(try third.isClosed())
+            // A place frees up when a client leaves.
+            try first.send("QUIT\r\n")
+            _ = try first.readReply()
+            #expect(try first.isClosed())
+            try await waitUntil { (try? RawClient(port: server.smtpPort).readReply()?.first?.hasPrefix("220")) == true }
+            withExtendedLifetime(second) {}
+        }
+    }
+
+    @Test func connectionsInTotalAreLimited() async throws {
+        try await withServer(config: "smtp:\n  max_connections: 1\n") { server in
+            let first = try RawClient(port: server.smtpPort)
+            #expect(try first.readReply()?.first?.hasPrefix("220") == true)
+            let second = try RawClient(port: server.smtpsPort)  // the limit spans listeners
+            #expect(try second.isClosed(), "over the limit, a TLS client gets no greeting and is closed")
+            let third = try RawClient(port: server.smtpPort)
+            #expect(try third.readReply()?.first?.hasPrefix("421 4.7.0 Too many connections") == true)
+        }
+    }
+
+    @Test func idleClientTimesOut() async throws {
+        try await withServer(config: "smtp:\n  command_timeout: 300ms\n") { server in
+            let client = try RawClient(port: server.smtpPort)
+            #expect(try client.readReply()?.first?.hasPrefix("220") == true)
+            #expect(try client.readReply()?.first?.hasPrefix("421 4.4.2") == true)
+            #expect(try client.isClosed())
+            try await server.waitForLog("timeout, closing")
+        }
+    }
+
+    @Test func stalledDataTimesOutAndKeepsNothing() async throws {
+        try await withServer(config: "smtp:\n  data_timeout: 300ms\n") { server in
+            let client = try RawClient(port: server.smtpPort)
+            _ = try client.readReply()
+            try client.send("EHLO c\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\n")
+            for _ in 0..<3 { _ = try client.readReply() }
+            try client.send("DATA\r\n")
+            #expect(try client.readReply()?.first?.hasPrefix("354") == true)
+            try client.send("Subject: never finished\r\n")
+            #expect(try client.readReply()?.first?.hasPrefix("421 4.4.2") == true)
+            #expect(try client.isClosed())
+            try await server.waitForLog("phase=DATA")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: server.spool + "/tmp").isEmpty)
+            #expect(try FileManager.default.contentsOfDirectory(atPath: server.spool + "/incoming").isEmpty)
+        }
+    }
+
+    @Test func lowDiskSpaceIsRefusedAtMail() async throws {
+        try await withServer(config: "smtp:\n  min_free_space: 1000000GiB\n") { server in
+            let client = try RawClient(port: server.smtpPort)
+            _ = try client.readReply()
+            try client.send("EHLO c\r\n")
+            _ = try client.readReply()
+            try client.send("MAIL FROM:<a@example.org>\r\n")
+            #expect(try client.readReply()?.first?.hasPrefix("452 4.3.1") == true)
+        }
+    }
+
+    @Test func largeMessageIsStreamedToDiskExactly() async throws {
+        try await withServer { server in
+            let client = try RawClient(port: server.smtpPort)
+            _ = try client.readReply()
+            try client.send("EHLO c\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n")
+            for _ in 0..<3 { _ = try client.readReply() }
+            #expect(try client.readReply()?.first?.hasPrefix("354") == true)
+            var content = [UInt8]("Subject: large\r\n\r\n".utf8)
+            let line = [UInt8](repeating: UInt8(ascii: "z"), count: 998) + [13, 10]
+            while content.count < 12 << 20 { content += line }
+            try client.send(content + Array(".\r\n".utf8))
+            let reply = try #require(try client.readReply()?.first)
+            #expect(reply.hasPrefix("250 2.0.0 Ok: queued as"))
+            let id = String(reply.split(separator: " ").last!)
+            let body = try Data(contentsOf: URL(fileURLWithPath: server.spool + "/queue/" + id))
+            #expect(contentWithoutOurReceivedHeader(body) == Data(content))
+        }
+    }
+
+    @Test func stopFinishesTheTransactionInFlightThenExits() async throws {
+        let server = try await ServerProcess()
+        defer { server.removeDirectory() }
+        let idle = try RawClient(port: server.smtpPort)
+        _ = try idle.readReply()
+        let busy = try RawClient(port: server.smtpPort)
+        _ = try busy.readReply()
+        try busy.send("EHLO c\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n")
+        for _ in 0..<4 { _ = try busy.readReply() }
+        try busy.send("Subject: in flight\r\n\r\n")
+        kill(server.process.processIdentifier, SIGTERM)
+        try await server.waitForLog("stopping")
+        // The idle session is told at once; the busy one may finish its message.
+        #expect(try idle.readReply()?.first?.hasPrefix("421 4.3.2") == true)
+        try busy.send("last line\r\n.\r\n")
+        #expect(try busy.readReply()?.first?.hasPrefix("250 2.0.0 Ok: queued") == true)
+        #expect(try busy.readReply()?.first?.hasPrefix("421 4.3.2") == true)
+        #expect(await server.stop() == 0)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: server.spool + "/incoming").count == 1)
+    }
+}
+
+/// Polls a condition for up to five seconds (for effects that land asynchronously in another process).
+func waitUntil(_ condition: () throws -> Bool) async throws {
+    let deadline = ContinuousClock.now + .seconds(5)
+    while try !condition() {
+        guard ContinuousClock.now < deadline else { throw ServerProcessError("condition not met in time") }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+}
+
+extension LimitsTests {
+    /// A client that opens the implicit-TLS port and never starts the handshake is closed after the command
+    /// timeout, not kept for ever.
+    @Test func silentTLSClientIsClosed() async throws {
+        try await withServer(config: "smtp:\n  command_timeout: 200ms\n") { server in
+            let client = try RawClient(port: server.smtpsPort, timeout: .seconds(15))
+            #expect(try client.isClosed())
+        }
+    }
+}
