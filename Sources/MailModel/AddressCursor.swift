@@ -69,10 +69,12 @@ struct AddressCursor {
 
     /// `Dot-string = Atom *("." Atom)`
     private mutating func skipDotString() throws(AddressSyntaxError) {
+        var isFirstAtom = true
         repeat {
             let atomStart = index
             while let byte = current, Self.isAtext(byte) { index += 1 }
-            guard index > atomStart else { throw index == 0 ? .emptyLocalPart : .badLocalPart }
+            guard index > atomStart else { throw isFirstAtom ? .emptyLocalPart : .badLocalPart }
+            isFirstAtom = false
         } while skip(UInt8(ascii: "."))
     }
 

@@ -7,7 +7,7 @@ import NIOCore
 /// Only `CRLF . CRLF` ends the data. A bare CR or LF anywhere, or a NUL, marks the message for refusal, but
 /// reading goes on to the real end, so that text after a lone `\n.\n` is never taken for commands (the SMTP
 /// smuggling class of CVE-2023-51764). A message over the size limit is likewise read to its end; output
-/// stops once the limit is passed, so nothing more reaches the disk.
+/// stops at the limit, so nothing more reaches the disk.
 ///
 /// While in the header section it also counts `Received:` fields, for mail-loop detection (RFC 5321 6.3).
 public struct DataBodyReader: Sendable {
@@ -117,7 +117,7 @@ public struct DataBodyReader: Sendable {
                 }
                 // `.` CR and then not LF: the CR was bare. It is content of a stuffed line.
                 summary.sawBareCR = true
-                if admit(1) { output.writeInteger(cr) }
+                if admit(1) == 1 { output.writeInteger(cr) }
                 state = .inLine
             case .carriageReturn:
                 if raw[index] == lf {
@@ -134,17 +134,19 @@ public struct DataBodyReader: Sendable {
         return (raw.count, false)
     }
 
-    /// Writes a run of content out, unless the size limit has been passed.
+    /// Writes a run of content out, as much of it as fits under the size limit.
     private mutating func append(_ raw: UnsafeRawBufferPointer, _ range: Range<Int>, to output: inout ByteBuffer) {
-        guard !range.isEmpty, admit(range.count) else { return }
-        output.writeBytes(UnsafeRawBufferPointer(rebasing: raw[range]))
+        let fitting = admit(range.count)
+        guard fitting > 0 else { return }
+        output.writeBytes(UnsafeRawBufferPointer(rebasing: raw[range.lowerBound..<range.lowerBound + fitting]))
     }
 
-    /// Counts content octets; false once the message is over the limit and nothing more is to be written.
-    private mutating func admit(_ count: Int) -> Bool {
+    /// Counts content octets; returns how many of them still fit under the limit (and so may be written).
+    private mutating func admit(_ count: Int) -> Int {
+        let room = max(0, maxSize - summary.size)
         summary.size += count
         if summary.size > maxSize { summary.exceededSizeLimit = true }
-        return !summary.exceededSizeLimit
+        return min(room, count)
     }
 
     private mutating func noteHeaderBytes(_ raw: UnsafeRawBufferPointer, _ range: Range<Int>) {

@@ -1,0 +1,68 @@
+import MailModel
+import Testing
+
+@Suite struct EmailAddressTests {
+    @Test(arguments: [
+        ("<alice@example.org>", "alice", "example.org"),
+        ("<Alice.Smith+tag@Example.ORG>", "Alice.Smith+tag", "Example.ORG"),
+        ("<\"a b\"@example.org>", "\"a b\"", "example.org"),
+        ("<\"a\\\"b\"@example.org>", "\"a\\\"b\"", "example.org"),
+        ("<user@[192.0.2.1]>", "user", "[192.0.2.1]"),
+        ("<user@[IPv6:2001:db8::1]>", "user", "[IPv6:2001:db8::1]"),
+        ("<@a.example,@b.example:user@c.example>", "user", "c.example"),
+        ("<jösé@exämple.org>", "jösé", "exämple.org"),
+        ("<!#$%&'*+-/=?^_`{|}~@example.org>", "!#$%&'*+-/=?^_`{|}~", "example.org"),
+    ])
+    func parsesValidPaths(_ path: String, _ local: String, _ domain: String) throws {
+        let address = try EmailAddress(parsingPath: path)
+        #expect(address.localPart == local)
+        #expect(address.domain.name == domain)
+    }
+
+    @Test(arguments: [
+        ("alice@example.org", AddressSyntaxError.missingAngleBrackets),
+        ("<alice@example.org", .missingAngleBrackets),
+        ("<alice>", .missingAt),
+        ("<@example.org>", .unexpectedCharacter("character '>'")),
+        ("<alice@>", .badDomain),
+        ("<alice@-example.org>", .badDomain),
+        ("<alice@example-.org>", .badDomain),
+        ("<alice@example..org>", .badDomain),
+        ("<.alice@example.org>", .emptyLocalPart),
+        ("<alice.@example.org>", .badLocalPart),
+        ("<al..ice@example.org>", .badLocalPart),
+        ("<al ice@example.org>", .badLocalPart),
+        ("<alice@[300.0.0.1]>", .badAddressLiteral),
+        ("<alice@[IPv6:zz::1]>", .badAddressLiteral),
+        ("<\"unterminated@example.org>", .badLocalPart),
+    ])
+    func refusesInvalidPaths(_ path: String, _ error: AddressSyntaxError) {
+        #expect(throws: error) { try EmailAddress(parsingPath: path) }
+    }
+
+    @Test func enforcesRFC5321Lengths() {
+        let local64 = String(repeating: "a", count: 64)
+        #expect(throws: Never.self) { try EmailAddress(parsingPath: "<\(local64)@example.org>") }
+        #expect(throws: AddressSyntaxError.localPartTooLong) { try EmailAddress(parsingPath: "<\(local64)a@example.org>") }
+        let label = String(repeating: "b", count: 63)
+        let longDomain = Array(repeating: label, count: 4).joined(separator: ".")  // 255 octets
+        #expect(throws: AddressSyntaxError.pathTooLong) { try EmailAddress(parsingPath: "<\(local64)@\(longDomain)>") }
+        #expect(throws: AddressSyntaxError.badDomain) {
+            try EmailAddress(parsingPath: "<a@\(String(repeating: "c", count: 64)).example>")
+        }
+    }
+
+    @Test func comparesDomainsCaseInsensitivelyAndLocalPartsExactly() throws {
+        let lower = try EmailAddress(parsing: "bob@example.net")
+        #expect(lower == (try EmailAddress(parsing: "bob@EXAMPLE.net")))
+        #expect(lower != (try EmailAddress(parsing: "Bob@example.net")))
+        #expect(Set([lower, try EmailAddress(parsing: "bob@Example.NET")]).count == 1)
+    }
+
+    @Test func knowsWhenSMTPUTF8IsNeeded() throws {
+        #expect(try EmailAddress(parsing: "bob@example.net").isASCII)
+        #expect(!(try EmailAddress(parsing: "bjørn@example.net").isASCII))
+        #expect(!(try EmailAddress(parsing: "bob@exämple.net").isASCII))
+        #expect(ReversePath.null.isASCII)
+    }
+}

@@ -1,0 +1,209 @@
+import MailModel
+import NIOCore
+import Routing
+import SMTPProtocol
+import Testing
+
+/// Session behaviour that a dialog fixture cannot show: what the driver is asked to do, and replies to the
+/// driver's own outcomes.
+@Suite struct SessionTests {
+    static let tlsClient = SMTPClientConnection(address: IPAddress("127.0.0.1"), port: 1, implicitTLS: true)
+
+    @Test func ehloOffersSTARTTLSBeforeTLSAndAUTHOnlyAfter() {
+        var plain = SessionHarness()
+        plain.feed("EHLO c\r\n")
+        let before = plain.replies.last!.lines
+        #expect(before.contains("STARTTLS"))
+        #expect(!before.contains { $0.hasPrefix("AUTH") })
+        #expect(before.contains("SIZE 52428800"))
+        #expect(plain.replies.last!.enhancedCode == nil, "RFC 2034: no enhanced code on the EHLO reply")
+
+        var tls = SessionHarness(client: Self.tlsClient)
+        tls.feed("EHLO c\r\n")
+        let after = tls.replies.last!.lines
+        #expect(!after.contains("STARTTLS"))
+        #expect(after.contains("AUTH PLAIN LOGIN"))
+    }
+
+    @Test func authIsNotOfferedWithoutUsers() {
+        var configuration = SMTPServerConfiguration(hostname: "mx.test")
+        configuration.authAvailable = false
+        var harness = SessionHarness(configuration: configuration, client: Self.tlsClient)
+        harness.feed("EHLO c\r\nAUTH PLAIN AGFsaWNlAHNlY3JldA==\r\n")
+        #expect(!harness.replies[1].lines.contains { $0.hasPrefix("AUTH") })
+        #expect(harness.replies[2].code == 502)
+    }
+
+    @Test func commitFailureIsATemporaryError() {
+        var harness = SessionHarness()
+        harness.commitSucceeds = false
+        harness.feed("EHLO c\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n")
+        harness.feed("x\r\n.\r\n")
+        #expect(harness.replies.last?.code == 451)
+        #expect(harness.replies.last?.enhancedCode == EnhancedStatusCode(4, 3, 0))
+        harness.feed("MAIL FROM:<a@example.org>\r\n")
+        #expect(harness.replies.last?.code == 250, "the session goes on")
+    }
+
+    @Test func nothingIsSaidUntilTheCommitFinishes() {
+        var harness = SessionHarness()
+        harness.feed("EHLO c\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n")
+        harness.session.receive(ByteBuffer(string: "x\r\n.\r\nNOOP\r\n"))
+        var sawCommit = false
+        while let action = harness.session.next() {
+            if case .commitMessage = action { sawCommit = true }
+            if case .send(let reply) = action { harness.replies.append(reply) }
+        }
+        #expect(sawCommit)
+        #expect(harness.session.phase == .waitingForDriver)
+        let repliesBefore = harness.replies.count
+        // The pipelined NOOP waits behind the commit.
+        let waiting = harness.session.next()
+        #expect(waiting == nil)
+        harness.session.messageCommitted(queueID: QueueID("0000000000000000")!)
+        harness.drain()
+        #expect(harness.replies.count == repliesBefore + 2)
+        #expect(harness.replies[repliesBefore].lines[0] == "Ok: queued as 0000000000000000")
+        #expect(harness.replies[repliesBefore + 1].code == 250)
+    }
+
+    @Test func authOutcomesFromTheDriver() {
+        for (result, code, closes) in [
+            (AuthenticationResult.rejected, 535, false), (.throttled, 421, true), (.temporaryFailure, 454, false),
+        ] {
+            var harness = SessionHarness(client: Self.tlsClient)
+            harness.authResult = result
+            harness.feed("EHLO c\r\nAUTH PLAIN AGFsaWNlAHNlY3JldA==\r\n")
+            #expect(harness.replies.last?.code == code)
+            #expect(harness.closed == closes)
+        }
+    }
+
+    @Test func passwordsNeverAppearInDescriptions() {
+        var harness = SessionHarness(client: Self.tlsClient)
+        harness.feed("EHLO c\r\nAUTH PLAIN AGFsaWNlAHNlY3JldA==\r\n")
+        let credentials = harness.credentialsSeen[0]
+        #expect(credentials.password == "secret")
+        #expect(!"\(credentials)".contains("secret"))
+        #expect(!String(reflecting: credentials).contains("secret"))
+        #expect(!"\(harness.events)".contains("secret"))
+    }
+
+    @Test func shutdownClosesIdleSessionsAtOnceAndBusyOnesAfterTheirMessage() {
+        var idle = SessionHarness()
+        idle.feed("EHLO c\r\n")
+        idle.session.shutdownStarted()
+        idle.drain()
+        #expect(idle.replies.last?.code == 421)
+        #expect(idle.closed)
+
+        var busy = SessionHarness()
+        busy.feed("EHLO c\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n")
+        busy.session.shutdownStarted()
+        busy.drain()
+        #expect(!busy.closed)
+        busy.feed("x\r\n.\r\n")
+        #expect(busy.replies.suffix(2).map(\.code) == [250, 421])
+        #expect(busy.closed)
+    }
+
+    @Test func timeoutInDataDropsTheMessage() {
+        var harness = SessionHarness()
+        harness.feed("EHLO c\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n")
+        harness.feed("partial")
+        #expect(harness.session.phase == .data)
+        #expect(harness.currentBody != nil)
+        harness.session.timeoutFired()
+        harness.drain()
+        #expect(harness.currentBody == nil, "the partial message was aborted")
+        #expect(harness.replies.last?.enhancedCode == EnhancedStatusCode(4, 4, 2))
+        #expect(harness.closed)
+        #expect(harness.committed.isEmpty)
+    }
+
+    @Test func refusalsSayWhy() {
+        for (refusal, text) in [
+            (SMTPServerSession.Refusal.tooManyConnections, "Too many connections"),
+            (.tooManyFromClient, "from your address"), (.shuttingDown, "shutting down"),
+        ] {
+            var harness = SessionHarness()
+            harness.replies.removeAll()
+            harness.session = SMTPServerSession(
+                configuration: .init(hostname: "mx.test"), client: SessionHarness.client,
+                environment: .init(policy: RelayNetworksPolicy(), spoolHasRoom: { _ in true }, makeQueueID: { QueueID("0000000000000000")! }))
+            harness.session.refuse(refusal)
+            harness.drain()
+            #expect(harness.replies.count == 1)
+            #expect(harness.replies[0].code == 421)
+            #expect(harness.replies[0].lines[0].contains(text))
+            #expect(harness.closed)
+        }
+    }
+
+    @Test func errorCountStartsAgainAfterAnAcceptedMessage() {
+        var configuration = SMTPServerConfiguration(hostname: "mx.test")
+        configuration.maxErrors = 3
+        var harness = SessionHarness(configuration: configuration)
+        harness.feed("EHLO c\r\nFROB\r\nFROB\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n")
+        harness.feed("x\r\n.\r\n")
+        #expect(harness.committed.count == 1)
+        harness.feed("FROB\r\nFROB\r\nNOOP\r\n")
+        #expect(!harness.closed)
+        #expect(harness.replies.last?.code == 250)
+    }
+
+    @Test func tooManyRecipientRepliesDoNotEndTheSession() {
+        var configuration = SMTPServerConfiguration(hostname: "mx.test")
+        configuration.maxRecipients = 1
+        configuration.maxErrors = 2
+        var harness = SessionHarness(configuration: configuration)
+        harness.feed("EHLO c\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\n")
+        for index in 0..<5 { harness.feed("RCPT TO:<x\(index)@example.net>\r\n") }
+        #expect(!harness.closed)
+        #expect(harness.replies.last?.code == 452)
+    }
+
+    @Test func fullSpoolIsATemporaryRefusalAtMail() {
+        var harness = SessionHarness(spoolHasRoom: { size in (size ?? 0) < 100 })
+        harness.feed("EHLO c\r\nMAIL FROM:<a@example.org> SIZE=10\r\nRSET\r\nMAIL FROM:<a@example.org> SIZE=500\r\n")
+        #expect(harness.replies.map(\.code) == [220, 250, 250, 250, 452])
+    }
+
+    @Test func acceptedMessageCarriesTheEnvelopeFacts() throws {
+        var harness = SessionHarness(client: Self.tlsClient)
+        harness.feed("EHLO c.example\r\nAUTH PLAIN AGFsaWNlAHNlY3JldA==\r\n")
+        harness.feed("MAIL FROM:<a@example.org> RET=FULL ENVID=x+2By\r\n")
+        harness.feed("RCPT TO:<b@example.net> NOTIFY=FAILURE,DELAY ORCPT=rfc822;b@example.net\r\nDATA\r\n")
+        harness.feed("Subject: t\r\n\r\nbody\r\n.\r\n")
+        let (message, body) = try #require(harness.committed.first)
+        #expect(message.client.authenticatedUser == "alice")
+        #expect(message.client.protocolName == "ESMTPSA")
+        #expect(message.client.tlsVersion == "TLSv1.3")
+        #expect(message.client.helo == "c.example")
+        #expect(message.parameters.returnContent == .full)
+        #expect(message.parameters.envelopeID == "x+y")
+        #expect(message.recipients[0].notify?.conditions == [.failure, .delay])
+        #expect(message.recipients[0].originalRecipient == OriginalRecipient(addressType: "rfc822", address: "b@example.net"))
+        #expect(message.contentSize == "Subject: t\r\n\r\nbody\r\n".utf8.count)
+        let text = String(decoding: body, as: UTF8.self)
+        #expect(text.hasPrefix("Received: from c.example ([127.0.0.1])\r\n\t(using TLSv1.3)\r\n\tby mx.test (Relaygate) with ESMTPSA id "))
+        #expect(text.contains("\r\n\tfor <b@example.net>; Thu, 1 Jan 1970 00:00:00 +0000\r\nSubject: t\r\n"))
+    }
+
+    @Test func receivedHeaderNamesNoRecipientWhenThereAreSeveral() throws {
+        var harness = SessionHarness()
+        harness.feed("HELO c\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nRCPT TO:<c@example.net>\r\nDATA\r\n")
+        harness.feed("x\r\n.\r\n")
+        let text = String(decoding: try #require(harness.committed.first).1, as: UTF8.self)
+        #expect(!text.contains("for <"))
+        #expect(text.contains("with SMTP id"))
+    }
+
+    @Test func ipv6ClientsAppearAsIPv6Literals() throws {
+        var harness = SessionHarness(client: SMTPClientConnection(address: IPAddress("::1"), port: 1, implicitTLS: false))
+        harness.feed("EHLO c\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n")
+        harness.feed("x\r\n.\r\n")
+        let body = try #require(harness.committed.first).1
+        #expect(String(decoding: body, as: UTF8.self).hasPrefix("Received: from c ([IPv6:::1])"))
+    }
+}
