@@ -39,9 +39,9 @@ extension RelaygateConfiguration.TLSSettings: Decodable {
         let keys = try decoder.strictContainer(allowing: ["certificate", "key"])
         certificate = try keys.value("certificate", default: certificate)
         key = try keys.value("key", default: key)
-        guard (certificate == nil) == (key == nil) else {
-            throw keys.invalid(certificate == nil ? "key" : "certificate", "tls needs both certificate and key")
-        }
+        // Point at the key that is there, and say which one is missing.
+        if certificate != nil && key == nil { throw keys.invalid("certificate", "tls needs both certificate and key; key is missing") }
+        if certificate == nil && key != nil { throw keys.invalid("key", "tls needs both certificate and key; certificate is missing") }
     }
 }
 

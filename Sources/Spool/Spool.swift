@@ -70,6 +70,13 @@ public final class Spool: Sendable {
         /// Nil when the envelope could not be read; `problem` says why.
         public let envelope: Envelope?
         public let problem: String?
+
+        public init(queueID: QueueID, queue: Queue, envelope: Envelope?, problem: String?) {
+            self.queueID = queueID
+            self.queue = queue
+            self.envelope = envelope
+            self.problem = problem
+        }
     }
 
     /// Every envelope in the spool, oldest first. Files that vanish while we look (a worker moved them) are

@@ -1,0 +1,157 @@
+import Relaygate
+import Testing
+
+@Suite struct ConfigurationTests {
+    func parse(_ yaml: String) throws(ConfigurationError) -> RelaygateConfiguration {
+        try ConfigurationLoader.parse(yaml, file: "rules/relaygate.yaml")
+    }
+
+    @Test func emptyFileMeansDefaults() throws {
+        let configuration = try parse("")
+        #expect(configuration == RelaygateConfiguration())
+        #expect(configuration.smtp.maxMessageSize.octets == 50 << 20)
+        #expect(configuration.smtp.relayNetworks == ["127.0.0.0/8", "::1/128"])
+        #expect(configuration.listen.smtp == ["0.0.0.0:25", "[::]:25", "0.0.0.0:2525", "[::]:2525"])
+        #expect(configuration.listen.smtps == ["0.0.0.0:465", "[::]:465"])
+    }
+
+    @Test func readsEverySection() throws {
+        let configuration = try parse(
+            """
+            hostname: mx.example.org
+            spool: /var/spool/relaygate
+            users_file: /etc/relaygate/users
+            tls:
+              certificate: /etc/cert.pem
+              key: /etc/key.pem
+            listen:
+              smtp: ["127.0.0.1:2525"]
+            smtp:
+              max_message_size: 10MiB
+              max_recipients: 50
+              command_timeout: 2m
+              data_timeout: 90s
+              min_data_rate: 512
+              relay_networks: [10.0.0.0/8, "2001:db8::/32"]
+            auth:
+              max_failures: 3
+              failure_delay: 500ms
+            shutdown_grace: 30s
+            log_level: debug
+            """)
+        #expect(configuration.hostname == "mx.example.org")
+        #expect(configuration.usersFile == "/etc/relaygate/users")
+        #expect(configuration.tls.certificate == "/etc/cert.pem")
+        #expect(configuration.listen.smtp == ["127.0.0.1:2525"])
+        #expect(configuration.listen.smtps.isEmpty, "naming listeners replaces the default set")
+        #expect(configuration.smtp.maxMessageSize.octets == 10 << 20)
+        #expect(configuration.smtp.commandTimeout.duration == .seconds(120))
+        #expect(configuration.smtp.dataTimeout.duration == .seconds(90))
+        #expect(configuration.smtp.minDataRate.octets == 512)
+        #expect(configuration.auth.failureDelay.duration == .milliseconds(500))
+        #expect(configuration.shutdownGrace.duration == .seconds(30))
+    }
+
+    @Test(arguments: [
+        ("hostname: a\nsmtpp:\n  x: 1\n", 2, "smtpp", "unknown key"),
+        ("smtp:\n  max_recipients: 10\n  max_recipient: 5\n", 3, "smtp.max_recipient", "unknown key"),
+        ("smtp:\n  max_recipients: many\n", 2, "smtp.max_recipients", "expected a whole number"),
+        ("smtp:\n  max_recipients: 0\n", 2, "smtp.max_recipients", "above 0"),
+        ("smtp:\n  max_message_size: 10 furlongs\n", 2, "smtp.max_message_size", "expected a size"),
+        ("smtp:\n  command_timeout: soon\n", 2, "smtp.command_timeout", "expected a time"),
+        ("smtp:\n  relay_networks:\n    - 10.0.0.0/8\n    - 10.0.0.1/8\n", 4, "smtp.relay_networks[1]", "host bits"),
+        ("listen:\n  smtp: [\"localhost\"]\n", 2, "listen.smtp[0]", "ADDRESS:PORT"),
+        ("tls:\n  certificate: /x.pem\n", 2, "tls.certificate", "key is missing"),
+        ("log_level: loud\n", 1, "log_level", "must be one of"),
+        ("smtp:\n  max_line_length: 100\n", 2, "smtp.max_line_length", "at least 512"),
+    ])
+    func errorsNameTheLineAndTheKey(_ yaml: String, _ line: Int, _ key: String, _ message: String) {
+        #expect {
+            try parse(yaml)
+        } throws: { error in
+            guard let error = error as? ConfigurationError else { return false }
+            return error.line == line && error.key == key && error.message.contains(message)
+                && error.description.hasPrefix("rules/relaygate.yaml:\(line): \(key): ")
+        }
+    }
+
+    @Test func badYAMLNamesTheLine() {
+        #expect {
+            try parse("smtp:\n  max_recipients: [1\n")
+        } throws: { error in
+            (error as? ConfigurationError)?.message.hasPrefix("not valid YAML") == true
+                && (error as? ConfigurationError)?.line != nil
+        }
+        #expect(throws: ConfigurationError.self) { try parse("- just\n- a list\n") }
+    }
+
+    @Test func missingFileIsFineUnlessNamed() throws {
+        #expect(try ConfigurationLoader.load(path: "/nonexistent/relaygate.yaml", required: false) == RelaygateConfiguration())
+        #expect(throws: ConfigurationError(file: "/nonexistent/relaygate.yaml", line: nil, key: nil, message: "file not found")) {
+            try ConfigurationLoader.load(path: "/nonexistent/relaygate.yaml", required: true)
+        }
+    }
+
+    @Test(arguments: [("50MiB", 50 << 20), ("64k", 64 << 10), ("1G", 1 << 30), ("100", 100), ("7 KiB", 7 << 10)])
+    func byteSizes(_ text: String, _ octets: Int) {
+        #expect(ByteSize(text)?.octets == octets)
+    }
+
+    @Test(arguments: ["", "MiB", "-1", "1.5M", "99999999999999999999G"])
+    func badByteSizes(_ text: String) {
+        #expect(ByteSize(text) == nil)
+    }
+
+    @Test(arguments: [("30", Duration.seconds(30)), ("5m", .seconds(300)), ("250ms", .milliseconds(250)), ("2h", .seconds(7200)), ("5d", .seconds(432_000))])
+    func timeSpans(_ text: String, _ duration: Duration) {
+        #expect(TimeSpan(text)?.duration == duration)
+    }
+}
+
+@Suite struct CommandLineOverrideTests {
+    @Test func listenerFlagsReplaceTheWholeDefaultSet() throws {
+        var overrides = CommandLineOverrides()
+        overrides.rulesDirectory = "/nonexistent-rules"
+        overrides.smtp = ["127.0.0.1:2525"]
+        let settings = try Settings.resolve(overrides)
+        #expect(settings.listeners.map(\.address.description) == ["127.0.0.1:2525"])
+        #expect(settings.listeners.allSatisfy { !$0.optional })
+        #expect(settings.usersFile == "/nonexistent-rules/users")
+        #expect(settings.configFile == "/nonexistent-rules/relaygate.yaml")
+    }
+
+    @Test func defaultsBindEverythingWithIPv6Optional() throws {
+        var overrides = CommandLineOverrides()
+        overrides.rulesDirectory = "/nonexistent-rules"
+        let listeners = try Settings.resolve(overrides).listeners
+        #expect(listeners.count == 6)
+        #expect(listeners.filter(\.implicitTLS).map(\.address.port) == [465, 465])
+        #expect(listeners.filter(\.optional).map(\.address.host) == ["::", "::", "::"])
+    }
+
+    @Test func badFlagsAreExplained() {
+        var overrides = CommandLineOverrides()
+        overrides.rulesDirectory = "/nonexistent-rules"
+        overrides.smtps = ["465"]
+        #expect(throws: UsageError.self) { try Settings.resolve(overrides) }
+        overrides.smtps = []
+        overrides.tlsCertificate = "cert.pem"
+        #expect(throws: UsageError.self) { try Settings.resolve(overrides) }
+        overrides.tlsCertificate = nil
+        overrides.configFile = "/nonexistent-rules/custom.yaml"
+        #expect(throws: ConfigurationError.self) { try Settings.resolve(overrides) }
+    }
+
+    @Test func flagsWinOverTheFile() throws {
+        var overrides = CommandLineOverrides()
+        overrides.rulesDirectory = "/nonexistent-rules"
+        overrides.hostname = "relay.example"
+        overrides.spool = "/tmp/spool-x"
+        overrides.tlsCertificate = "c.pem"
+        overrides.tlsKey = "k.pem"
+        let configuration = try Settings.resolve(overrides).configuration
+        #expect(configuration.hostname == "relay.example")
+        #expect(configuration.spool == "/tmp/spool-x")
+        #expect(configuration.tls.key == "k.pem")
+    }
+}
