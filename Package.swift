@@ -71,7 +71,6 @@ let package = Package(
         .target(
             name: "Bench",
             dependencies: [
-                "SMTPProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],

@@ -74,7 +74,10 @@ public enum Gateway {
         }
         try await threadPool.shutdownGracefully()
         try await group.shutdownGracefully()
-        logger.info("stopped")
+        let statistics = spool.statistics
+        logger.info(
+            "stopped",
+            metadata: ["messages_committed": "\(statistics.commits)", "directory_syncs": "\(statistics.directorySyncs)"])
     }
 
     static func openSpool(_ configuration: RelaygateConfiguration, logger: Logger) throws -> Spool {

@@ -23,6 +23,13 @@ final class DirectorySync: @unchecked Sendable {
         for directory in directories { FileSystem.closeDescriptor(directory.fd) }
     }
 
+    /// Syncs done so far (each covers every rename made before it began).
+    var syncsCompleted: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return completed
+    }
+
     /// Returns once every directory has been fsynced by a sync that began after this call.
     func syncAfterNow() throws(SpoolError) {
         condition.lock()

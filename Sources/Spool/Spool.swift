@@ -1,4 +1,5 @@
 import MailModel
+import Synchronization
 
 /// The durable on-disk queue: what we said 250 to, we deliver.
 ///
@@ -28,6 +29,7 @@ public final class Spool: Sendable {
     /// Below this much free space, new messages are refused with 452 4.3.1 before they are sent.
     public let minimumFreeSpace: Int
     let directorySync: DirectorySync
+    let commitCount = Atomic<Int>(0)
 
     var tmpDirectory: String { directory + "/tmp" }
     var bodyDirectory: String { directory + "/queue" }
@@ -56,6 +58,12 @@ public final class Spool: Sendable {
     public func hasRoom(forDeclaredSize size: Int?) -> Bool {
         guard let available = FileSystem.availableSpace(directory) else { return true }
         return available - (size ?? 0) >= minimumFreeSpace
+    }
+
+    /// Messages committed and directory syncs made since this spool was opened: with concurrent clients the
+    /// second is smaller, because commits share syncs.
+    public var statistics: (commits: Int, directorySyncs: Int) {
+        (commitCount.load(ordering: .relaxed), directorySync.syncsCompleted)
     }
 
     /// Starts writing a new message.

@@ -82,6 +82,7 @@ public final class SpoolMessageWriter: Sendable {
                 try FileSystem.move(tmpBodyPath, to: bodyPath)
                 try FileSystem.move(tmpEnvelopePath, to: envelopePath)
                 try spool.directorySync.syncAfterNow()
+                spool.commitCount.add(1, ordering: .relaxed)
             } catch {
                 FileSystem.remove(envelopePath)
                 FileSystem.remove(bodyPath)

@@ -2,7 +2,7 @@ import Foundation
 
 /// An amount of octets in relaygate.yaml: a number, or a number with a unit — `50MiB`, `64KiB`, `1GiB`.
 /// `K`, `KB` and `KiB` all mean 1024 (as in Postfix's and Dovecot's settings); there is no decimal kilo.
-public struct ByteSize: Sendable, Hashable, Codable, CustomStringConvertible {
+public struct ByteSize: QuantitySetting, Sendable, Hashable, CustomStringConvertible {
     public let octets: Int
 
     public init(octets: Int) {
@@ -27,22 +27,11 @@ public struct ByteSize: Sendable, Hashable, Codable, CustomStringConvertible {
         octets = product
     }
 
-    public init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if let number = try? container.decode(Int.self), number >= 0 {
-            octets = number
-        } else if let text = try? container.decode(String.self), let parsed = ByteSize(text) {
-            self = parsed
-        } else {
-            throw DecodingError.dataCorruptedError(
-                in: container, debugDescription: "expected a size such as 1048576, 64KiB or 50MiB")
-        }
+    public init(number: Int) {
+        octets = number
     }
 
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(description)
-    }
+    static let expected = "a size such as 1048576, 64KiB or 50MiB"
 
     public var description: String {
         for (unit, shift) in [("GiB", 30), ("MiB", 20), ("KiB", 10)] where octets > 0 && octets % (1 << shift) == 0 {
@@ -54,7 +43,7 @@ public struct ByteSize: Sendable, Hashable, Codable, CustomStringConvertible {
 
 /// A span of time in relaygate.yaml: seconds as a number, or a number with a unit — `300ms`, `30s`,
 /// `5m`, `2h`, `5d`.
-public struct TimeSpan: Sendable, Hashable, Codable, CustomStringConvertible {
+public struct TimeSpan: QuantitySetting, Sendable, Hashable, CustomStringConvertible {
     public let duration: Duration
 
     public init(_ duration: Duration) {
@@ -75,22 +64,11 @@ public struct TimeSpan: Sendable, Hashable, Codable, CustomStringConvertible {
         }
     }
 
-    public init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if let number = try? container.decode(Int.self), number >= 0 {
-            duration = .seconds(number)
-        } else if let text = try? container.decode(String.self), let parsed = TimeSpan(text) {
-            self = parsed
-        } else {
-            throw DecodingError.dataCorruptedError(
-                in: container, debugDescription: "expected a time such as 30, 30s, 500ms, 5m or 2h")
-        }
+    public init(number: Int) {
+        duration = .seconds(number)
     }
 
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(description)
-    }
+    static let expected = "a time such as 30, 30s, 500ms, 5m or 2h"
 
     public var description: String {
         let (seconds, attoseconds) = duration.components
@@ -98,5 +76,27 @@ public struct TimeSpan: Sendable, Hashable, Codable, CustomStringConvertible {
         if seconds % 3600 == 0 && seconds > 0 { return "\(seconds / 3600)h" }
         if seconds % 60 == 0 && seconds > 0 { return "\(seconds / 60)m" }
         return "\(seconds)s"
+    }
+}
+
+/// A setting written as a plain number or as text with a unit (`ByteSize`, `TimeSpan`).
+protocol QuantitySetting: Decodable {
+    init?(_ text: String)
+    /// A bare number, in the base unit (octets, seconds).
+    init(number: Int)
+    /// What a valid value looks like, for the error message.
+    static var expected: String { get }
+}
+
+extension QuantitySetting {
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if let number = try? container.decode(Int.self), number >= 0 {
+            self.init(number: number)
+        } else if let text = try? container.decode(String.self), let parsed = Self(text) {
+            self = parsed
+        } else {
+            throw DecodingError.dataCorruptedError(in: container, debugDescription: "expected \(Self.expected)")
+        }
     }
 }
