@@ -117,7 +117,19 @@ let package = Package(
         .testTarget(name: "RoutingTests", dependencies: ["Routing"], swiftSettings: strict),
         .testTarget(name: "SpoolTests", dependencies: ["Spool", "MailModel"], swiftSettings: strict),
         .testTarget(name: "MailboxTests", dependencies: ["Mailbox"], swiftSettings: strict),
-        .testTarget(name: "RelaygateTests", dependencies: ["Relaygate"], swiftSettings: strict),
+        .testTarget(
+            name: "ServerTests",
+            dependencies: [
+                "Server", "SMTPProtocol", "MailModel", "Routing",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "RelaygateTests", dependencies: ["Relaygate", "Spool", "MailModel"], swiftSettings: strict),
         // End to end: runs the built `relaygate` executable and talks to it with real clients over loopback.
         .testTarget(
             name: "EndToEndTests",

@@ -44,7 +44,7 @@ final class SMTPServerHandler: ChannelDuplexHandler {
                 policy: service.policy,
                 spoolHasRoom: { [store = service.store] in store.hasRoom(forDeclaredSize: $0) },
                 makeQueueID: service.makeQueueID))
-        watchdog = SessionWatchdog(limits: service.watchdogLimits, now: Self.now())
+        watchdog = SessionWatchdog(limits: service.watchdogLimits, now: .zero)
         logger = service.logger
         logger[metadataKey: "client"] = "\(address.map { $0.isIPv6 ? "[\($0)]" : "\($0)" } ?? "unknown"):\(remoteAddress?.port ?? 0)"
     }
@@ -52,6 +52,7 @@ final class SMTPServerHandler: ChannelDuplexHandler {
     // MARK: Channel events
 
     func channelActive(context: ChannelHandlerContext) {
+        watchdog = SessionWatchdog(limits: service.watchdogLimits, now: now(context))
         let admission = service.connectionLimiter.admit(client.address)
         switch admission {
         case .admitted:
@@ -91,7 +92,7 @@ final class SMTPServerHandler: ChannelDuplexHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let bytes = unwrapInboundIn(data)
-        watchdog.received(bytes.readableBytes, now: Self.now(), phase: session.phase)
+        watchdog.received(bytes.readableBytes, now: now(context), phase: session.phase)
         session.receive(bytes)
         drain(context: context)
     }
@@ -175,7 +176,7 @@ final class SMTPServerHandler: ChannelDuplexHandler {
     }
 
     private func startMessage(_ start: MessageStart, context: ChannelHandlerContext) {
-        watchdog.phaseChanged(to: .data, now: Self.now())
+        watchdog.phaseChanged(to: .data, now: now(context))
         let message = service.store.begin(start.queueID, on: context.eventLoop)
         message.onDrained = { [weak self] in
             guard let self, self.readHeld, !self.isPaused else { return }
@@ -199,7 +200,7 @@ final class SMTPServerHandler: ChannelDuplexHandler {
             has8BitContent: accepted.has8BitContent, client: accepted.client,
             receivedBy: service.configuration.hostname)
         message.commit(envelope).assumeIsolated().whenComplete { result in
-            self.watchdog.phaseChanged(to: .command, now: Self.now())
+            self.watchdog.phaseChanged(to: .command, now: self.now(context))
             switch result {
             case .success:
                 self.messagesAccepted += 1
@@ -301,7 +302,7 @@ final class SMTPServerHandler: ChannelDuplexHandler {
     private func armWatchdog(context: ChannelHandlerContext) {
         context.eventLoop.assumeIsolated().scheduleTask(in: service.watchdogInterval) {
             guard context.channel.isActive, self.session.phase != .closed else { return }
-            switch self.watchdog.verdict(now: Self.now(), phase: self.session.phase) {
+            switch self.watchdog.verdict(now: self.now(context), phase: self.session.phase) {
             case .fine:
                 break
             case .idle:
@@ -317,7 +318,10 @@ final class SMTPServerHandler: ChannelDuplexHandler {
 
     // MARK: Helpers
 
-    private static func now() -> Duration { Clocks.monotonic() }
+    /// The event loop's clock: real time in service, virtual time under `EmbeddedEventLoop` in tests.
+    private func now(_ context: ChannelHandlerContext) -> Duration {
+        .nanoseconds(Int64(context.eventLoop.now.uptimeNanoseconds))
+    }
     private static func wallClock() -> Double { Clocks.wallSeconds() }
     private static func nanoseconds(_ duration: Duration) -> Int64 { Clocks.nanoseconds(duration) }
 
