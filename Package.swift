@@ -8,7 +8,7 @@ let package = Package(
     name: "Relaygate",
     platforms: [.macOS(.v15)],
     products: [
-        .executable(name: "relaygate", targets: ["relaygate"]),
+        .executable(name: "relaygate", targets: ["relaygate"])
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),

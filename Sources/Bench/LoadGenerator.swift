@@ -96,7 +96,9 @@ public struct LoadGenerator: Sendable {
             try await outbound.write(ByteBuffer(string: "EHLO bench.relaygate.test\r\n"))
             try await expect(250, try await replies.next())
             let envelope = ByteBuffer(
-                string: "MAIL FROM:<\(options.sender)> SIZE=\(content.readableBytes)\r\nRCPT TO:<\(options.recipient)>\r\nDATA\r\n")
+                string:
+                    "MAIL FROM:<\(options.sender)> SIZE=\(content.readableBytes)\r\nRCPT TO:<\(options.recipient)>\r\nDATA\r\n"
+            )
             var latencies: [Double] = []
             var failures = 0
             latencies.reserveCapacity(messages)
@@ -108,7 +110,9 @@ public struct LoadGenerator: Sendable {
                 let data = try await replies.next()
                 guard mail.code == 250, rcpt.code == 250, data.code == 354 else {
                     failures += 1
-                    if data.code == 354 { try await outbound.write(ByteBuffer(string: ".\r\n")); _ = try await replies.next() }
+                    if data.code == 354 {
+                        try await outbound.write(ByteBuffer(string: ".\r\n")); _ = try await replies.next()
+                    }
                     try await outbound.write(ByteBuffer(string: "RSET\r\n"))
                     _ = try await replies.next()
                     continue

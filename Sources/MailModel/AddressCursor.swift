@@ -61,7 +61,9 @@ struct AddressCursor {
         }
         let localBytes = bytes[localStart..<index]
         guard localBytes.count <= Self.maxLocalPart else { throw .localPartTooLong }
-        guard skip(UInt8(ascii: "@")) else { throw isAtEnd || current == UInt8(ascii: ">") ? .missingAt : .badLocalPart }
+        guard skip(UInt8(ascii: "@")) else {
+            throw isAtEnd || current == UInt8(ascii: ">") ? .missingAt : .badLocalPart
+        }
         let domain = try parseDomainOrLiteral()
         guard let local = String(validating: localBytes, as: UTF8.self) else { throw .badLocalPart }
         return EmailAddress(localPart: local, domain: domain)

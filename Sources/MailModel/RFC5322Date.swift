@@ -1,9 +1,9 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The date-time form of RFC 5322 3.3, always in UTC: `Thu, 26 Nov 2026 17:00:00 +0000`.

@@ -20,7 +20,9 @@ public enum ConfigurationCheck {
         } catch {
             problems.append("users file: \(error)")
         }
-        if settings.listeners.isEmpty { problems.append("no listeners: give --smtp or --smtps, or listen: in the config") }
+        if settings.listeners.isEmpty {
+            problems.append("no listeners: give --smtp or --smtps, or listen: in the config")
+        }
         let spool = configuration.spool
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: spool, isDirectory: &isDirectory) {
@@ -45,14 +47,18 @@ public enum ConfigurationCheck {
             "configuration OK (\(settings.configFileExists ? settings.configFile : "embedded defaults"))",
             "  hostname: \(configuration.hostname)",
             "  spool: \(configuration.spool)",
-            "  listeners: " + settings.listeners.map { "\($0.address)\($0.implicitTLS ? " (TLS)" : "")" }.joined(separator: ", "),
-            "  tls: " + (configuration.tls.certificate.map { "certificate \($0)" } ?? "self-signed, generated under the spool"),
+            "  listeners: "
+                + settings.listeners.map { "\($0.address)\($0.implicitTLS ? " (TLS)" : "")" }.joined(separator: ", "),
+            "  tls: "
+                + (configuration.tls.certificate.map { "certificate \($0)" } ?? "self-signed, generated under the spool"),
             "  users: \(users) in \(settings.usersFile)\(users == 0 ? " (AUTH not offered)" : "")",
             "  relay networks: " + configuration.smtp.relayNetworks.joined(separator: ", "),
             "  max message size: \(configuration.smtp.maxMessageSize)",
         ]
         if !configuration.hostname.contains(".") {
-            lines.append("  note: hostname \"\(configuration.hostname)\" is not a fully qualified name; set hostname: or --hostname")
+            lines.append(
+                "  note: hostname \"\(configuration.hostname)\" is not a fully qualified name; set hostname: or --hostname"
+            )
         }
         return lines.joined(separator: "\n")
     }

@@ -15,7 +15,8 @@ public enum ConfigurationLoader {
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
         } catch {
-            throw ConfigurationError(file: path, line: nil, key: nil, message: "cannot read: \(error.localizedDescription)")
+            throw ConfigurationError(
+                file: path, line: nil, key: nil, message: "cannot read: \(error.localizedDescription)")
         }
         return try parse(text, file: path)
     }
@@ -31,7 +32,8 @@ public enum ConfigurationLoader {
             throw ConfigurationError(file: file, line: nil, key: nil, message: "not valid YAML: \(error)")
         }
         guard root.mapping != nil else {
-            throw ConfigurationError(file: file, line: root.mark?.line, key: nil, message: "expected a mapping of settings")
+            throw ConfigurationError(
+                file: file, line: root.mark?.line, key: nil, message: "expected a mapping of settings")
         }
         do {
             return try YAMLDecoder().decode(RelaygateConfiguration.self, from: root)
@@ -43,10 +45,12 @@ public enum ConfigurationLoader {
         }
     }
 
-    private static func located(file: String, root: Node, path: [any CodingKey], message: String) -> ConfigurationError {
+    private static func located(file: String, root: Node, path: [any CodingKey], message: String) -> ConfigurationError
+    {
         let key = path.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }
             .reduce("") { $0.isEmpty || $1.hasPrefix("[") ? $0 + $1 : $0 + "." + $1 }
-        return ConfigurationError(file: file, line: line(of: path, in: root), key: key.isEmpty ? nil : key, message: message)
+        return ConfigurationError(
+            file: file, line: line(of: path, in: root), key: key.isEmpty ? nil : key, message: message)
     }
 
     private static func describe(_ error: DecodingError) -> ([any CodingKey], String) {

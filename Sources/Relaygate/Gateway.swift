@@ -1,12 +1,12 @@
 import Foundation
 import Logging
-import Mailbox
 import MailModel
+import Mailbox
 import NIOCore
 import NIOPosix
 import Routing
-import Server
 import SMTPProtocol
+import Server
 import ServiceLifecycle
 import Spool
 
@@ -77,7 +77,9 @@ public enum Gateway {
         let statistics = spool.statistics
         logger.info(
             "stopped",
-            metadata: ["messages_committed": "\(statistics.commits)", "directory_syncs": "\(statistics.directorySyncs)"])
+            metadata: [
+                "messages_committed": "\(statistics.commits)", "directory_syncs": "\(statistics.directorySyncs)",
+            ])
     }
 
     static func openSpool(_ configuration: RelaygateConfiguration, logger: Logger) throws -> Spool {
@@ -93,7 +95,8 @@ public enum Gateway {
             "spool recovered",
             metadata: [
                 "queued": "\(report.queued)", "requeued": "\(report.requeued)",
-                "temporary_removed": "\(report.temporaryFilesRemoved)", "orphans_removed": "\(report.orphanBodiesRemoved)",
+                "temporary_removed": "\(report.temporaryFilesRemoved)",
+                "orphans_removed": "\(report.orphanBodiesRemoved)",
                 "quarantined": "\(report.quarantined.count)",
             ])
         for (name, reason) in report.quarantined {
@@ -116,7 +119,8 @@ public enum Gateway {
                     created ? "generated a self-signed TLS certificate" : "using the self-signed TLS certificate",
                     metadata: [
                         "certificate": "\(path)",
-                        "fix": "set tls.certificate and tls.key in relaygate.yaml (or --tls-cert/--tls-key) to a real certificate",
+                        "fix":
+                            "set tls.certificate and tls.key in relaygate.yaml (or --tls-cert/--tls-key) to a real certificate",
                     ])
             }
             return identity
@@ -162,7 +166,8 @@ struct ListenerService: Service {
         guard !bound.isEmpty else { throw StartupError("no listener could be started") }
         logger.info("ready", metadata: ["listeners": "\(bound.count)"])
         try? await gracefulShutdown()
-        logger.info("stopping: no new connections; finishing transactions in flight", metadata: ["grace": "\(TimeSpan(grace))"])
+        logger.info(
+            "stopping: no new connections; finishing transactions in flight", metadata: ["grace": "\(TimeSpan(grace))"])
         await server.shutdown(grace: grace)
     }
 }
@@ -204,7 +209,11 @@ struct SinkReporter: Service {
             try? await Task.sleep(for: .seconds(1))
             let (messages, octets) = store.totals
             if messages != previous {
-                logger.info("sink", metadata: ["messages": "\(messages)", "octets": "\(octets)", "per_second": "\(messages - previous)"])
+                logger.info(
+                    "sink",
+                    metadata: [
+                        "messages": "\(messages)", "octets": "\(octets)", "per_second": "\(messages - previous)",
+                    ])
                 previous = messages
             }
         }

@@ -41,13 +41,19 @@ public struct KeyValueLogHandler: LogHandler {
 
     /// A value as it is, or quoted and escaped if it has a space, quote, `=` or control character.
     static func quoteIfNeeded(_ value: String) -> String {
-        let needsQuotes = value.isEmpty
-            || value.unicodeScalars.contains { $0 == " " || $0 == "\"" || $0 == "=" || $0.value < 32 || $0.value == 127 }
+        let needsQuotes =
+            value.isEmpty
+            || value.unicodeScalars.contains {
+                $0 == " " || $0 == "\"" || $0 == "=" || $0.value < 32 || $0.value == 127
+            }
         return needsQuotes ? "\"" + escapeControls(value, quotes: true) + "\"" : value
     }
 
     static func escapeControls(_ value: String, quotes: Bool = false) -> String {
-        guard value.unicodeScalars.contains(where: { $0.value < 32 || $0.value == 127 || (quotes && ($0 == "\"" || $0 == "\\")) })
+        guard
+            value.unicodeScalars.contains(where: {
+                $0.value < 32 || $0.value == 127 || (quotes && ($0 == "\"" || $0 == "\\"))
+            })
         else { return value }
         var escaped = ""
         for scalar in value.unicodeScalars {

@@ -10,12 +10,15 @@ public enum QueueReport {
         var pending = 0
         for entry in entries {
             guard let envelope = entry.envelope else {
-                rows.append([entry.queueID.rawValue, entry.queue.rawValue, "?", "?", "(unreadable)", entry.problem ?? ""])
+                rows.append([
+                    entry.queueID.rawValue, entry.queue.rawValue, "?", "?", "(unreadable)", entry.problem ?? "",
+                ])
                 continue
             }
             pending += envelope.recipients.count { $0.status == .pending }
             let recipients = envelope.recipients.map { "\($0.address) (\($0.status.rawValue))" }
-            let shown = recipients.prefix(2).joined(separator: ", ")
+            let shown =
+                recipients.prefix(2).joined(separator: ", ")
                 + (recipients.count > 2 ? ", +\(recipients.count - 2) more" : "")
             rows.append([
                 entry.queueID.rawValue, entry.queue.rawValue, age(now.timeIntervalSince(envelope.arrival)),
@@ -26,7 +29,9 @@ public enum QueueReport {
         var text = ""
         for row in rows {
             for (column, cell) in row.enumerated() {
-                text += column < widths.count ? cell.padding(toLength: widths[column] + 2, withPad: " ", startingAt: 0) : cell
+                text +=
+                    column < widths.count
+                    ? cell.padding(toLength: widths[column] + 2, withPad: " ", startingAt: 0) : cell
             }
             text += "\n"
         }

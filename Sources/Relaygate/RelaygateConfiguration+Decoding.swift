@@ -40,8 +40,12 @@ extension RelaygateConfiguration.TLSSettings: Decodable {
         certificate = try keys.value("certificate", default: certificate)
         key = try keys.value("key", default: key)
         // Point at the key that is there, and say which one is missing.
-        if certificate != nil && key == nil { throw keys.invalid("certificate", "tls needs both certificate and key; key is missing") }
-        if certificate == nil && key != nil { throw keys.invalid("key", "tls needs both certificate and key; certificate is missing") }
+        if certificate != nil && key == nil {
+            throw keys.invalid("certificate", "tls needs both certificate and key; key is missing")
+        }
+        if certificate == nil && key != nil {
+            throw keys.invalid("key", "tls needs both certificate and key; certificate is missing")
+        }
     }
 }
 

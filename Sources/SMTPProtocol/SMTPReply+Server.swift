@@ -4,7 +4,9 @@ import MailModel
 /// checked against RFC 5321 4.2 and RFC 3463.
 extension SMTPReply {
     static func greeting(_ hostname: String) -> SMTPReply { SMTPReply(220, nil, "\(hostname) ESMTP Relaygate") }
-    static func closing(_ hostname: String) -> SMTPReply { SMTPReply(221, .init(2, 0, 0), "\(hostname) closing connection") }
+    static func closing(_ hostname: String) -> SMTPReply {
+        SMTPReply(221, .init(2, 0, 0), "\(hostname) closing connection")
+    }
     static let ok = SMTPReply(250, .init(2, 0, 0), "Ok")
     static let senderOk = SMTPReply(250, .init(2, 1, 0), "Sender ok")
     static let recipientOk = SMTPReply(250, .init(2, 1, 5), "Recipient ok")
@@ -12,7 +14,8 @@ extension SMTPReply {
     static let help = SMTPReply(
         214, .init(2, 0, 0),
         ["Commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP STARTTLS AUTH", "See RFC 5321"])
-    static let cannotVerify = SMTPReply(252, .init(2, 5, 2), "Cannot VRFY user; send mail and it will be delivered or bounced")
+    static let cannotVerify = SMTPReply(
+        252, .init(2, 5, 2), "Cannot VRFY user; send mail and it will be delivered or bounced")
     static let startData = SMTPReply(354, nil, "End data with <CR><LF>.<CR><LF>")
     static let readyForTLS = SMTPReply(220, .init(2, 0, 0), "Ready to start TLS")
     static let authenticated = SMTPReply(235, .init(2, 7, 0), "Authentication successful")
@@ -36,7 +39,8 @@ extension SMTPReply {
     // 5xx: syntax and sequence.
     static let unknownCommand = SMTPReply(500, .init(5, 5, 1), "Command unrecognized")
     static let lineTooLong = SMTPReply(500, .init(5, 5, 2), "Line too long")
-    static let badCharacters = SMTPReply(500, .init(5, 5, 2), "Syntax error: command contains a bare CR or LF, NUL, or invalid UTF-8")
+    static let badCharacters = SMTPReply(
+        500, .init(5, 5, 2), "Syntax error: command contains a bare CR or LF, NUL, or invalid UTF-8")
     static func syntax(_ text: String) -> SMTPReply { SMTPReply(501, .init(5, 5, 4), text) }
     static func badSender(_ error: AddressSyntaxError) -> SMTPReply {
         SMTPReply(501, .init(5, 1, 7), "Bad sender address syntax: \(error)")
@@ -46,7 +50,9 @@ extension SMTPReply {
     }
     static let base64Invalid = SMTPReply(501, .init(5, 5, 2), "Invalid base64 in authentication response")
     static let authCanceled = SMTPReply(501, .init(5, 7, 0), "Authentication canceled")
-    static func notImplemented(_ verb: String) -> SMTPReply { SMTPReply(502, .init(5, 5, 1), "\(verb) not implemented") }
+    static func notImplemented(_ verb: String) -> SMTPReply {
+        SMTPReply(502, .init(5, 5, 1), "\(verb) not implemented")
+    }
     static let authNotAvailable = SMTPReply(502, .init(5, 5, 1), "AUTH not available")
     static let tlsNotAvailable = SMTPReply(502, .init(5, 5, 1), "STARTTLS not available")
     static func badSequence(_ text: String) -> SMTPReply { SMTPReply(503, .init(5, 5, 1), text) }

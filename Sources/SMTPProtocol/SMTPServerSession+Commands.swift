@@ -96,7 +96,8 @@ extension SMTPServerSession {
         guard environment.spoolHasRoom(parameters.declaredSize) else {
             return fail(.insufficientStorage, command: "MAIL")
         }
-        state = .mailTransaction(Transaction(queueID: environment.makeQueueID(), sender: sender, parameters: parameters))
+        state = .mailTransaction(
+            Transaction(queueID: environment.makeQueueID(), sender: sender, parameters: parameters))
         emit(.send(.senderOk))
     }
 
@@ -153,7 +154,8 @@ extension SMTPServerSession {
         guard !transaction.recipients.isEmpty else { return fail(.noValidRecipients, command: "DATA") }
         state = .receivingData(transaction, DataBodyReader(maxSize: configuration.maxMessageSize))
         emit(.send(.startData))
-        emit(.startMessage(MessageStart(queueID: transaction.queueID, receivedHeader: receivedHeader(for: transaction))))
+        emit(
+            .startMessage(MessageStart(queueID: transaction.queueID, receivedHeader: receivedHeader(for: transaction))))
     }
 
     private func receivedHeader(for transaction: Transaction) -> ReceivedHeader {

@@ -19,12 +19,11 @@ extension SMTPServerSession {
     /// The final `.` arrived: refuse the message for what the reader found, or hand it to the driver to commit.
     private mutating func endOfData(_ transaction: Transaction, _ summary: DataBodyReader.Summary) {
         let refusal: SMTPReply? =
-            if summary.exceededSizeLimit { .messageTooBig }
-            else if summary.sawBareCR || summary.sawBareLF { .bareLineEnding }
-            else if summary.sawNUL { .nulInContent }
+            if summary.exceededSizeLimit { .messageTooBig } else if summary.sawBareCR || summary.sawBareLF {
+                .bareLineEnding
+            } else if summary.sawNUL { .nulInContent }
             // Our own Received field is one more.
-            else if summary.receivedHeaderCount + 1 > configuration.maxReceivedHeaders { .mailLoop }
-            else { nil }
+            else if summary.receivedHeaderCount + 1 > configuration.maxReceivedHeaders { .mailLoop } else { nil }
         if let refusal {
             emit(.abortMessage)
             state = .mailTransaction(transaction)  // so the log line names the queue ID and sender
@@ -33,20 +32,22 @@ extension SMTPServerSession {
             return
         }
         state = .awaitingCommit(transaction)
-        emit(.commitMessage(AcceptedMessage(
-            queueID: transaction.queueID,
-            sender: transaction.sender,
-            recipients: transaction.recipients,
-            parameters: transaction.parameters,
-            client: ClientFacts(
-                address: client.address?.description ?? "unknown",
-                port: client.port,
-                helo: hello?.name ?? "",
-                protocolName: protocolName,
-                tlsVersion: tls.version,
-                authenticatedUser: authenticatedUser),
-            contentSize: summary.size,
-            has8BitContent: summary.has8BitOctets)))
+        emit(
+            .commitMessage(
+                AcceptedMessage(
+                    queueID: transaction.queueID,
+                    sender: transaction.sender,
+                    recipients: transaction.recipients,
+                    parameters: transaction.parameters,
+                    client: ClientFacts(
+                        address: client.address?.description ?? "unknown",
+                        port: client.port,
+                        helo: hello?.name ?? "",
+                        protocolName: protocolName,
+                        tlsVersion: tls.version,
+                        authenticatedUser: authenticatedUser),
+                    contentSize: summary.size,
+                    has8BitContent: summary.has8BitOctets)))
     }
 
     /// The message is durable: now, and only now, say 250.

@@ -185,9 +185,11 @@ public struct SMTPServerSession {
     /// Sends a failure reply and counts it; too many in a row end the session.
     mutating func fail(_ reply: SMTPReply, command: String? = nil, recipient: String? = nil) {
         emit(.send(reply))
-        emit(.log(.refused(
-            command: command, reply: reply, queueID: state.transaction?.queueID,
-            sender: state.transaction?.sender, recipient: recipient)))
+        emit(
+            .log(
+                .refused(
+                    command: command, reply: reply, queueID: state.transaction?.queueID,
+                    sender: state.transaction?.sender, recipient: recipient)))
         guard reply.isPermanentFailure else { return }
         errorCount += 1
         if errorCount >= configuration.maxErrors { close(with: .tooManyErrors) }

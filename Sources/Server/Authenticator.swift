@@ -1,6 +1,6 @@
 import Logging
-import Mailbox
 import MailModel
+import Mailbox
 import NIOCore
 import NIOPosix
 import SMTPProtocol

@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import NIOCore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The two clocks the drivers read, in one place so that the pure state machines never do.
 public enum Clocks {

@@ -46,8 +46,12 @@ public final class SMTPServer: Sendable {
                 bound.append(BoundListener(listener: listener, localAddress: local))
                 service.logger.info(
                     "listening",
-                    metadata: ["address": "\(Self.describe(local))", "tls": listener.implicitTLS ? "implicit" : "starttls"])
-            } catch let error as IOError where listener.optional && [EAFNOSUPPORT, EADDRNOTAVAIL].contains(error.errnoCode) {
+                    metadata: [
+                        "address": "\(Self.describe(local))", "tls": listener.implicitTLS ? "implicit" : "starttls",
+                    ])
+            } catch let error as IOError
+                where listener.optional && [EAFNOSUPPORT, EADDRNOTAVAIL].contains(error.errnoCode)
+            {
                 service.logger.warning(
                     "skipping listener: this host has no such address", metadata: ["address": "\(listener.address)"])
             } catch {
@@ -99,7 +103,8 @@ public final class SMTPServer: Sendable {
                         try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tlsContext))
                     }
                     try channel.pipeline.syncOperations.addHandler(
-                        SMTPServerHandler(service: service, remoteAddress: channel.remoteAddress, implicitTLS: implicitTLS))
+                        SMTPServerHandler(
+                            service: service, remoteAddress: channel.remoteAddress, implicitTLS: implicitTLS))
                 }
             }
         if listener.address.isIPv6 {

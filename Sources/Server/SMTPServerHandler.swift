@@ -24,7 +24,6 @@ final class SMTPServerHandler: ChannelDuplexHandler {
     private var logger: Logger
     private var admitted = false
     private var message: (any IncomingMessage)?
-    private var messageStartedAt: NIODeadline?
     /// A `read()` we held back while paused.
     private var readHeld = false
     private var lastWrite: EventLoopFuture<Void>?
@@ -46,7 +45,8 @@ final class SMTPServerHandler: ChannelDuplexHandler {
                 makeQueueID: service.makeQueueID))
         watchdog = SessionWatchdog(limits: service.watchdogLimits, now: .zero)
         logger = service.logger
-        logger[metadataKey: "client"] = "\(address.map { $0.isIPv6 ? "[\($0)]" : "\($0)" } ?? "unknown"):\(remoteAddress?.port ?? 0)"
+        logger[metadataKey: "client"] =
+            "\(address.map { $0.isIPv6 ? "[\($0)]" : "\($0)" } ?? "unknown"):\(remoteAddress?.port ?? 0)"
     }
 
     // MARK: Channel events
@@ -69,6 +69,7 @@ final class SMTPServerHandler: ChannelDuplexHandler {
                 ])
             if client.implicitTLS {
                 // A 421 could only be read after a TLS handshake we do not want to spend on this client.
+                context.fireChannelActive()
                 context.close(promise: nil)
                 return
             }
@@ -259,7 +260,9 @@ final class SMTPServerHandler: ChannelDuplexHandler {
                     self.drain(context: context)
                 }
                 if verdict.delay > .zero {
-                    context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(Self.nanoseconds(verdict.delay))) { finish() }
+                    context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(Self.nanoseconds(verdict.delay))) {
+                        finish()
+                    }
                 } else {
                     finish()
                 }
@@ -308,7 +311,8 @@ final class SMTPServerHandler: ChannelDuplexHandler {
             case .idle:
                 self.session.timeoutFired()
             case .tooSlow:
-                self.logger.info("DATA too slow", metadata: ["minimum_rate": "\(self.service.watchdogLimits.minimumDataRate)"])
+                self.logger.info(
+                    "DATA too slow", metadata: ["minimum_rate": "\(self.service.watchdogLimits.minimumDataRate)"])
                 self.session.timeoutFired()
             }
             self.drain(context: context)

@@ -23,7 +23,8 @@ public struct SMTPServiceContext: Sendable {
     public init(
         configuration: SMTPServerConfiguration, watchdogLimits: SessionWatchdog.Limits, policy: any RecipientPolicy,
         store: any MessageStore, authenticator: Authenticator?, tlsContext: NIOSSLContext?,
-        connectionLimiter: ConnectionLimiter, logger: Logger, makeQueueID: @escaping @Sendable () -> QueueID = QueueID.now
+        connectionLimiter: ConnectionLimiter, logger: Logger,
+        makeQueueID: @escaping @Sendable () -> QueueID = QueueID.now
     ) {
         self.configuration = configuration
         self.watchdogLimits = watchdogLimits

@@ -15,7 +15,8 @@ public final class SpoolMessageStore: MessageStore {
     let chunkSize: Int
     let highWatermark: Int
 
-    public init(spool: Spool, threadPool: NIOThreadPool, chunkSize: Int = 256 * 1024, highWatermark: Int = 1024 * 1024) {
+    public init(spool: Spool, threadPool: NIOThreadPool, chunkSize: Int = 256 * 1024, highWatermark: Int = 1024 * 1024)
+    {
         self.spool = spool
         self.threadPool = threadPool
         self.chunkSize = chunkSize
@@ -27,7 +28,8 @@ public final class SpoolMessageStore: MessageStore {
     }
 
     public func begin(_ queueID: QueueID, on eventLoop: any EventLoop) -> any IncomingMessage {
-        SpooledMessage(writer: spool.makeWriter(for: queueID), store: self, threadPool: threadPool, eventLoop: eventLoop)
+        SpooledMessage(
+            writer: spool.makeWriter(for: queueID), store: self, threadPool: threadPool, eventLoop: eventLoop)
     }
 }
 

@@ -34,7 +34,8 @@ public struct TLSIdentity: Sendable {
         } catch {
             throw TLSSetupError("cannot read the TLS key \(key) (\(error)); it must be an unencrypted PEM key")
         }
-        return TLSIdentity(certificateChain: chain, privateKey: privateKey, source: .configured(certificate: certificate, key: key))
+        return TLSIdentity(
+            certificateChain: chain, privateKey: privateKey, source: .configured(certificate: certificate, key: key))
     }
 
     /// Reuses the generated certificate in `directory`, or makes one for `hostname`.
@@ -89,14 +90,18 @@ public struct TLSIdentity: Sendable {
                 SubjectAlternativeNames([.dnsName(hostname)])
             },
             issuerPrivateKey: certificateKey)
-        try FileManager.default.createDirectory(atPath: (certificatePath as NSString).deletingLastPathComponent, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        try FileManager.default.createDirectory(
+            atPath: (certificatePath as NSString).deletingLastPathComponent, withIntermediateDirectories: true,
+            attributes: [.posixPermissions: 0o700])
         try writePrivately(key.pemRepresentation, to: keyPath)
         try writePrivately(try certificate.serializeAsPEM().pemString, to: certificatePath)
     }
 
     private static func writePrivately(_ text: String, to path: String) throws {
         let temporary = path + ".tmp"
-        guard FileManager.default.createFile(atPath: temporary, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600])
+        guard
+            FileManager.default.createFile(
+                atPath: temporary, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600])
         else { throw TLSSetupError("cannot write \(temporary)") }
         guard rename(temporary, path) == 0 else { throw TLSSetupError("cannot rename \(temporary) to \(path)") }
     }

@@ -2,9 +2,9 @@ import Crypto
 import MailModel
 
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 
 /// The on-disk form of an envelope: a header line naming the format version and a SHA-256 of the JSON

@@ -1,9 +1,9 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A failed system call on a spool path, with what an operator needs to act: the operation, the path and
@@ -55,9 +55,9 @@ enum FileSystem {
 
     static func dataSync(_ fd: Int32, path: String) throws(SpoolError) {
         #if os(Linux)
-        try check(fdatasync(fd), "fdatasync", path)
+            try check(fdatasync(fd), "fdatasync", path)
         #else
-        try check(fsync(fd), "fsync", path)
+            try check(fsync(fd), "fsync", path)
         #endif
     }
 

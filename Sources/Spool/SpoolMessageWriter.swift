@@ -57,39 +57,39 @@ public final class SpoolMessageWriter: Sendable {
     }
 
     private func commit(_ envelope: Envelope, _ state: inout State) throws {
-            precondition(!state.finished, "commit after commit or discard")
-            state.finished = true
-            var envelope = envelope
-            envelope.size = state.written
-            let bodyPath = spool.bodyPath(queueID)
-            let envelopePath = spool.envelopePath(queueID, in: .incoming)
-            do {
-                let fd = try state.fd ?? FileSystem.createExclusive(tmpBodyPath)
-                state.fd = nil
-                defer { FileSystem.closeDescriptor(fd) }
-                try FileSystem.dataSync(fd, path: tmpBodyPath)
+        precondition(!state.finished, "commit after commit or discard")
+        state.finished = true
+        var envelope = envelope
+        envelope.size = state.written
+        let bodyPath = spool.bodyPath(queueID)
+        let envelopePath = spool.envelopePath(queueID, in: .incoming)
+        do {
+            let fd = try state.fd ?? FileSystem.createExclusive(tmpBodyPath)
+            state.fd = nil
+            defer { FileSystem.closeDescriptor(fd) }
+            try FileSystem.dataSync(fd, path: tmpBodyPath)
 
-                let record: [UInt8]
-                do { record = try EnvelopeCodec.encode(envelope) } catch {
-                    throw SpoolError(operation: "encode envelope", path: tmpEnvelopePath, code: 22 /* EINVAL */)
-                }
-                let envelopeFD = try FileSystem.createExclusive(tmpEnvelopePath)
-                defer { FileSystem.closeDescriptor(envelopeFD) }
-                try record.withUnsafeBytes { try FileSystem.writeAll(envelopeFD, $0, path: tmpEnvelopePath) }
-                try FileSystem.dataSync(envelopeFD, path: tmpEnvelopePath)
-
-                // Body first: an envelope in incoming/ always has its body.
-                try FileSystem.move(tmpBodyPath, to: bodyPath)
-                try FileSystem.move(tmpEnvelopePath, to: envelopePath)
-                try spool.directorySync.syncAfterNow()
-                spool.commitCount.add(1, ordering: .relaxed)
-            } catch {
-                FileSystem.remove(envelopePath)
-                FileSystem.remove(bodyPath)
-                FileSystem.remove(tmpEnvelopePath)
-                FileSystem.remove(tmpBodyPath)
-                throw error
+            let record: [UInt8]
+            do { record = try EnvelopeCodec.encode(envelope) } catch {
+                throw SpoolError(operation: "encode envelope", path: tmpEnvelopePath, code: 22 /* EINVAL */)
             }
+            let envelopeFD = try FileSystem.createExclusive(tmpEnvelopePath)
+            defer { FileSystem.closeDescriptor(envelopeFD) }
+            try record.withUnsafeBytes { try FileSystem.writeAll(envelopeFD, $0, path: tmpEnvelopePath) }
+            try FileSystem.dataSync(envelopeFD, path: tmpEnvelopePath)
+
+            // Body first: an envelope in incoming/ always has its body.
+            try FileSystem.move(tmpBodyPath, to: bodyPath)
+            try FileSystem.move(tmpEnvelopePath, to: envelopePath)
+            try spool.directorySync.syncAfterNow()
+            spool.commitCount.add(1, ordering: .relaxed)
+        } catch {
+            FileSystem.remove(envelopePath)
+            FileSystem.remove(bodyPath)
+            FileSystem.remove(tmpEnvelopePath)
+            FileSystem.remove(tmpBodyPath)
+            throw error
+        }
     }
 
     /// Drops the message: it was refused, or the client went away.

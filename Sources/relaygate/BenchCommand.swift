@@ -23,7 +23,8 @@ struct BenchCommand: AsyncParsableCommand {
             guard let address = ListenAddress(to) else { throw ValidationError("--to \(to): expected HOST:PORT") }
             guard messages > 0, sessions > 0, size > 0 else { throw ValidationError("counts must be above 0") }
             let generator = LoadGenerator(
-                options: .init(host: address.host, port: address.port, messages: messages, size: size, sessions: sessions))
+                options: .init(
+                    host: address.host, port: address.port, messages: messages, size: size, sessions: sessions))
             print("sending \(messages) messages of \(size) octets over \(sessions) session(s) to \(address)")
             let report = try await generator.run()
             print(report)
@@ -38,7 +39,9 @@ struct BenchCommand: AsyncParsableCommand {
         @Option(help: "Name in the greeting.") var hostname = "sink.relaygate.test"
 
         func run() async throws {
-            guard let address = ListenAddress(listen) else { throw ValidationError("--listen \(listen): expected ADDR:PORT") }
+            guard let address = ListenAddress(listen) else {
+                throw ValidationError("--listen \(listen): expected ADDR:PORT")
+            }
             LoggingSystem.bootstrap { KeyValueLogHandler(label: $0, level: .info) }
             try await Gateway.sink(listen: address, hostname: hostname, logger: Logger(label: "bench"))
         }

@@ -11,7 +11,9 @@ struct RelaygateCommand: AsyncParsableCommand {
 
 /// --config, --rules and --spool: every subcommand that reads configuration takes them.
 struct CommonOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("Configuration file (default: RULES/relaygate.yaml, optional).", valueName: "file"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Configuration file (default: RULES/relaygate.yaml, optional).", valueName: "file"))
     var config: String?
 
     @Option(name: .long, help: ArgumentHelp("Rules directory (default: rules).", valueName: "dir"))

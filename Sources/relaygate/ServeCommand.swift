@@ -17,10 +17,14 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The name in greetings and Received headers.", valueName: "name"))
     var hostname: String?
 
-    @Option(name: .customLong("smtp"), help: ArgumentHelp("Plain SMTP listener offering STARTTLS (repeatable).", valueName: "addr:port"))
+    @Option(
+        name: .customLong("smtp"),
+        help: ArgumentHelp("Plain SMTP listener offering STARTTLS (repeatable).", valueName: "addr:port"))
     var smtp: [String] = []
 
-    @Option(name: .customLong("smtps"), help: ArgumentHelp("Implicit-TLS SMTP listener (repeatable).", valueName: "addr:port"))
+    @Option(
+        name: .customLong("smtps"),
+        help: ArgumentHelp("Implicit-TLS SMTP listener (repeatable).", valueName: "addr:port"))
     var smtps: [String] = []
 
     @Option(name: .customLong("tls-cert"), help: ArgumentHelp("PEM certificate chain.", valueName: "file"))

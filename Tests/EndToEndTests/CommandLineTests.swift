@@ -4,8 +4,10 @@ import Testing
 /// The operator tools, run as the built executable.
 @Suite struct CommandLineTests {
     func temporaryDirectory() throws -> URL {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("relaygate-cli-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory.appendingPathComponent("rules"), withIntermediateDirectories: true)
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "relaygate-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(
+            at: directory.appendingPathComponent("rules"), withIntermediateDirectories: true)
         return directory
     }
 
@@ -31,12 +33,16 @@ import Testing
     @Test func checkFindsBadTLSFilesAndUsers() throws {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        try "alice:not-a-hash\n".write(to: directory.appendingPathComponent("rules/users"), atomically: true, encoding: .utf8)
+        try "alice:not-a-hash\n".write(
+            to: directory.appendingPathComponent("rules/users"), atomically: true, encoding: .utf8)
         let result = try ServerProcess.run(["check"], directory: directory)
         #expect(result.status != 0)
         #expect(result.output.contains("rules/users:1: user alice: not a crypt(3) hash"), "\(result.output)")
         let tls = try ServerProcess.run(
-            ["serve", "--smtp", "127.0.0.1:0", "--tls-cert", "/nonexistent/cert.pem", "--tls-key", "/nonexistent/key.pem"],
+            [
+                "serve", "--smtp", "127.0.0.1:0", "--tls-cert", "/nonexistent/cert.pem", "--tls-key",
+                "/nonexistent/key.pem",
+            ],
             directory: directory)
         #expect(tls.status != 0)
         #expect(tls.output.contains("cannot read the TLS certificate /nonexistent/cert.pem"), "\(tls.output)")
@@ -45,7 +51,10 @@ import Testing
     @Test func serveExplainsAPortItCannotBind() async throws {
         try await withServer { server in
             let clash = try ServerProcess.run(
-                ["serve", "--rules", server.rules, "--spool", server.spool + "-2", "--smtp", "127.0.0.1:\(server.smtpPort)"],
+                [
+                    "serve", "--rules", server.rules, "--spool", server.spool + "-2", "--smtp",
+                    "127.0.0.1:\(server.smtpPort)",
+                ],
                 directory: server.directory)
             #expect(clash.status != 0)
             #expect(clash.output.contains("cannot listen on 127.0.0.1:\(server.smtpPort)"), "\(clash.output)")
@@ -77,7 +86,9 @@ import Testing
         try await withServer { server in
             let client = try RawClient(port: server.smtpPort)
             _ = try client.readReply()
-            try client.send("EHLO c\r\nMAIL FROM:<alice@example.org> RET=HDRS\r\nRCPT TO:<bob@example.net> NOTIFY=NEVER\r\nDATA\r\n")
+            try client.send(
+                "EHLO c\r\nMAIL FROM:<alice@example.org> RET=HDRS\r\nRCPT TO:<bob@example.net> NOTIFY=NEVER\r\nDATA\r\n"
+            )
             for _ in 0..<4 { _ = try client.readReply() }
             try client.send("Subject: q\r\n\r\nx\r\n.\r\n")
             let reply = try #require(try client.readReply()?.first)

@@ -27,7 +27,9 @@ import Testing
         let records = try String(contentsOfFile: acknowledged, encoding: .utf8).split(separator: "\n").map {
             try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any]
         }
-        let attempted = Set(try String(contentsOfFile: acknowledged + ".attempts", encoding: .utf8).split(separator: "\n").map(String.init))
+        let attempted = Set(
+            try String(contentsOfFile: acknowledged + ".attempts", encoding: .utf8).split(separator: "\n").map(
+                String.init))
         #expect(records.count > 50, "the load should have had time to send")
 
         let spool = try Spool(directory: server.spool, create: false)
@@ -37,7 +39,8 @@ import Testing
             #expect(entry.queue == .incoming)
             let body = try Data(contentsOf: URL(fileURLWithPath: spool.bodyPath(entry.queueID)))
             #expect(body.count == envelope.size)
-            let digest = SHA256.hash(data: contentWithoutOurReceivedHeader(body)).map { String(format: "%02x", $0) }.joined()
+            let digest = SHA256.hash(data: contentWithoutOurReceivedHeader(body)).map { String(format: "%02x", $0) }
+                .joined()
             #expect(attempted.contains(digest), "queued \(entry.queueID) is not a whole message the client sent")
             queued[entry.queueID.rawValue] = digest
         }

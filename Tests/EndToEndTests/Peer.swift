@@ -20,7 +20,8 @@ enum Peer {
             let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
         else {
             throw ServerProcessError(
-                "python peer failed (\(process.terminationStatus)): \(String(decoding: data, as: UTF8.self)) \(errorText)")
+                "python peer failed (\(process.terminationStatus)): \(String(decoding: data, as: UTF8.self)) \(errorText)"
+            )
         }
         return object
     }

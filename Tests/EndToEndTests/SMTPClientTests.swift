@@ -10,19 +10,27 @@ import Testing
             let message = "From: alice@example.org\r\nSubject: several\r\n\r\nline one\r\n.leading dot\r\n"
             let result = try await Peer.run(
                 "send", server: server,
-                ["--port", "\(server.smtpPort)", "--to", "bob@example.net", "--to", "carol@example.net",
-                 "--to", "dave@example.com", "--message", message])
+                [
+                    "--port", "\(server.smtpPort)", "--to", "bob@example.net", "--to", "carol@example.net",
+                    "--to", "dave@example.com", "--message", message,
+                ])
             #expect(result["ok"] as? Bool == true, "\(result)")
             let spool = try Spool(directory: server.spool, create: false)
             let entry = try #require(spool.entries().first)
             let envelope = try #require(entry.envelope)
             #expect(envelope.sender.description == "<alice@example.org>")
-            #expect(envelope.recipients.map(\.address.description) == ["bob@example.net", "carol@example.net", "dave@example.com"])
+            #expect(
+                envelope.recipients.map(\.address.description) == [
+                    "bob@example.net", "carol@example.net", "dave@example.com",
+                ])
             #expect(envelope.recipients.allSatisfy { $0.status == .pending })
             #expect(envelope.client.tlsVersion == nil)
             let body = try Data(contentsOf: URL(fileURLWithPath: spool.bodyPath(entry.queueID)))
             #expect(String(decoding: contentWithoutOurReceivedHeader(body), as: UTF8.self) == message)
-            #expect(String(decoding: body, as: UTF8.self).hasPrefix("Received: from peer.test ([127.0.0.1])\r\n\tby mx.test (Relaygate) with ESMTP id \(entry.queueID)"))
+            #expect(
+                String(decoding: body, as: UTF8.self).hasPrefix(
+                    "Received: from peer.test ([127.0.0.1])\r\n\tby mx.test (Relaygate) with ESMTP id \(entry.queueID)")
+            )
             #expect(server.logText.contains("queue_id=\(entry.queueID)"))
         }
     }
@@ -38,8 +46,10 @@ import Testing
 
             let authenticated = try await Peer.run(
                 "send", server: server,
-                ["--port", "\(server.smtpPort)", "--starttls", "--user", "alice", "--password", "s3cret pass",
-                 "--to", "bob@example.net"])
+                [
+                    "--port", "\(server.smtpPort)", "--starttls", "--user", "alice", "--password", "s3cret pass",
+                    "--to", "bob@example.net",
+                ])
             #expect(authenticated["ok"] as? Bool == true, "\(authenticated)")
             #expect(authenticated["auth"] as? Int == 235)
             #expect(authenticated["tls_version"] as? String == "TLSv1.3")
@@ -56,8 +66,10 @@ import Testing
         try await withServer(users: ["bob": "hunter2"]) { server in
             let result = try await Peer.run(
                 "send", server: server,
-                ["--port", "\(server.smtpsPort)", "--implicit-tls", "--user", "bob", "--password", "hunter2",
-                 "--mechanism", "LOGIN", "--to", "carol@example.net"])
+                [
+                    "--port", "\(server.smtpsPort)", "--implicit-tls", "--user", "bob", "--password", "hunter2",
+                    "--mechanism", "LOGIN", "--to", "carol@example.net",
+                ])
             #expect(result["ok"] as? Bool == true, "\(result)")
             #expect(result["auth"] as? Int == 235)
             #expect((result["extensions"] as? [String])?.contains("starttls") == false, "no STARTTLS inside TLS")
@@ -70,14 +82,18 @@ import Testing
             // smtplib tries PLAIN, then LOGIN: two failures.
             let wrong = try await Peer.run(
                 "send", server: server,
-                ["--port", "\(server.smtpsPort)", "--implicit-tls", "--user", "alice", "--password", "wrong",
-                 "--to", "bob@example.net"])
+                [
+                    "--port", "\(server.smtpsPort)", "--implicit-tls", "--user", "alice", "--password", "wrong",
+                    "--to", "bob@example.net",
+                ])
             #expect(wrong["error"] as? String == "authentication")
             #expect(wrong["code"] as? Int == 535)
             let right = try await Peer.run(
                 "send", server: server,
-                ["--port", "\(server.smtpsPort)", "--implicit-tls", "--user", "alice", "--password", "right",
-                 "--to", "bob@example.net"])
+                [
+                    "--port", "\(server.smtpsPort)", "--implicit-tls", "--user", "alice", "--password", "right",
+                    "--to", "bob@example.net",
+                ])
             #expect(right["ok"] as? Bool == false, "a throttled client may not try, even with the right password")
             #expect(server.logText.contains("result=rejected"))
             #expect(server.logText.contains("result=throttled"))
@@ -109,9 +125,11 @@ import Testing
         try await withServer { server in
             let result = try await Peer.run(
                 "send", server: server,
-                ["--port", "\(server.smtpPort)", "--from", "jösé@exämple.org", "--to", "bjørn@example.net",
-                 "--mail-option", "SMTPUTF8", "--mail-option", "BODY=8BITMIME", "--mail-option", "RET=HDRS",
-                 "--mail-option", "ENVID=abc+2B1", "--message", "Subject: grüße\r\n\r\nhé\r\n"])
+                [
+                    "--port", "\(server.smtpPort)", "--from", "jösé@exämple.org", "--to", "bjørn@example.net",
+                    "--mail-option", "SMTPUTF8", "--mail-option", "BODY=8BITMIME", "--mail-option", "RET=HDRS",
+                    "--mail-option", "ENVID=abc+2B1", "--message", "Subject: grüße\r\n\r\nhé\r\n",
+                ])
             #expect(result["ok"] as? Bool == true, "\(result)")
             let envelope = try #require(try Spool(directory: server.spool, create: false).entries().first?.envelope)
             #expect(envelope.parameters.smtpUTF8)

@@ -29,12 +29,15 @@ final class ServerProcess: @unchecked Sendable {
     init(config: String? = nil, users: [String: String] = [:], directory: URL? = nil, extraArguments: [String] = [])
         async throws
     {
-        self.directory = directory ?? FileManager.default.temporaryDirectory
+        self.directory =
+            directory
+            ?? FileManager.default.temporaryDirectory
             .appendingPathComponent("relaygate-e2e-\(UUID().uuidString)")
         try FileManager.default.createDirectory(
             at: self.directory.appendingPathComponent("rules"), withIntermediateDirectories: true)
         if let config {
-            try config.write(to: self.directory.appendingPathComponent("rules/relaygate.yaml"), atomically: true, encoding: .utf8)
+            try config.write(
+                to: self.directory.appendingPathComponent("rules/relaygate.yaml"), atomically: true, encoding: .utf8)
         }
         for (name, password) in users {
             let result = try Self.run(["users", "add", name, "--rules", rules], input: password + "\n")
@@ -50,10 +53,11 @@ final class ServerProcess: @unchecked Sendable {
 
     private func start(extraArguments: [String]) async throws {
         process.executableURL = Self.executable
-        process.arguments = [
-            "serve", "--rules", rules, "--spool", spool, "--hostname", "mx.test", "--smtp", "127.0.0.1:0",
-            "--smtps", "127.0.0.1:0",
-        ] + extraArguments
+        process.arguments =
+            [
+                "serve", "--rules", rules, "--spool", spool, "--hostname", "mx.test", "--smtp", "127.0.0.1:0",
+                "--smtps", "127.0.0.1:0",
+            ] + extraArguments
         process.currentDirectoryURL = directory
         let pipe = Pipe()
         process.standardError = pipe
@@ -82,7 +86,8 @@ final class ServerProcess: @unchecked Sendable {
         let deadline = ContinuousClock.now + timeout
         while !logText.contains(text) {
             if !process.isRunning && !logText.contains(text) {
-                throw ServerProcessError("server exited (\(process.terminationStatus)) before logging \"\(text)\":\n\(logText)")
+                throw ServerProcessError(
+                    "server exited (\(process.terminationStatus)) before logging \"\(text)\":\n\(logText)")
             }
             if ContinuousClock.now > deadline {
                 throw ServerProcessError("no \"\(text)\" in the log after \(timeout):\n\(logText)")
@@ -108,7 +113,9 @@ final class ServerProcess: @unchecked Sendable {
     }
 
     /// Runs `relaygate ARGS` to completion, with `input` on stdin.
-    static func run(_ arguments: [String], input: String = "", directory: URL? = nil) throws -> (status: Int32, output: String) {
+    static func run(_ arguments: [String], input: String = "", directory: URL? = nil) throws -> (
+        status: Int32, output: String
+    ) {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments

@@ -43,7 +43,9 @@ import Testing
     @Test func enforcesRFC5321Lengths() {
         let local64 = String(repeating: "a", count: 64)
         #expect(throws: Never.self) { try EmailAddress(parsingPath: "<\(local64)@example.org>") }
-        #expect(throws: AddressSyntaxError.localPartTooLong) { try EmailAddress(parsingPath: "<\(local64)a@example.org>") }
+        #expect(throws: AddressSyntaxError.localPartTooLong) {
+            try EmailAddress(parsingPath: "<\(local64)a@example.org>")
+        }
         let label = String(repeating: "b", count: 63)
         let longDomain = Array(repeating: label, count: 4).joined(separator: ".")  // 255 octets
         #expect(throws: AddressSyntaxError.pathTooLong) { try EmailAddress(parsingPath: "<\(local64)@\(longDomain)>") }

@@ -1,5 +1,5 @@
-import Mailbox
 import MailModel
+import Mailbox
 import Testing
 
 @Suite struct AuthFailureLimiterTests {

@@ -8,15 +8,20 @@ struct HashFixture: Sendable, CustomTestStringConvertible {
     var testDescription: String { format }
 
     static let all = [
-        HashFixture(format: "yescrypt", hash: "$y$j9T$zCHHV.ucn6TVf3B.IndX/0$RuQxRjCnTFqFRjgLdMSTHVJLgsnNSDWom3oF5NvR3oB"),
+        HashFixture(
+            format: "yescrypt", hash: "$y$j9T$zCHHV.ucn6TVf3B.IndX/0$RuQxRjCnTFqFRjgLdMSTHVJLgsnNSDWom3oF5NvR3oB"),
         HashFixture(
             format: "sha512-crypt",
-            hash: "$6$relaygatesalt$isgq.wk2tq1CMUD5iPqOe.UhsBaepw9Rzoa63zXmA7mBFHvA/QwVA0uqj.PgHD0sI4tlWnh9tDu738Tcj64Ie0"),
+            hash:
+                "$6$relaygatesalt$isgq.wk2tq1CMUD5iPqOe.UhsBaepw9Rzoa63zXmA7mBFHvA/QwVA0uqj.PgHD0sI4tlWnh9tDu738Tcj64Ie0"
+        ),
         HashFixture(format: "sha256-crypt", hash: "$5$relaygatesalt$y2KGkwxB7ONE1iXD804IhR984Ktu3N5GMr.iMBd94x9"),
         HashFixture(format: "bcrypt", hash: "$2b$05$BaFgA00kUWeutsurSAJcJ.XVy9vvUupR96oPuXeWMdIEKyf70Vuz6"),
         HashFixture(
             format: "dovecot-prefixed",
-            hash: "{SHA512-CRYPT}$6$relaygatesalt$isgq.wk2tq1CMUD5iPqOe.UhsBaepw9Rzoa63zXmA7mBFHvA/QwVA0uqj.PgHD0sI4tlWnh9tDu738Tcj64Ie0"),
+            hash:
+                "{SHA512-CRYPT}$6$relaygatesalt$isgq.wk2tq1CMUD5iPqOe.UhsBaepw9Rzoa63zXmA7mBFHvA/QwVA0uqj.PgHD0sI4tlWnh9tDu738Tcj64Ie0"
+        ),
     ]
 }
 

@@ -86,8 +86,13 @@ import Testing
     }
 
     @Test func missingFileIsFineUnlessNamed() throws {
-        #expect(try ConfigurationLoader.load(path: "/nonexistent/relaygate.yaml", required: false) == RelaygateConfiguration())
-        #expect(throws: ConfigurationError(file: "/nonexistent/relaygate.yaml", line: nil, key: nil, message: "file not found")) {
+        #expect(
+            try ConfigurationLoader.load(path: "/nonexistent/relaygate.yaml", required: false)
+                == RelaygateConfiguration())
+        #expect(
+            throws: ConfigurationError(
+                file: "/nonexistent/relaygate.yaml", line: nil, key: nil, message: "file not found")
+        ) {
             try ConfigurationLoader.load(path: "/nonexistent/relaygate.yaml", required: true)
         }
     }
@@ -102,7 +107,10 @@ import Testing
         #expect(ByteSize(text) == nil)
     }
 
-    @Test(arguments: [("30", Duration.seconds(30)), ("5m", .seconds(300)), ("250ms", .milliseconds(250)), ("2h", .seconds(7200)), ("5d", .seconds(432_000))])
+    @Test(arguments: [
+        ("30", Duration.seconds(30)), ("5m", .seconds(300)), ("250ms", .milliseconds(250)), ("2h", .seconds(7200)),
+        ("5d", .seconds(432_000)),
+    ])
     func timeSpans(_ text: String, _ duration: Duration) {
         #expect(TimeSpan(text)?.duration == duration)
     }

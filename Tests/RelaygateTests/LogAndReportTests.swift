@@ -25,7 +25,9 @@ import Testing
         }
         let lines = text.split(separator: "\n")
         #expect(lines.count == 1)
-        #expect(lines[0].hasSuffix(" info smtp: queued queue_id=0N4Y2K7H3QWBC5DE client=192.0.2.1:4000 from=<a@b.example> size=10"))
+        #expect(
+            lines[0].hasSuffix(
+                " info smtp: queued queue_id=0N4Y2K7H3QWBC5DE client=192.0.2.1:4000 from=<a@b.example> size=10"))
     }
 
     @Test func hostileValuesStayOnOneLine() throws {
@@ -45,13 +47,19 @@ import Testing
             recipients: (1...3).map { Recipient(address: try! EmailAddress(parsing: "r\($0)@example.net")) },
             parameters: MailParameters(body: .eightBitMIME, returnContent: .headers),
             arrival: Date(timeIntervalSince1970: 1000), size: 20_000, has8BitContent: true,
-            client: ClientFacts(address: "192.0.2.1", port: 1, helo: "c", protocolName: "ESMTPSA", tlsVersion: "TLSv1.3", authenticatedUser: "alice"),
+            client: ClientFacts(
+                address: "192.0.2.1", port: 1, helo: "c", protocolName: "ESMTPSA", tlsVersion: "TLSv1.3",
+                authenticatedUser: "alice"),
             receivedBy: "mx.test")
         let entry = Spool.Entry(queueID: id, queue: .incoming, envelope: envelope, problem: nil)
         let list = QueueReport.list([entry], now: Date(timeIntervalSince1970: 1000 + 3 * 3600))
-        #expect(list.contains("0N4Y2K7H3QWBC5DE  incoming  3h   19K   <a@example.org>  r1@example.net (pending), r2@example.net (pending), +1 more"))
+        #expect(
+            list.contains(
+                "0N4Y2K7H3QWBC5DE  incoming  3h   19K   <a@example.org>  r1@example.net (pending), r2@example.net (pending), +1 more"
+            ))
         #expect(list.hasSuffix("1 message, 3 recipients pending\n"))
-        let show = QueueReport.show(entry, bodyPath: "spool/queue/0N4Y2K7H3QWBC5DE", now: Date(timeIntervalSince1970: 1060))
+        let show = QueueReport.show(
+            entry, bodyPath: "spool/queue/0N4Y2K7H3QWBC5DE", now: Date(timeIntervalSince1970: 1060))
         #expect(show.contains("authenticated: alice"))
         #expect(show.contains("parameters: BODY=8BITMIME RET=HDRS"))
         #expect(show.contains("  r3@example.net pending"))

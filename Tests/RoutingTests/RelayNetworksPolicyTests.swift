@@ -10,7 +10,8 @@ import Testing
     {
         RelayNetworksPolicy(trustedNetworks: networks).decide(
             recipient: recipient,
-            for: SubmissionContext(clientAddress: client.flatMap(IPAddress.init), authenticatedUser: user, sender: .null))
+            for: SubmissionContext(
+                clientAddress: client.flatMap(IPAddress.init), authenticatedUser: user, sender: .null))
     }
 
     @Test func defaultsTrustOnlyLoopback() {

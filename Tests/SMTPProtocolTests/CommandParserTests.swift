@@ -24,9 +24,12 @@ import Testing
             try parse("MAIL FROM:<a@example.org> SIZE=10 body=8bitmime SMTPUTF8")
                 == .mail(
                     .mailbox(try EmailAddress(parsing: "a@example.org")),
-                    [ESMTPParameter("SIZE", "10"), ESMTPParameter("BODY", "8bitmime"), ESMTPParameter("SMTPUTF8", nil)]))
+                    [ESMTPParameter("SIZE", "10"), ESMTPParameter("BODY", "8bitmime"), ESMTPParameter("SMTPUTF8", nil)])
+        )
         #expect(try parse("RCPT TO:<postmaster>") == .rcpt(.postmaster, []))
-        #expect(try parse("RCPT TO:<PostMaster@example.org>") == .rcpt(.mailbox(try EmailAddress(parsing: "PostMaster@example.org")), []))
+        #expect(
+            try parse("RCPT TO:<PostMaster@example.org>")
+                == .rcpt(.mailbox(try EmailAddress(parsing: "PostMaster@example.org")), []))
     }
 
     @Test(arguments: [

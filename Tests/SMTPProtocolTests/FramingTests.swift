@@ -60,7 +60,8 @@ import Testing
             }
             let result = (String(buffer: output), reader.currentSummary, String(buffer: rest))
             if let reference {
-                #expect(result.0 == reference.0 && result.1 == reference.1 && result.2 == reference.2, "split at \(split)")
+                #expect(
+                    result.0 == reference.0 && result.1 == reference.1 && result.2 == reference.2, "split at \(split)")
             } else {
                 reference = result
             }
@@ -79,7 +80,10 @@ import Testing
         #expect(read(".\r\n").output == "")
     }
 
-    @Test(arguments: ["x\n.\nMAIL\r\n.\r\n", "x\n.\r\nMAIL\r\n.\r\n", "x\r.\r\nMAIL\r\n.\r\n", "x\r\n.\nMAIL\r\n.\r\n", "x\r\n.\rMAIL\r\n.\r\n"])
+    @Test(arguments: [
+        "x\n.\nMAIL\r\n.\r\n", "x\n.\r\nMAIL\r\n.\r\n", "x\r.\r\nMAIL\r\n.\r\n", "x\r\n.\nMAIL\r\n.\r\n",
+        "x\r\n.\rMAIL\r\n.\r\n",
+    ])
     func bareLineEndingsNeverEndData(_ input: String) {
         let result = read(input)
         #expect(result.output.contains("MAIL"), "the smuggled command is content")

@@ -130,7 +130,9 @@ import Testing
             harness.replies.removeAll()
             harness.session = SMTPServerSession(
                 configuration: .init(hostname: "mx.test"), client: SessionHarness.client,
-                environment: .init(policy: RelayNetworksPolicy(), spoolHasRoom: { _ in true }, makeQueueID: { QueueID("0000000000000000")! }))
+                environment: .init(
+                    policy: RelayNetworksPolicy(), spoolHasRoom: { _ in true },
+                    makeQueueID: { QueueID("0000000000000000")! }))
             harness.session.refuse(refusal)
             harness.drain()
             #expect(harness.replies.count == 1)
@@ -183,16 +185,22 @@ import Testing
         #expect(message.parameters.returnContent == .full)
         #expect(message.parameters.envelopeID == "x+y")
         #expect(message.recipients[0].notify?.conditions == [.failure, .delay])
-        #expect(message.recipients[0].originalRecipient == OriginalRecipient(addressType: "rfc822", address: "b@example.net"))
+        #expect(
+            message.recipients[0].originalRecipient
+                == OriginalRecipient(addressType: "rfc822", address: "b@example.net"))
         #expect(message.contentSize == "Subject: t\r\n\r\nbody\r\n".utf8.count)
         let text = String(decoding: body, as: UTF8.self)
-        #expect(text.hasPrefix("Received: from c.example ([127.0.0.1])\r\n\t(using TLSv1.3)\r\n\tby mx.test (Relaygate) with ESMTPSA id "))
+        #expect(
+            text.hasPrefix(
+                "Received: from c.example ([127.0.0.1])\r\n\t(using TLSv1.3)\r\n\tby mx.test (Relaygate) with ESMTPSA id "
+            ))
         #expect(text.contains("\r\n\tfor <b@example.net>; Thu, 1 Jan 1970 00:00:00 +0000\r\nSubject: t\r\n"))
     }
 
     @Test func receivedHeaderNamesNoRecipientWhenThereAreSeveral() throws {
         var harness = SessionHarness()
-        harness.feed("HELO c\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nRCPT TO:<c@example.net>\r\nDATA\r\n")
+        harness.feed(
+            "HELO c\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nRCPT TO:<c@example.net>\r\nDATA\r\n")
         harness.feed("x\r\n.\r\n")
         let text = String(decoding: try #require(harness.committed.first).1, as: UTF8.self)
         #expect(!text.contains("for <"))
@@ -200,7 +208,8 @@ import Testing
     }
 
     @Test func ipv6ClientsAppearAsIPv6Literals() throws {
-        var harness = SessionHarness(client: SMTPClientConnection(address: IPAddress("::1"), port: 1, implicitTLS: false))
+        var harness = SessionHarness(
+            client: SMTPClientConnection(address: IPAddress("::1"), port: 1, implicitTLS: false))
         harness.feed("EHLO c\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n")
         harness.feed("x\r\n.\r\n")
         let body = try #require(harness.committed.first).1

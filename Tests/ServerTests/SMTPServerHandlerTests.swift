@@ -27,7 +27,8 @@ import Testing
     }
 
     func connect(
-        limits: SessionWatchdog.Limits = .init(), limiter: ConnectionLimiter = .init(maxConnections: 10, maxPerClient: 10)
+        limits: SessionWatchdog.Limits = .init(),
+        limiter: ConnectionLimiter = .init(maxConnections: 10, maxPerClient: 10)
     ) throws -> Connection {
         let store = ControlledStore()
         var logger = Logger(label: "test")

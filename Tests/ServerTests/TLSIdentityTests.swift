@@ -10,7 +10,8 @@ import X509
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let first = try TLSIdentity.selfSigned(in: directory, hostname: "mx.example.org")
         #expect(first.source == .selfSigned(certificate: directory + "/cert.pem", created: true))
-        let keyMode = try FileManager.default.attributesOfItem(atPath: directory + "/key.pem")[.posixPermissions] as? Int
+        let keyMode =
+            try FileManager.default.attributesOfItem(atPath: directory + "/key.pem")[.posixPermissions] as? Int
         #expect(keyMode == 0o600)
         let pem = try String(contentsOfFile: directory + "/cert.pem", encoding: .utf8)
         let certificate = try Certificate(pemEncoded: pem)
@@ -28,7 +29,8 @@ import X509
     @Test func remakesACertificateAboutToExpire() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tls-\(UUID())").path
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        _ = try TLSIdentity.selfSigned(in: directory, hostname: "mx.test", now: Date(timeIntervalSinceNow: -5 * 365 * 86400))
+        _ = try TLSIdentity.selfSigned(
+            in: directory, hostname: "mx.test", now: Date(timeIntervalSinceNow: -5 * 365 * 86400))
         let later = try TLSIdentity.selfSigned(in: directory, hostname: "mx.test")
         #expect(later.source == .selfSigned(certificate: directory + "/cert.pem", created: true))
     }

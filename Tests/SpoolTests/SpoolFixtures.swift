@@ -8,7 +8,8 @@ final class TemporarySpool: Sendable {
     let spool: Spool
 
     init(minimumFreeSpace: Int = 0) throws {
-        directory = FileManager.default.temporaryDirectory
+        directory =
+            FileManager.default.temporaryDirectory
             .appendingPathComponent("relaygate-spool-\(UUID().uuidString)").path
         spool = try Spool(directory: directory, minimumFreeSpace: minimumFreeSpace)
     }
