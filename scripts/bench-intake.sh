@@ -28,7 +28,7 @@ stop_server() { kill "$server"; wait "$server" 2>/dev/null || true; }
 rss() { awk "/^$2:/ {print \$2}" "/proc/$1/status"; }   # KiB
 
 echo "relaygate intake benchmark: $(nproc) cores, spool on $(df -h "$work" | awk 'NR==2 {print $1}')"
-printf '%-10s %-9s %12s %10s %10s %14s\n' size sessions messages/s p50 p99 peak-RSS-KiB
+printf '%-10s %-9s %12s %10s %10s %14s %12s\n' size sessions messages/s p50 p99 peak-RSS-KiB messages/sync
 for size in 1024 102400; do
     for sessions in 1 20; do
         start_server
@@ -40,8 +40,11 @@ for size in 1024 102400; do
         p99=$(echo "$out" | awk '/^latency:/ {print $6 $7}' | tr -d ,)
         queued=$(ls "$work/spool/incoming" | wc -l)
         [ "$queued" -eq "$count" ] || { echo "expected $count queued, found $queued" >&2; exit 1; }
-        printf '%-10s %-9s %12s %10s %10s %14s\n' "$size" "$sessions" "$rate" "$p50" "$p99" "$(rss "$server" VmHWM)"
+        peak=$(rss "$server" VmHWM)
         stop_server
+        syncs=$(grep -o 'directory_syncs=[0-9]*' "$work/server.log" | cut -d= -f2)
+        printf '%-10s %-9s %12s %10s %10s %14s %12s\n' "$size" "$sessions" "$rate" "$p50" "$p99" "$peak" \
+            "$(awk "BEGIN {printf \"%.1f\", $count / $syncs}")"
     done
 done
 
