@@ -69,10 +69,7 @@ public final class SpoolMessageWriter: Sendable {
             defer { FileSystem.closeDescriptor(fd) }
             try FileSystem.dataSync(fd, path: tmpBodyPath)
 
-            let record: [UInt8]
-            do { record = try EnvelopeCodec.encode(envelope) } catch {
-                throw SpoolError(operation: "encode envelope", path: tmpEnvelopePath, code: 22 /* EINVAL */)
-            }
+            let record = try EnvelopeCodec.encode(envelope)
             let envelopeFD = try FileSystem.createExclusive(tmpEnvelopePath)
             defer { FileSystem.closeDescriptor(envelopeFD) }
             try record.withUnsafeBytes { try FileSystem.writeAll(envelopeFD, $0, path: tmpEnvelopePath) }
