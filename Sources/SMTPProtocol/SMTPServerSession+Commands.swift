@@ -83,11 +83,15 @@ extension SMTPServerSession {
         guard hello.extended || rawParameters.isEmpty else {
             return fail(.unrecognizedParameter("Parameters need EHLO"), command: "MAIL")
         }
-        let parameters: MailParameters
+        var parameters: MailParameters
         do {
             parameters = try ESMTPParameters.mail(rawParameters)
         } catch {
             return fail(error.reply, command: "MAIL")
+        }
+        if parameters.authorizedSender != nil && authenticatedUser == nil {
+            // RFC 4954 5: an AUTH= from a client that did not authenticate is not believed; it becomes <>.
+            parameters.authorizedSender = ""
         }
         if !sender.isASCII && !parameters.smtpUTF8 { return fail(.utf8Required, command: "MAIL") }
         if let size = parameters.declaredSize, size > configuration.maxMessageSize {

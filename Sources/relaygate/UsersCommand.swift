@@ -84,17 +84,19 @@ enum PasswordPrompt {
         return first
     }
 
+    /// Turns echo off before the prompt appears, so nothing typed after it can be echoed, and without
+    /// discarding what was typed ahead (TCSANOW, not TCSAFLUSH).
     private static func readHidden(prompt: String) throws -> String {
-        FileHandle.standardError.write(Data(prompt.utf8))
         var saved = termios()
         tcgetattr(STDIN_FILENO, &saved)
         var hidden = saved
         hidden.c_lflag &= ~tcflag_t(ECHO)
-        tcsetattr(STDIN_FILENO, TCSAFLUSH, &hidden)
+        tcsetattr(STDIN_FILENO, TCSANOW, &hidden)
         defer {
-            tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved)
+            tcsetattr(STDIN_FILENO, TCSANOW, &saved)
             FileHandle.standardError.write(Data("\n".utf8))
         }
+        FileHandle.standardError.write(Data(prompt.utf8))
         guard let line = readLine(strippingNewline: true) else { throw ValidationError("no password given") }
         return line
     }

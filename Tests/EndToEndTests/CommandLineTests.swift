@@ -136,3 +136,32 @@ import Testing
         }
     }
 }
+
+extension CommandLineTests {
+    /// On a terminal the password is asked twice and never echoed.
+    @Test func usersAddOnATerminalDoesNotEcho() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [
+            "python3", ServerProcess.packageRoot.appendingPathComponent("Tests/EndToEndTests/Peers/tty_password.py").path,
+            ServerProcess.executable.path, "alice", "typed-secret", directory.path,
+        ]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let result = try #require(
+            try? JSONSerialization.jsonObject(with: data) as? [String: Any], "\(String(decoding: data, as: UTF8.self))")
+        let shown = try #require(result["shown"] as? String)
+        #expect(result["status"] as? Int == 0, "\(shown)")
+        #expect(shown.contains("Password for alice: "))
+        #expect(shown.contains("Again: "))
+        #expect(!shown.contains("typed-secret"), "the password was echoed: \(shown)")
+        let users = try String(contentsOf: directory.appendingPathComponent("rules/users"), encoding: .utf8)
+        #expect(users.hasPrefix("alice:$y$"))
+    }
+}

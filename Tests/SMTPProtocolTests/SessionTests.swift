@@ -197,6 +197,19 @@ import Testing
         #expect(text.contains("\r\n\tfor <b@example.net>; Thu, 1 Jan 1970 00:00:00 +0000\r\nSubject: t\r\n"))
     }
 
+    @Test func mailAuthParameterIsBelievedOnlyFromAnAuthenticatedClient() throws {
+        var anonymous = SessionHarness()
+        anonymous.feed("EHLO c\r\nMAIL FROM:<a@example.org> AUTH=a+40example.org\r\nRCPT TO:<b@example.net>\r\nDATA\r\n")
+        anonymous.feed("x\r\n.\r\n")
+        #expect(try #require(anonymous.committed.first).0.parameters.authorizedSender == "")
+
+        var authenticated = SessionHarness(client: Self.tlsClient)
+        authenticated.feed("EHLO c\r\nAUTH PLAIN AGFsaWNlAHNlY3JldA==\r\n")
+        authenticated.feed("MAIL FROM:<a@example.org> AUTH=a+40example.org\r\nRCPT TO:<b@example.net>\r\nDATA\r\n")
+        authenticated.feed("x\r\n.\r\n")
+        #expect(try #require(authenticated.committed.first).0.parameters.authorizedSender == "a@example.org")
+    }
+
     @Test func receivedHeaderNamesNoRecipientWhenThereAreSeveral() throws {
         var harness = SessionHarness()
         harness.feed(
