@@ -77,6 +77,13 @@ public struct IPNetwork: Sendable, Hashable, CustomStringConvertible {
         guard Self.masked(address.bytes, length) == address.bytes else { return nil }
     }
 
+    /// The network of `prefixLength` bits that holds `address` (host bits cleared).
+    public init(containing address: IPAddress, prefixLength: Int) {
+        let length = min(max(prefixLength, 0), address.bytes.count * 8)
+        self.address = IPAddress(bytes: Self.masked(address.bytes, length)) ?? address
+        self.prefixLength = length
+    }
+
     public func contains(_ candidate: IPAddress) -> Bool {
         guard candidate.bytes.count == address.bytes.count else { return false }
         return Self.masked(candidate.bytes, prefixLength) == address.bytes

@@ -41,6 +41,9 @@ public enum Gateway {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
         let threadPool = NIOThreadPool(numberOfThreads: configuration.spoolThreads)
         threadPool.start()
+        // Password hashing is slow on purpose; on its own threads it can never hold up a spool commit.
+        let authThreadPool = NIOThreadPool(numberOfThreads: 2)
+        authThreadPool.start()
 
         let service = try SMTPServiceContext(
             configuration: sessionConfiguration(configuration),
@@ -52,7 +55,7 @@ public enum Gateway {
                 limiter: AuthFailureLimiter(
                     maxFailures: configuration.auth.maxFailures, window: configuration.auth.failureWindow.duration,
                     delayPerFailure: configuration.auth.failureDelay.duration),
-                threadPool: threadPool, logger: logger),
+                threadPool: authThreadPool, logger: logger),
             tlsContext: identity.makeServerContext(),
             connectionLimiter: ConnectionLimiter(
                 maxConnections: configuration.smtp.maxConnections,
@@ -65,15 +68,12 @@ public enum Gateway {
         let services = ServiceGroup(
             services: [listeners], gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [],
             logger: Logger(label: "lifecycle"))
-        do {
-            try await services.run()
-        } catch {
-            try? await threadPool.shutdownGracefully()
-            try? await group.shutdownGracefully()
-            throw error
-        }
-        try await threadPool.shutdownGracefully()
-        try await group.shutdownGracefully()
+        var failure: (any Error)?
+        do { try await services.run() } catch { failure = error }
+        try? await authThreadPool.shutdownGracefully()
+        try? await threadPool.shutdownGracefully()
+        try? await group.shutdownGracefully()
+        if let failure { throw failure }
         let statistics = spool.statistics
         logger.info(
             "stopped",

@@ -38,18 +38,20 @@ public final class Authenticator: Sendable {
     public func authenticate(_ credentials: Credentials, from client: IPAddress?, on eventLoop: any EventLoop)
         -> EventLoopFuture<Verdict>
     {
-        if let client, !limiter.withLock({ $0.mayAttempt(client, now: clock()) }) {
+        let attempt = client.map { client in limiter.withLock { $0.begin(client, now: clock()) } }
+        if case .some(.none) = attempt {
             return eventLoop.makeSucceededFuture(Verdict(result: .throttled, delay: .zero))
         }
         return threadPool.runIfActive(eventLoop: eventLoop) { [verifier] in
             verifier.verify(username: credentials.username, password: credentials.password)
         }.map { [self] outcome in
+            // Only a wrong password counts against the client; a broken users file is our fault.
+            let failed = if case .rejected = outcome { true } else { false }
+            let delay = attempt?.map { attempt in limiter.withLock { $0.finish(attempt, failed: failed) } }
             switch outcome {
             case .accepted:
-                if let client { limiter.withLock { $0.recordSuccess(client) } }
                 return Verdict(result: .accepted, delay: .zero)
             case .rejected:
-                let delay = client.map { client in limiter.withLock { $0.recordFailure(client, now: clock()) } }
                 return Verdict(result: .rejected, delay: delay ?? .zero)
             case .unavailable(let reason):
                 logger.error("users file unusable, AUTH refused", metadata: ["error": "\(reason)"])

@@ -97,6 +97,8 @@ public final class SMTPServer: Sendable {
             }
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 4)
+            // Replies a client leaves unread stop the session above 64 KiB (see SMTPServerHandler).
+            .childChannelOption(.writeBufferWaterMark, value: .init(low: 32 * 1024, high: 64 * 1024))
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     if implicitTLS, let tlsContext = service.tlsContext {

@@ -11,7 +11,9 @@ import SMTPProtocol
 ///
 /// Reading stops (by holding back `read()`) while the session waits for our own work — a spool commit,
 /// a password check — and while message content waits to be written, so neither a pipelining client nor
-/// a large message can make memory grow.
+/// a large message can make memory grow. Replies are bounded the same way: while the channel is not
+/// writable (a client that sends commands but does not read the replies) no further command is taken from
+/// the session and nothing more is read; the watchdog closes such a client when its timeout runs out.
 final class SMTPServerHandler: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = ByteBuffer
@@ -28,6 +30,8 @@ final class SMTPServerHandler: ChannelDuplexHandler {
     private var readHeld = false
     private var lastWrite: EventLoopFuture<Void>?
     private var closeRequested = false
+    /// Mirrors `Channel.isWritable`: false while unwritten replies are above the high-water mark.
+    private var writable = true
     private var messagesAccepted = 0
 
     init(service: SMTPServiceContext, remoteAddress: SocketAddress?, implicitTLS: Bool) {
@@ -98,6 +102,12 @@ final class SMTPServerHandler: ChannelDuplexHandler {
         drain(context: context)
     }
 
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        writable = context.channel.isWritable
+        if writable { drain(context: context) }
+        context.fireChannelWritabilityChanged()
+    }
+
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         switch event {
         case TLSUserEvent.handshakeCompleted:
@@ -136,13 +146,15 @@ final class SMTPServerHandler: ChannelDuplexHandler {
     }
 
     private var isPaused: Bool {
-        session.phase == .waitingForDriver || session.phase == .closed || message?.needsBackpressure == true
+        !writable || session.phase == .waitingForDriver || session.phase == .closed
+            || message?.needsBackpressure == true
     }
 
     // MARK: Carrying out actions
 
     private func drain(context: ChannelHandlerContext) {
-        while let action = session.next() {
+        // Once the channel is closed every action is carried out, so a message in progress is still discarded.
+        while writable || !context.channel.isActive, let action = session.next() {
             perform(action, context: context)
         }
         context.flush()
@@ -305,7 +317,15 @@ final class SMTPServerHandler: ChannelDuplexHandler {
     private func armWatchdog(context: ChannelHandlerContext) {
         context.eventLoop.assumeIsolated().scheduleTask(in: service.watchdogInterval) {
             guard context.channel.isActive, self.session.phase != .closed else { return }
-            switch self.watchdog.verdict(now: self.now(context), phase: self.session.phase) {
+            let verdict = self.watchdog.verdict(now: self.now(context), phase: self.session.phase)
+            if verdict != .fine && !self.writable {
+                // The client is not reading: a 421 would only queue behind the replies it ignores.
+                self.logger.info("timeout with replies unread, closing", metadata: ["phase": "\(self.session.phase)"])
+                self.session.timeoutFired()
+                context.close(promise: nil)
+                return
+            }
+            switch verdict {
             case .fine:
                 break
             case .idle:

@@ -94,6 +94,31 @@ import Testing
         #expect(try connection.written() == "421 4.4.2 Timeout exceeded, closing connection\r\n")
     }
 
+    @Test func unreadRepliesStopTheSession() throws {
+        let connection = try connect()
+        _ = try connection.written()
+        connection.channel.isWritable = false
+        connection.channel.pipeline.fireChannelWritabilityChanged()
+        try connection.send(String(repeating: "NOOP\r\n", count: 1000))
+        #expect(try connection.written() == "", "no command is answered while the client is not reading")
+        connection.channel.isWritable = true
+        connection.channel.pipeline.fireChannelWritabilityChanged()
+        #expect(try connection.written() == String(repeating: "250 2.0.0 Ok\r\n", count: 1000))
+    }
+
+    @Test func aClientThatNeverReadsIsClosedAtTheTimeout() throws {
+        var limits = SessionWatchdog.Limits()
+        limits.commandTimeout = .seconds(60)
+        let connection = try connect(limits: limits)
+        try connection.send("EHLO c\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n")
+        connection.channel.isWritable = false
+        connection.channel.pipeline.fireChannelWritabilityChanged()
+        try connection.send("partial content\r\n")
+        connection.channel.embeddedEventLoop.advanceTime(by: .seconds(20 * 60))
+        #expect(!connection.channel.isActive)
+        #expect(connection.store.discarded == 1, "the message in progress is dropped, never committed")
+    }
+
     @Test func abortedDataDiscardsTheMessage() throws {
         let connection = try connect()
         try connection.send("EHLO c\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n")
