@@ -27,6 +27,8 @@ public enum PasswordHash {
 
     /// Checks a password against a hash, comparing in constant time.
     public static func verify(_ password: String, against hash: String) -> Bool {
+        // crypt(3) reads a C string: "secret\0anything" would match "secret". No password holds a NUL.
+        guard !password.utf8.contains(0) else { return false }
         let setting = stripScheme(hash)
         guard let computed = crypt(password, setting: setting) else { return false }
         return constantTimeEquals(Array(computed.utf8), Array(setting.utf8))

@@ -52,9 +52,11 @@ extension SMTPServerSession {
         let bytes = Array(decoded)
         switch exchange {
         case .plain:
-            // authzid NUL authcid NUL passwd (RFC 4616 2). Acting for someone else is not supported.
-            let parts = bytes.split(separator: 0, maxSplits: 2, omittingEmptySubsequences: false)
-            guard parts.count == 3, let authzid = String(validating: parts[0], as: UTF8.self),
+            // authzid NUL authcid NUL passwd (RFC 4616 2): exactly two NULs, a non-empty authcid and password.
+            // Acting for someone else (an authzid other than the authcid) is not supported.
+            let parts = bytes.split(separator: 0, omittingEmptySubsequences: false)
+            guard parts.count == 3, !parts[1].isEmpty, !parts[2].isEmpty,
+                let authzid = String(validating: parts[0], as: UTF8.self),
                 let username = String(validating: parts[1], as: UTF8.self),
                 let password = String(validating: parts[2], as: UTF8.self),
                 authzid.isEmpty || authzid == username

@@ -79,7 +79,6 @@ extension SMTPServerSession {
     private mutating func mail(from sender: ReversePath, _ rawParameters: [ESMTPParameter]) {
         guard let hello else { return fail(.badSequence("Send EHLO or HELO first"), command: "MAIL") }
         guard state.transaction == nil else { return fail(.badSequence("Sender already given"), command: "MAIL") }
-        if shutdownRequested { return close(with: .shuttingDown) }
         guard hello.extended || rawParameters.isEmpty else {
             return fail(.unrecognizedParameter("Parameters need EHLO"), command: "MAIL")
         }

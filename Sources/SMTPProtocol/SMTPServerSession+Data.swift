@@ -56,7 +56,6 @@ extension SMTPServerSession {
         state = .ready
         errorCount = 0
         emit(.send(.queued(queueID)))
-        if shutdownRequested { close(with: .shuttingDown) }
     }
 
     /// The message could not be made durable: a temporary failure, so the client keeps it and retries.
@@ -64,6 +63,5 @@ extension SMTPServerSession {
         guard case .awaitingCommit = state else { return }
         state = .ready
         emit(.send(.localError))
-        if shutdownRequested { close(with: .shuttingDown) }
     }
 }

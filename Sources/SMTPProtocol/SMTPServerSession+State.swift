@@ -41,6 +41,14 @@ extension SMTPServerSession {
             return false
         }
 
+        /// No transaction to finish: a stop may close the session now.
+        var isIdle: Bool {
+            switch self {
+            case .awaitingHello, .ready, .saslResponse: true
+            default: false
+            }
+        }
+
         var isSASL: Bool {
             if case .saslResponse = self { return true }
             return false

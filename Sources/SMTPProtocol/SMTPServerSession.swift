@@ -82,18 +82,11 @@ public struct SMTPServerSession {
     public enum Refusal: Sendable {
         case tooManyConnections
         case tooManyFromClient
-        case shuttingDown
     }
 
-    /// The connection is over a limit, or we are shutting down: say so (421) and close without serving it.
+    /// The connection is over a limit: say so (421) and close without serving it.
     public mutating func refuse(_ refusal: Refusal) {
-        let reply: SMTPReply =
-            switch refusal {
-            case .tooManyConnections: .tooManyConnections
-            case .tooManyFromClient: .tooManyConnectionsFromClient
-            case .shuttingDown: .shuttingDown
-            }
-        close(with: reply)
+        close(with: refusal == .tooManyConnections ? .tooManyConnections : .tooManyConnectionsFromClient)
     }
 
     /// Bytes from the client.
@@ -123,23 +116,20 @@ public struct SMTPServerSession {
         state = .closed
     }
 
-    /// The driver's idle timer for the current phase ran out.
+    /// The driver's idle timer for the current phase ran out. While the session waits for the driver no
+    /// timeout of ours applies, so one that fires then is ignored.
     public mutating func timeoutFired() {
-        guard state.acceptsInput || state.isReceivingData else { return }
+        guard phase == .command || phase == .data else { return }
         if state.isReceivingData { emit(.abortMessage) }
         emit(.log(.timeout(phase: state.isReceivingData ? "DATA" : "command")))
         close(with: .timeout)
     }
 
-    /// The server is stopping: close now if idle, or after the transaction in progress ends.
+    /// The server is stopping: close at once if idle (or in the middle of AUTH), otherwise as soon as the
+    /// transaction in progress ends — with its 250, a 451, an RSET, whatever returns the session to idle.
+    /// `next()` checks this before it takes each command.
     public mutating func shutdownStarted() {
         shutdownRequested = true
-        switch state {
-        case .awaitingHello, .ready:
-            close(with: .shuttingDown)
-        default:
-            break
-        }
     }
 
     // MARK: Pulling actions
@@ -163,11 +153,17 @@ public struct SMTPServerSession {
             case .receivingData:
                 if !readContent() { return pending.popFirst() }
             case .awaitingHello, .ready, .mailTransaction, .saslResponse:
+                if shutdownRequested && state.isIdle {
+                    close(with: .shuttingDown)
+                    continue
+                }
                 framer.maxLineLength =
                     state.isSASL ? configuration.maxSASLLineLength : configuration.maxCommandLineLength
                 guard let frame = framer.next(from: &input) else { return nil }
                 switch frame {
                 case .tooLong:
+                    // An overlong SASL response ends the exchange too (RFC 4954 4): the next line is a command.
+                    if state.isSASL { state = .ready }
                     fail(.lineTooLong)
                 case .line(let line):
                     lineReceived(line)

@@ -32,6 +32,7 @@ struct HashFixture: Sendable, CustomTestStringConvertible {
         #expect(PasswordHash.verify("secret", against: fixture.hash))
         #expect(!PasswordHash.verify("Secret", against: fixture.hash))
         #expect(!PasswordHash.verify("", against: fixture.hash))
+        #expect(!PasswordHash.verify("secret\0anything", against: fixture.hash), "crypt(3) must not see a NUL")
     }
 
     @Test func makesYescryptThatVerifies() throws {

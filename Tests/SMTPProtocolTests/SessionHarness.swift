@@ -17,6 +17,8 @@ struct SessionHarness {
     var credentialsSeen: [Credentials] = []
     var authResult: AuthenticationResult = .accepted
     var commitSucceeds = true
+    /// When set, commits are left for the test to finish (the session stays in `.waitingForDriver`).
+    var holdCommits = false
 
     static let client = SMTPClientConnection(address: IPAddress("127.0.0.1"), port: 40000, implicitTLS: false)
 
@@ -64,7 +66,9 @@ struct SessionHarness {
             case .appendBody(let chunk): currentBody?.append(contentsOf: chunk.readableBytesView)
             case .abortMessage: currentBody = nil
             case .commitMessage(let message):
-                if commitSucceeds {
+                if holdCommits {
+                    committed.append((message, currentBody ?? []))
+                } else if commitSucceeds {
                     committed.append((message, currentBody ?? []))
                     session.messageCommitted(queueID: message.queueID)
                 } else {

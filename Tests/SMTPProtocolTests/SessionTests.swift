@@ -107,6 +107,42 @@ import Testing
         #expect(busy.closed)
     }
 
+    @Test func shutdownClosesAnAUTHExchangeAtOnce() {
+        var harness = SessionHarness(
+            client: SMTPClientConnection(address: IPAddress("127.0.0.1"), port: 1, implicitTLS: true))
+        harness.feed("EHLO c\r\nAUTH LOGIN\r\n")
+        #expect(harness.replies.last?.code == 334)
+        harness.session.shutdownStarted()
+        harness.drain()
+        #expect(harness.replies.last?.code == 421)
+        #expect(harness.closed)
+    }
+
+    @Test func shutdownClosesATransactionEndedByRSET() {
+        var harness = SessionHarness()
+        harness.feed("EHLO c\r\nMAIL FROM:<a@example.org>\r\n")
+        harness.session.shutdownStarted()
+        harness.drain()
+        #expect(!harness.closed, "the transaction may still finish")
+        harness.feed("RSET\r\nMAIL FROM:<a@example.org>\r\n")
+        #expect(harness.replies.suffix(2).map(\.code) == [250, 421], "no new transaction starts")
+        #expect(harness.closed)
+    }
+
+    @Test func timeoutsDoNotApplyWhileTheDriverWorks() {
+        var harness = SessionHarness()
+        harness.holdCommits = true
+        harness.feed("EHLO c\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n")
+        harness.feed("x\r\n.\r\n")
+        #expect(harness.session.phase == .waitingForDriver)
+        harness.session.timeoutFired()
+        harness.drain()
+        #expect(!harness.closed)
+        harness.session.messageCommitted(queueID: harness.committed[0].0.queueID)
+        harness.drain()
+        #expect(harness.replies.last?.code == 250, "the commit's reply still goes out")
+    }
+
     @Test func timeoutInDataDropsTheMessage() {
         var harness = SessionHarness()
         harness.feed("EHLO c\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n")
@@ -124,7 +160,7 @@ import Testing
     @Test func refusalsSayWhy() {
         for (refusal, text) in [
             (SMTPServerSession.Refusal.tooManyConnections, "Too many connections"),
-            (.tooManyFromClient, "from your address"), (.shuttingDown, "shutting down"),
+            (.tooManyFromClient, "from your address"),
         ] {
             var harness = SessionHarness()
             harness.replies.removeAll()

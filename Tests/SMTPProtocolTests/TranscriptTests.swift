@@ -52,6 +52,7 @@ extension SessionHarness {
             case "max_message_size": configuration.maxMessageSize = try #require(Int(value))
             case "max_errors": configuration.maxErrors = try #require(Int(value))
             case "max_line_length": configuration.maxCommandLineLength = try #require(Int(value))
+            case "max_sasl_line_length": configuration.maxSASLLineLength = try #require(Int(value))
             case "max_received_headers": configuration.maxReceivedHeaders = try #require(Int(value))
             case "relay_networks":
                 networks = try value.split(separator: ",").map { try #require(IPNetwork(String($0))) }
