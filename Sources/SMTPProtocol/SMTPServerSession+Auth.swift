@@ -18,7 +18,7 @@ extension SMTPServerSession {
     mutating func auth(mechanism: String, initialResponse: String?) {
         guard configuration.authAvailable else { return fail(.authNotAvailable, command: "AUTH") }
         guard hello?.extended == true else { return fail(.badSequence("Send EHLO first"), command: "AUTH") }
-        guard tls.isActive else { return fail(.encryptionRequired, command: "AUTH") }
+        guard tls.isEstablished else { return fail(.encryptionRequired, command: "AUTH") }
         guard authenticatedUser == nil else { return fail(.badSequence("Already authenticated"), command: "AUTH") }
         guard state.transaction == nil else {
             return fail(.badSequence("Mail transaction in progress"), command: "AUTH")

@@ -48,7 +48,7 @@ extension SMTPServerSession {
             "DSN",
         ]
         if configuration.startTLSAvailable && !tls.isActive { lines.append("STARTTLS") }
-        if configuration.authAvailable && tls.isActive && authenticatedUser == nil { lines.append("AUTH PLAIN LOGIN") }
+        if configuration.authAvailable && tls.isEstablished && authenticatedUser == nil { lines.append("AUTH PLAIN LOGIN") }
         // RFC 2034: no enhanced status codes on the EHLO reply.
         emit(.send(SMTPReply(250, nil, lines)))
     }

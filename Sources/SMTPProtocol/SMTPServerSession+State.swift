@@ -66,7 +66,10 @@ extension SMTPServerSession {
         case negotiating
         case established(version: String)
 
+        /// STARTTLS was given or the port is implicit TLS: no second STARTTLS, no plaintext offers.
         var isActive: Bool { self != .none }
+        /// The handshake is done: only now may a password be sent.
+        var isEstablished: Bool { version != nil }
 
         var version: String? {
             if case .established(let version) = self { return version }

@@ -84,9 +84,9 @@ public final class SMTPServer: Sendable {
 
     private func bind(_ listener: Listener) async throws -> any Channel {
         let service = self.service
-        let quiescing = ServerQuiescingHelper(group: group)
-        quiescingHelpers.withLock { $0.append(quiescing) }
         let implicitTLS = listener.implicitTLS
+        guard !implicitTLS || service.tlsContext != nil else { throw ImplicitTLSWithoutCertificate() }
+        let quiescing = ServerQuiescingHelper(group: group)
         var bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -113,13 +113,21 @@ public final class SMTPServer: Sendable {
             // Let 0.0.0.0:25 and [::]:25 both bind: the IPv6 socket takes IPv6 only.
             bootstrap = bootstrap.serverChannelOption(.socketOption(.ipv6_v6only), value: 1)
         }
-        return try await bootstrap.bind(to: listener.address.socketAddress()).get()
+        let channel = try await bootstrap.bind(to: listener.address.socketAddress()).get()
+        // Only a listener that is up has connections to wind down at shutdown.
+        quiescingHelpers.withLock { $0.append(quiescing) }
+        return channel
     }
 
     static func describe(_ address: SocketAddress) -> String {
         guard let ip = address.ipAddress, let port = address.port else { return "\(address)" }
         return ip.contains(":") ? "[\(ip)]:\(port)" : "\(ip):\(port)"
     }
+}
+
+/// An implicit-TLS listener must never fall back to plaintext.
+struct ImplicitTLSWithoutCertificate: Error, CustomStringConvertible {
+    var description: String { "implicit TLS needs a TLS certificate, and none is set up" }
 }
 
 /// A listener that could not bind, with the fix.

@@ -107,6 +107,21 @@ import Testing
         #expect(busy.closed)
     }
 
+    @Test func noAUTHBeforeTheHandshakeCompletes() {
+        var harness = SessionHarness()
+        harness.session = SMTPServerSession(
+            configuration: .init(hostname: "mx.test"),
+            client: SMTPClientConnection(address: IPAddress("127.0.0.1"), port: 1, implicitTLS: true),
+            environment: .init(
+                policy: RelayNetworksPolicy(), spoolHasRoom: { _ in true },
+                makeQueueID: { QueueID("0000000000000000")! }))
+        harness.session.start()
+        harness.feed("EHLO c\r\nAUTH PLAIN AGFsaWNlAHNlY3JldA==\r\n")
+        #expect(!harness.replies[1].lines.contains("AUTH PLAIN LOGIN"))
+        #expect(harness.replies.last?.code == 538)
+        #expect(harness.credentialsSeen.isEmpty)
+    }
+
     @Test func shutdownClosesAnAUTHExchangeAtOnce() {
         var harness = SessionHarness(
             client: SMTPClientConnection(address: IPAddress("127.0.0.1"), port: 1, implicitTLS: true))
