@@ -65,7 +65,7 @@ struct AddressCursor {
             throw isAtEnd || current == UInt8(ascii: ">") ? .missingAt : .badLocalPart
         }
         let domain = try parseDomainOrLiteral()
-        guard let local = String(validating: localBytes, as: UTF8.self) else { throw .badLocalPart }
+        guard let local = SafeText.text(localBytes) else { throw .badLocalPart }
         return EmailAddress(localPart: local, domain: domain)
     }
 
@@ -119,7 +119,7 @@ struct AddressCursor {
             else { throw .badDomain }
         } while skip(UInt8(ascii: "."))
         guard index - start <= Self.maxDomain else { throw .domainTooLong }
-        guard let name = String(validating: bytes[start..<index], as: UTF8.self) else { throw .badDomain }
+        guard let name = SafeText.text(bytes[start..<index]) else { throw .badDomain }
         return Domain(name)
     }
 

@@ -38,3 +38,20 @@ public struct Domain: Sendable, Hashable, Codable, CustomStringConvertible {
         try container.encode(name)
     }
 }
+
+extension Domain {
+    /// Parses a domain name as RFC 5321 4.1.2 writes it (`sub-domain *("." sub-domain)`, U-labels allowed),
+    /// not an address literal.
+    public init(validating text: String) throws(AddressSyntaxError) {
+        var cursor = AddressCursor(Array(text.utf8))
+        self = try cursor.parseDomain()
+        guard cursor.isAtEnd else { throw .unexpectedCharacter(cursor.describeCurrent()) }
+    }
+
+    /// Whether `text` can name this host in a greeting, EHLO and Received fields: an ASCII domain name
+    /// (RFC 5321 4.1.1.1; a U-label must be given as its A-label, `xn--...`).
+    public static func isHostname(_ text: String) -> Bool {
+        guard let domain = try? Domain(validating: text) else { return false }
+        return domain.isASCII
+    }
+}

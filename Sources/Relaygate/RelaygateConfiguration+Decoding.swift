@@ -12,8 +12,8 @@ extension RelaygateConfiguration: Decodable {
             "log_level",
         ])
         hostname = try keys.value("hostname", default: hostname)
-        guard !hostname.isEmpty, hostname.utf8.allSatisfy({ $0 > 32 && $0 < 127 }) else {
-            throw keys.invalid("hostname", "must be a host name such as mx.example.org")
+        guard Domain.isHostname(hostname) else {
+            throw keys.invalid("hostname", "must be a host name such as mx.example.org (letters, digits, hyphens, dots)")
         }
         spool = try keys.value("spool", default: spool)
         usersFile = try keys.value("users_file", default: usersFile)
@@ -68,6 +68,7 @@ extension RelaygateConfiguration.SMTPSettings: Decodable {
             "relay_networks", "min_free_space",
         ])
         maxMessageSize = try keys.value("max_message_size", default: maxMessageSize)
+        guard maxMessageSize.octets > 0 else { throw keys.invalid("max_message_size", "must be above 0") }
         maxRecipients = try keys.positive("max_recipients", default: maxRecipients)
         maxLineLength = try keys.value("max_line_length", default: maxLineLength)
         guard maxLineLength >= 512 else {

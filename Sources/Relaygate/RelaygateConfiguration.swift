@@ -1,4 +1,5 @@
 import Foundation
+import MailModel
 
 /// Every setting, with its embedded default: no file is needed to start. The optional file
 /// `rules/relaygate.yaml` overrides any of them (keys below, in snake_case); the command line overrides the
@@ -86,6 +87,7 @@ public struct RelaygateConfiguration: Sendable, Equatable {
         var buffer = [CChar](repeating: 0, count: 256)
         guard gethostname(&buffer, buffer.count) == 0 else { return "localhost" }
         let name = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        return name.isEmpty ? "localhost" : name
+        // A system name that is no valid domain (an underscore, say) cannot go into a greeting.
+        return Domain.isHostname(name) ? name : "localhost"
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import MailModel
 import Server
 
 /// What the command line says, before it is merged with the configuration file.
@@ -31,8 +32,9 @@ public struct Settings: Sendable {
         let configFile = overrides.configFile ?? rules + "/relaygate.yaml"
         var configuration = try ConfigurationLoader.load(path: configFile, required: overrides.configFile != nil)
         if let hostname = overrides.hostname {
-            guard !hostname.isEmpty, hostname.utf8.allSatisfy({ $0 > 32 && $0 < 127 }) else {
-                throw UsageError("--hostname \"\(hostname)\" is not a host name")
+            guard Domain.isHostname(hostname) else {
+                throw UsageError(
+                    "--hostname \"\(hostname)\" is not a host name such as mx.example.org (letters, digits, hyphens, dots)")
             }
             configuration.hostname = hostname
         }

@@ -51,8 +51,10 @@ enum ESMTPParameters {
                 if value == "<>" {
                     result.authorizedSender = ""
                 } else {
-                    guard let decoded = XText.decode(value), let text = String(validating: decoded, as: UTF8.self)
-                    else { throw .badValue("AUTH must be xtext or <>") }
+                    // An addr-spec (RFC 4954 5): never spaces or control characters.
+                    guard let decoded = XText.decode(value), !decoded.contains(UInt8(ascii: " ")),
+                        let text = SafeText.text(decoded)
+                    else { throw .badValue("AUTH must be xtext of an address, or <>") }
                     result.authorizedSender = text
                 }
             default:
@@ -80,8 +82,8 @@ enum ESMTPParameters {
                 guard !type.isEmpty, type.utf8.allSatisfy({ isDigit($0) || isLetter($0) || $0 == UInt8(ascii: "-") }),
                     let decoded = XText.decode(value[value.index(after: semicolon)...]),
                     !decoded.isEmpty, decoded.count <= maxOriginalRecipientLength,
-                    let address = String(validating: decoded, as: UTF8.self)
-                else { throw .badValue("ORCPT must be addr-type;xtext") }
+                    let address = SafeText.text(decoded)
+                else { throw .badValue("ORCPT must be addr-type;xtext, without control characters") }
                 original = OriginalRecipient(addressType: type.lowercased(), address: address)
             default:
                 throw .unrecognized("unrecognized parameter \(parameter.keyword)")

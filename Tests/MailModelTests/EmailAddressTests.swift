@@ -35,9 +35,23 @@ import Testing
         ("<alice@[300.0.0.1]>", .badAddressLiteral),
         ("<alice@[IPv6:zz::1]>", .badAddressLiteral),
         ("<\"unterminated@example.org>", .badLocalPart),
+        // Characters that only deceive: a C1 control, a line separator, a bidi override, a bidi isolate.
+        ("<ali\u{85}ce@example.org>", .badLocalPart),
+        ("<alice\u{2028}@example.org>", .badLocalPart),
+        ("<\"a\u{202E}b\"@example.org>", .badLocalPart),
+        ("<alice@exa\u{2066}mple.org>", .badDomain),
     ])
     func refusesInvalidPaths(_ path: String, _ error: AddressSyntaxError) {
         #expect(throws: error) { try EmailAddress(parsingPath: path) }
+    }
+
+    @Test func hostnamesAreASCIIDomainNames() {
+        for good in ["mx.example.org", "localhost", "xn--exmple-cua.org"] {
+            #expect(Domain.isHostname(good), "\(good)")
+        }
+        for bad in ["", "mx_1.example.org", "-mx.example.org", "mx..example.org", "[192.0.2.1]", "exämple.org", "a b", "mx.example.org."] {
+            #expect(!Domain.isHostname(bad), "\(bad)")
+        }
     }
 
     @Test func enforcesRFC5321Lengths() {

@@ -64,6 +64,11 @@ import Testing
         ("tls:\n  certificate: /x.pem\n", 2, "tls.certificate", "key is missing"),
         ("log_level: loud\n", 1, "log_level", "must be one of"),
         ("smtp:\n  max_line_length: 100\n", 2, "smtp.max_line_length", "at least 512"),
+        ("smtp:\n  max_message_size: 0\n", 2, "smtp.max_message_size", "above 0"),
+        ("hostname: mx_1.example.org\n", 1, "hostname", "must be a host name"),
+        ("hostname: -mx.example.org\n", 1, "hostname", "must be a host name"),
+        ("hostname: mx..example.org\n", 1, "hostname", "must be a host name"),
+        ("hostname: \"[192.0.2.1]\"\n", 1, "hostname", "must be a host name"),
     ])
     func errorsNameTheLineAndTheKey(_ yaml: String, _ line: Int, _ key: String, _ message: String) {
         #expect {
