@@ -2,6 +2,7 @@ import MailModel
 import NIOCore
 import NIOPosix
 import Spool
+import Synchronization
 
 /// Puts messages into the `Spool`, doing its blocking file work on a thread pool.
 ///
@@ -15,16 +16,42 @@ public final class SpoolMessageStore: MessageStore {
     let chunkSize: Int
     let highWatermark: Int
 
+    /// The last free-space figure, and when it was taken (`statvfs` is not for an event loop: on a network
+    /// file system it can block).
+    private let freeSpace: Mutex<FreeSpace>
+    private struct FreeSpace {
+        var octets: Int?
+        var takenAt: NIODeadline
+        var refreshing = false
+    }
+    /// How old the free-space figure may be before a MAIL asks for a fresh one.
+    static let freeSpaceMaximumAge = TimeAmount.seconds(1)
+
     public init(spool: Spool, threadPool: NIOThreadPool, chunkSize: Int = 256 * 1024, highWatermark: Int = 1024 * 1024)
     {
         self.spool = spool
         self.threadPool = threadPool
         self.chunkSize = chunkSize
         self.highWatermark = highWatermark
+        freeSpace = Mutex(FreeSpace(octets: spool.availableSpace(), takenAt: .now()))
     }
 
+    /// Decides from the last figure, at most a second old under load; a stale one is refreshed on the thread
+    /// pool for the next MAIL.
     public func hasRoom(forDeclaredSize size: Int?) -> Bool {
-        spool.hasRoom(forDeclaredSize: size)
+        let now = NIODeadline.now()
+        let (octets, refresh) = freeSpace.withLock { state in
+            let refresh = !state.refreshing && now - state.takenAt > Self.freeSpaceMaximumAge
+            if refresh { state.refreshing = true }
+            return (state.octets, refresh)
+        }
+        if refresh {
+            threadPool.submit { [self] _ in
+                let octets = spool.availableSpace()
+                freeSpace.withLock { $0 = FreeSpace(octets: octets, takenAt: .now()) }
+            }
+        }
+        return spool.hasRoom(forDeclaredSize: size, available: octets)
     }
 
     public func begin(_ queueID: QueueID, on eventLoop: any EventLoop) -> any IncomingMessage {

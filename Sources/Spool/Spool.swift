@@ -55,10 +55,19 @@ public final class Spool: Sendable {
     public func bodyPath(_ id: QueueID) -> String { bodyDirectory + "/" + id.rawValue }
 
     /// Whether a message of this size (or of unknown size) can be taken without running the disk low.
+    /// Blocking: asks the file system.
     public func hasRoom(forDeclaredSize size: Int?) -> Bool {
-        guard let available = FileSystem.availableSpace(directory) else { return true }
+        hasRoom(forDeclaredSize: size, available: availableSpace())
+    }
+
+    /// The same decision from a free-space figure taken earlier (nil when unknown: then yes).
+    public func hasRoom(forDeclaredSize size: Int?, available: Int?) -> Bool {
+        guard let available else { return true }
         return available - (size ?? 0) >= minimumFreeSpace
     }
+
+    /// Octets an unprivileged writer may still use on the spool's file system. Blocking.
+    public func availableSpace() -> Int? { FileSystem.availableSpace(directory) }
 
     /// Messages committed and directory syncs made since this spool was opened: with concurrent clients the
     /// second is smaller, because commits share syncs.

@@ -63,28 +63,32 @@ public final class SpoolMessageWriter: Sendable {
         envelope.size = state.written
         let bodyPath = spool.bodyPath(queueID)
         let envelopePath = spool.envelopePath(queueID, in: .incoming)
+        // What this commit has put in place so far: on failure exactly that is taken back, nothing else.
+        var created: [String] = []
         do {
             let fd = try state.fd ?? FileSystem.createExclusive(tmpBodyPath)
             state.fd = nil
+            created.append(tmpBodyPath)
             defer { FileSystem.closeDescriptor(fd) }
             try FileSystem.dataSync(fd, path: tmpBodyPath)
 
             let record = try EnvelopeCodec.encode(envelope)
             let envelopeFD = try FileSystem.createExclusive(tmpEnvelopePath)
+            created.append(tmpEnvelopePath)
             defer { FileSystem.closeDescriptor(envelopeFD) }
             try record.withUnsafeBytes { try FileSystem.writeAll(envelopeFD, $0, path: tmpEnvelopePath) }
             try FileSystem.dataSync(envelopeFD, path: tmpEnvelopePath)
 
             // Body first: an envelope in incoming/ always has its body.
             try FileSystem.move(tmpBodyPath, to: bodyPath)
+            created[0] = bodyPath
             try FileSystem.move(tmpEnvelopePath, to: envelopePath)
+            created[1] = envelopePath
             try spool.directorySync.syncAfterNow()
             spool.commitCount.add(1, ordering: .relaxed)
         } catch {
-            FileSystem.remove(envelopePath)
-            FileSystem.remove(bodyPath)
-            FileSystem.remove(tmpEnvelopePath)
-            FileSystem.remove(tmpBodyPath)
+            // The envelope goes first, so a crash half-way through never leaves an envelope without its body.
+            for path in created.reversed() { FileSystem.remove(path) }
             throw error
         }
     }
