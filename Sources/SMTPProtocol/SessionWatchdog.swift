@@ -1,7 +1,9 @@
 /// Decides when a session has been idle or slow too long. Pure: time is passed in as a monotonic duration
 /// since any origin, so the rules are tested without waiting.
 ///
-/// - Waiting for a command: `commandTimeout` without a byte (RFC 5321 4.5.3.2.7 recommends 5 minutes).
+/// - Waiting for a command: `commandTimeout` since our last reply (RFC 5321 4.5.3.2.7 recommends 5 minutes).
+///   The whole command must arrive in that time; bytes alone do not restart it, so a client cannot hold a
+///   connection by sending a command one byte every few minutes.
 /// - Reading message content: `dataTimeout` without a byte, and, once DATA has lasted `rateGrace`, an
 ///   average of at least `minimumDataRate` octets a second since the 354, so a client cannot hold a
 ///   connection for hours by trickling a byte a minute.
@@ -33,16 +35,18 @@ public struct SessionWatchdog: Sendable {
         self.lastActivity = now
     }
 
-    /// Octets arrived from the client.
+    /// Octets arrived from the client. Only message content counts as activity; a command counts when it is
+    /// answered (`replied`).
     public mutating func received(_ octets: Int, now: Duration, phase: SMTPServerSession.Phase) {
+        guard phase == .data else { return }
         lastActivity = now
-        if phase == .data {
-            if dataStarted == nil { dataStarted = now }
-            dataOctets += octets
-        } else {
-            dataStarted = nil
-            dataOctets = 0
-        }
+        if dataStarted == nil { dataStarted = now }
+        dataOctets += octets
+    }
+
+    /// We sent a reply: the wait for the next command starts again.
+    public mutating func replied(now: Duration) {
+        lastActivity = now
     }
 
     /// The session moved to a new phase (DATA started or ended, or a wait for our own work ended).

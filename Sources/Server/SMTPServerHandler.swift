@@ -167,6 +167,7 @@ final class SMTPServerHandler: ChannelDuplexHandler {
     private func perform(_ action: SMTPServerSession.Action, context: ChannelHandlerContext) {
         switch action {
         case .send(let reply):
+            watchdog.replied(now: now(context))
             lastWrite = context.write(wrapOutboundOut(ByteBuffer(string: reply.encoded)))
         case .startMessage(let start):
             startMessage(start, context: context)

@@ -15,8 +15,16 @@ import Testing
         var watchdog = SessionWatchdog(limits: limits, now: .zero)
         #expect(watchdog.verdict(now: .seconds(299), phase: .command) == .fine)
         #expect(watchdog.verdict(now: .seconds(300), phase: .command) == .idle)
-        watchdog.received(5, now: .seconds(200), phase: .command)
+        watchdog.replied(now: .seconds(200))
         #expect(watchdog.verdict(now: .seconds(499), phase: .command) == .fine)
+    }
+
+    @Test func aCommandTrickledByteByByteStillTimesOut() {
+        var watchdog = SessionWatchdog(limits: limits, now: .zero)
+        for second in stride(from: 0, to: 300, by: 60) {
+            watchdog.received(1, now: .seconds(Int64(second)), phase: .command)
+        }
+        #expect(watchdog.verdict(now: .seconds(300), phase: .command) == .idle)
     }
 
     @Test func nothingExpiresWhileWaitingForOurOwnWork() {

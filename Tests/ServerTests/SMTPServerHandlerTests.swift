@@ -94,6 +94,18 @@ import Testing
         #expect(try connection.written() == "421 4.4.2 Timeout exceeded, closing connection\r\n")
     }
 
+    @Test func aCommandTrickledByteByByteTimesOut() throws {
+        var limits = SessionWatchdog.Limits()
+        limits.commandTimeout = .seconds(60)
+        let connection = try connect(limits: limits)
+        _ = try connection.written()
+        for byte in "NOOP".utf8 {
+            try connection.channel.writeInbound(ByteBuffer(bytes: [byte]))
+            connection.channel.embeddedEventLoop.advanceTime(by: .seconds(20))
+        }
+        #expect(try connection.written() == "421 4.4.2 Timeout exceeded, closing connection\r\n")
+    }
+
     @Test func unreadRepliesStopTheSession() throws {
         let connection = try connect()
         _ = try connection.written()
