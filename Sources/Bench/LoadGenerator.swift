@@ -136,7 +136,8 @@ public struct LoadGenerator: Sendable {
         guard reply.code == code else { throw BenchError("expected \(code), server said: \(reply.text)") }
     }
 
-    /// A message of exactly `size` octets before the end marker: a few headers, then 76-character lines.
+    /// A message of `size` octets before the end marker (never less than its three header lines, about
+    /// 90 octets): the headers, then 76-character lines.
     static func content(size: Int) -> ByteBuffer {
         var text = "From: <bench@relaygate.test>\r\nTo: <sink@relaygate.test>\r\nSubject: relaygate bench\r\n\r\n"
         let line = String(repeating: "x", count: 76) + "\r\n"

@@ -32,13 +32,13 @@ struct ReplyReader {
 
     private mutating func nextLine() async throws -> String {
         while true {
+            // Lines end at LF; the CR before it is dropped. Looking for CR first would hang on a bare CR.
             let view = buffer.readableBytesView
-            if let cr = view.firstIndex(of: UInt8(ascii: "\r")), view.index(after: cr) < view.endIndex,
-                view[view.index(after: cr)] == UInt8(ascii: "\n")
-            {
-                let length = cr - view.startIndex
-                let line = buffer.readString(length: length)!
-                buffer.moveReaderIndex(forwardBy: 2)
+            if let lf = view.firstIndex(of: UInt8(ascii: "\n")) {
+                let length = lf - view.startIndex
+                var line = buffer.readString(length: length)!
+                buffer.moveReaderIndex(forwardBy: 1)
+                if line.utf8.last == UInt8(ascii: "\r") { line.removeLast() }
                 return line
             }
             guard var more = try await iterator.next() else { throw BenchError("connection closed by the server") }

@@ -8,7 +8,8 @@ public struct Envelope: Sendable, Equatable, Codable {
     public var sender: ReversePath
     public var recipients: [Recipient]
     public var parameters: MailParameters
-    /// When the message became durable; the queue lifetime counts from here.
+    /// When the content was complete and handed to the spool (just before it became durable); the queue
+    /// lifetime counts from here.
     public var arrival: Date
     /// Octets of the body file, our Received header included. Recovery compares it with the file.
     public var size: Int

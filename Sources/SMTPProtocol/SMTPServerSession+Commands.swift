@@ -4,7 +4,6 @@ extension SMTPServerSession {
     mutating func handle(_ command: SMTPCommand) {
         switch command {
         case .quit:
-            if state.isReceivingData { emit(.abortMessage) }
             close(with: .closing(configuration.hostname))
         case .noop:
             emit(.send(.ok))
@@ -127,7 +126,7 @@ extension SMTPServerSession {
         if !address.isASCII && !transaction.parameters.smtpUTF8 {
             return fail(.utf8Required, command: "RCPT", recipient: "\(address)")
         }
-        if transaction.recipients.contains(where: { $0.address == address }) {
+        if transaction.recipientAddresses.contains(address) {
             // The same recipient twice gets one copy (RFC 5321 3.3 lets us collapse duplicates).
             return emit(.send(.recipientOk))
         }
@@ -140,6 +139,7 @@ extension SMTPServerSession {
             return fail(reply, command: "RCPT", recipient: "\(address)")
         }
         transaction.recipients.append(Recipient(address: address, originalRecipient: original, notify: notify))
+        transaction.recipientAddresses.insert(address)
         state = .mailTransaction(transaction)
         emit(.send(.recipientOk))
     }

@@ -82,6 +82,8 @@ extension SMTPServerSession {
         let sender: ReversePath
         let parameters: MailParameters
         var recipients: [Recipient] = []
+        /// The same addresses, to find a repeated RCPT without a scan.
+        var recipientAddresses: Set<EmailAddress> = []
     }
 }
 

@@ -96,8 +96,8 @@ public final class Spool: Sendable {
         }
     }
 
-    /// Every envelope in the spool, oldest first. Files that vanish while we look (a worker moved them) are
-    /// looked for again in the other queues.
+    /// Every envelope in the spool, oldest first. A file that vanishes between listing and reading (a worker
+    /// moved it) is left out of this snapshot; it may show up under the queue it moved to, or not at all.
     public func entries(in queues: [Queue] = Queue.allCases) -> [Entry] {
         var result: [Entry] = []
         for queue in queues {
