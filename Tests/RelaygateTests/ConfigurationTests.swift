@@ -1,3 +1,4 @@
+import Foundation
 import Relaygate
 import Testing
 
@@ -153,6 +154,14 @@ import Testing
         overrides.tlsCertificate = nil
         overrides.configFile = "/nonexistent-rules/custom.yaml"
         #expect(throws: ConfigurationError.self) { try Settings.resolve(overrides) }
+    }
+
+    @Test func theShippedExampleIsValid() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let configuration = try ConfigurationLoader.load(
+            path: root.appendingPathComponent("rules/relaygate.example.yaml").path, required: true)
+        #expect(configuration.hostname == "mx.example.org")
     }
 
     @Test func flagsWinOverTheFile() throws {
