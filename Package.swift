@@ -34,7 +34,10 @@ let package = Package(
         ),
 
         // Pure policy: which recipients a client may hand us.
-        .target(name: "Routing", dependencies: ["MailModel"], swiftSettings: strict),
+        .target(
+            name: "Routing",
+            dependencies: ["MailModel", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict),
 
         // The durable on-disk queue. Files only.
         .target(
@@ -114,7 +117,7 @@ let package = Package(
             exclude: ["Fixtures"],
             swiftSettings: strict
         ),
-        .testTarget(name: "RoutingTests", dependencies: ["Routing"], swiftSettings: strict),
+        .testTarget(name: "RoutingTests", dependencies: ["Routing"], exclude: ["Fixtures"], swiftSettings: strict),
         .testTarget(name: "SpoolTests", dependencies: ["Spool", "MailModel"], swiftSettings: strict),
         .testTarget(name: "MailboxTests", dependencies: ["Mailbox"], swiftSettings: strict),
         .testTarget(

@@ -1,22 +1,39 @@
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
 /// A mail domain: the part of an address after the `@` (RFC 5321 4.1.2), or an address literal such as
 /// `[192.0.2.1]` or `[IPv6:2001:db8::1]`.
 ///
-/// Domains compare case-insensitively: `name` keeps what the peer wrote, `key` is the lower-cased form used
-/// for comparison and hashing. Non-ASCII labels (RFC 6531 U-labels) are lower-cased Unicode-wise; converting
-/// them to A-labels (punycode) is a later concern of routing.
+/// Domains compare case-insensitively and in one form whatever script they are written in: `name` keeps
+/// what the peer wrote; `key`, used for comparison and hashing, is lower-cased, without a trailing root
+/// dot, and has each non-ASCII label as its IDNA A-label (NFC, lower-cased, Punycode), so `MÜNCHEN.de`,
+/// `münchen.de` (composed or not) and `xn--mnchen-3ya.de` are one domain.
 public struct Domain: Sendable, Hashable, Codable, CustomStringConvertible {
     /// The domain as written.
     public let name: String
+    /// The comparison form (see the type's comment). Computed once.
+    public let key: String
 
     public init(_ name: String) {
         self.name = name
+        self.key = Self.comparisonKey(name)
     }
 
-    /// The comparison form: lower-cased, without a trailing root dot.
-    public var key: String {
+    static func comparisonKey(_ name: String) -> String {
         var lowered = name.lowercased()
-        if lowered.hasSuffix("."), !isAddressLiteral { lowered.removeLast() }
-        return lowered
+        if lowered.hasPrefix("[") { return lowered }
+        if lowered.hasSuffix(".") { lowered.removeLast() }
+        guard !lowered.utf8.allSatisfy({ $0 < 0x80 }) else { return lowered }
+        let labels = lowered.precomposedStringWithCanonicalMapping.split(separator: ".", omittingEmptySubsequences: false)
+        return labels.map { label in
+            guard !label.utf8.allSatisfy({ $0 < 0x80 }), let encoded = Punycode.encode(String(label)) else {
+                return String(label)
+            }
+            return "xn--" + encoded
+        }.joined(separator: ".")
     }
 
     /// True for `[...]` address literals.
@@ -30,7 +47,7 @@ public struct Domain: Sendable, Hashable, Codable, CustomStringConvertible {
     public func hash(into hasher: inout Hasher) { hasher.combine(key) }
 
     public init(from decoder: any Decoder) throws {
-        self.name = try decoder.singleValueContainer().decode(String.self)
+        self.init(try decoder.singleValueContainer().decode(String.self))
     }
 
     public func encode(to encoder: any Encoder) throws {

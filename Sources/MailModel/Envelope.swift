@@ -52,23 +52,34 @@ public struct Recipient: Sendable, Equatable, Codable {
         case failed
     }
 
+    /// The final address: the RCPT address, or what the rules made of it.
     public var address: EmailAddress
+    /// ORCPT (RFC 3461): as the client gave it, or the RCPT address when the rules forwarded it elsewhere.
     public var originalRecipient: OriginalRecipient?
     public var notify: NotifyConditions?
     public var status: Status
+    /// Where it goes next. Nil only in envelopes written before routing existed: delivery treats those as `mx`.
+    public var route: Route?
+    /// The rule that chose this address and route, as `file:line`; nil for mail relayed by an authorized client.
+    public var rule: String?
+    /// The envelope sender to deliver with, when it is not the message's own: the SRS address of a forward.
+    public var sender: ReversePath?
 
     public init(
         address: EmailAddress, originalRecipient: OriginalRecipient? = nil, notify: NotifyConditions? = nil,
-        status: Status = .pending
+        status: Status = .pending, route: Route? = nil, rule: String? = nil, sender: ReversePath? = nil
     ) {
         self.address = address
         self.originalRecipient = originalRecipient
         self.notify = notify
         self.status = status
+        self.route = route
+        self.rule = rule
+        self.sender = sender
     }
 
     enum CodingKeys: String, CodingKey {
-        case address, notify, status
+        case address, notify, status, route, rule, sender
         case originalRecipient = "orcpt"
     }
 }

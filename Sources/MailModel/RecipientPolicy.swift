@@ -21,6 +21,25 @@ public struct SubmissionContext: Sendable {
 }
 
 public enum RecipientDecision: Sendable, Equatable {
-    case accept
+    /// Take the recipient: its copies go to these destinations (several when a rule forwards to several
+    /// targets; none is never returned).
+    case accept([Destination])
     case refuse(SMTPReply)
+}
+
+/// One final destination chosen for a recipient.
+public struct Destination: Sendable, Equatable {
+    public var address: EmailAddress
+    public var route: Route
+    /// The rule that chose it, as `file:line`; nil for relayed mail.
+    public var rule: String?
+    /// The envelope sender to deliver with, when not the message's own (SRS for a forward).
+    public var sender: ReversePath?
+
+    public init(address: EmailAddress, route: Route, rule: String? = nil, sender: ReversePath? = nil) {
+        self.address = address
+        self.route = route
+        self.rule = rule
+        self.sender = sender
+    }
 }

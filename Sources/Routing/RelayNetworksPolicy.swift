@@ -16,10 +16,14 @@ public struct RelayNetworksPolicy: RecipientPolicy {
     }
 
     public func decide(recipient: EmailAddress, for submission: SubmissionContext) -> RecipientDecision {
-        if submission.authenticatedUser != nil { return .accept }
-        if let address = submission.clientAddress, trustedNetworks.contains(where: { $0.contains(address) }) {
-            return .accept
-        }
-        return .refuse(Self.relayDenied)
+        guard mayRelay(submission) else { return .refuse(Self.relayDenied) }
+        return .accept([Destination(address: recipient, route: .mx)])
+    }
+
+    /// Whether this client may send mail to any address: it authenticated, or it is on a trusted network.
+    public func mayRelay(_ submission: SubmissionContext) -> Bool {
+        if submission.authenticatedUser != nil { return true }
+        guard let address = submission.clientAddress else { return false }
+        return trustedNetworks.contains { $0.contains(address) }
     }
 }

@@ -130,16 +130,28 @@ extension SMTPServerSession {
             // The same recipient twice gets one copy (RFC 5321 3.3 lets us collapse duplicates).
             return emit(.send(.recipientOk))
         }
-        guard transaction.recipients.count < configuration.maxRecipients else {
+        guard transaction.recipientAddresses.count < configuration.maxRecipients else {
             return fail(.tooManyRecipients, command: "RCPT", recipient: "\(address)")
         }
         let context = SubmissionContext(
             clientAddress: client.address, authenticatedUser: authenticatedUser, sender: transaction.sender)
-        if case .refuse(let reply) = environment.policy.decide(recipient: address, for: context) {
+        let destinations: [Destination]
+        switch environment.policy.decide(recipient: address, for: context) {
+        case .refuse(let reply):
             return fail(reply, command: "RCPT", recipient: "\(address)")
+        case .accept(let accepted):
+            destinations = accepted
         }
-        transaction.recipients.append(Recipient(address: address, originalRecipient: original, notify: notify))
         transaction.recipientAddresses.insert(address)
+        for destination in destinations where transaction.destinations.insert(destination.address).inserted {
+            // A copy forwarded elsewhere remembers what it was sent to, for a DSN (RFC 3461 4.2).
+            let original =
+                original ?? (destination.address == address ? nil : OriginalRecipient(addressType: "rfc822", address: "\(address)"))
+            transaction.recipients.append(
+                Recipient(
+                    address: destination.address, originalRecipient: original, notify: notify,
+                    route: destination.route, rule: destination.rule, sender: destination.sender))
+        }
         state = .mailTransaction(transaction)
         emit(.send(.recipientOk))
     }

@@ -81,9 +81,12 @@ extension SMTPServerSession {
         let queueID: QueueID
         let sender: ReversePath
         let parameters: MailParameters
+        /// Final recipients: what the accepted RCPTs resolved to, each address once.
         var recipients: [Recipient] = []
-        /// The same addresses, to find a repeated RCPT without a scan.
+        /// The accepted RCPT addresses, to find a repeated RCPT without a scan and to count them.
         var recipientAddresses: Set<EmailAddress> = []
+        /// The addresses in `recipients`, so two RCPTs that resolve to one address make one copy.
+        var destinations: Set<EmailAddress> = []
     }
 }
 

@@ -5,5 +5,7 @@ import MailModel
 public struct AcceptAllPolicy: RecipientPolicy {
     public init() {}
 
-    public func decide(recipient: EmailAddress, for submission: SubmissionContext) -> RecipientDecision { .accept }
+    public func decide(recipient: EmailAddress, for submission: SubmissionContext) -> RecipientDecision {
+        .accept([Destination(address: recipient, route: .discard)])
+    }
 }
