@@ -1,5 +1,6 @@
 import Foundation
 import Mailbox
+import Routing
 import Server
 
 /// `relaygate check`: everything `serve` would refuse to start with, found without starting it.
@@ -19,6 +20,28 @@ public enum ConfigurationCheck {
             _ = try UsersFile.load(path: settings.usersFile)
         } catch {
             problems.append("users file: \(error)")
+        }
+        do {
+            _ = try RoutingSetup.loadRules(settings)
+        } catch let errors as RulesErrors {
+            problems += errors.errors.map(\.description)
+        } catch {
+            problems.append("rules: \(error)")
+        }
+        for (name, upstream) in configuration.upstreams.sorted(by: { $0.key < $1.key }) {
+            if let file = upstream.passwordFile, !FileManager.default.isReadableFile(atPath: file) {
+                problems.append("upstreams.\(name).password_file \(file) cannot be read by this user")
+            }
+            if let variable = upstream.passwordEnvironment, ProcessInfo.processInfo.environment[variable] == nil {
+                problems.append("upstreams.\(name).password_env: the environment variable \(variable) is not set")
+            }
+        }
+        if let secrets = configuration.routing.srsSecretFile {
+            do {
+                _ = try SRSSecrets.load(path: secrets, create: false)
+            } catch {
+                problems.append("routing.srs_secret_file: \(error)")
+            }
         }
         if settings.listeners.isEmpty {
             problems.append("no listeners: give --smtp or --smtps, or listen: in the config")
@@ -40,10 +63,18 @@ public enum ConfigurationCheck {
         return problems
     }
 
+    private static func rulesSummary(_ settings: Settings) -> String {
+        guard let rules = try? RoutingSetup.loadRules(settings) else { return "not loadable" }
+        let domains = rules.ourDomains.sorted()
+        return "\(rules.ruleCount) in \(settings.rulesDirectory); our domains: "
+            + (domains.isEmpty ? "none (only authorized clients may relay)" : domains.joined(separator: ", "))
+    }
+
     public static func summary(_ settings: Settings) -> String {
         let configuration = settings.configuration
         let users = (try? UsersFile.load(path: settings.usersFile))?.entries.count ?? 0
-        var lines = [
+        let upstreams = configuration.upstreams.isEmpty ? "none" : configuration.upstreams.keys.sorted().joined(separator: ", ")
+        var lines: [String] = [
             "configuration OK (\(settings.configFileExists ? settings.configFile : "embedded defaults"))",
             "  hostname: \(configuration.hostname)",
             "  spool: \(configuration.spool)",
@@ -53,6 +84,8 @@ public enum ConfigurationCheck {
                 + (configuration.tls.certificate.map { "certificate \($0)" } ?? "self-signed, generated under the spool"),
             "  users: \(users) in \(settings.usersFile)\(users == 0 ? " (AUTH not offered)" : "")",
             "  relay networks: " + configuration.smtp.relayNetworks.joined(separator: ", "),
+            "  rules: \(rulesSummary(settings))",
+            "  upstreams: \(upstreams)",
             "  max message size: \(configuration.smtp.maxMessageSize)",
         ]
         if !configuration.hostname.contains(".") {

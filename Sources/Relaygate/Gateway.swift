@@ -38,6 +38,22 @@ public enum Gateway {
                 metadata: ["users_file": "\(settings.usersFile)"])
         }
 
+        let rules: RuleSet
+        let secrets: [[UInt8]]
+        do {
+            rules = try RoutingSetup.loadRules(settings)
+            secrets = try SRSSecrets.load(path: RoutingSetup.srsSecretsPath(configuration), create: true)
+        } catch {
+            throw StartupError("rules: \(error)")
+        }
+        let router = RecipientRouter(RoutingSetup.router(settings, rules: rules, secrets: secrets))
+        logger.info(
+            "rules loaded",
+            metadata: [
+                "directory": "\(settings.rulesDirectory)", "rules": "\(rules.ruleCount)",
+                "domains": "\(rules.ourDomains.sorted().joined(separator: ","))",
+            ])
+
         let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
         let threadPool = NIOThreadPool(numberOfThreads: configuration.spoolThreads)
         threadPool.start()
@@ -48,7 +64,7 @@ public enum Gateway {
         let service = try SMTPServiceContext(
             configuration: sessionConfiguration(configuration),
             watchdogLimits: watchdogLimits(configuration),
-            policy: RelayNetworksPolicy(trustedNetworks: configuration.smtp.relayNetworks.compactMap(IPNetwork.init)),
+            policy: router,
             store: SpoolMessageStore(spool: spool, threadPool: threadPool),
             authenticator: Authenticator(
                 verifier: verifier,
@@ -65,8 +81,10 @@ public enum Gateway {
         let server = SMTPServer(service: service, group: group)
         let listeners = ListenerService(
             server: server, listeners: settings.listeners, grace: configuration.shutdownGrace.duration, logger: logger)
+        let reloader = RulesReloader(
+            settings: settings, router: router, secrets: secrets, interval: .seconds(2), logger: Logger(label: "rules"))
         let services = ServiceGroup(
-            services: [listeners], gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [],
+            services: [listeners, reloader], gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [],
             logger: Logger(label: "lifecycle"))
         var failure: (any Error)?
         do { try await services.run() } catch { failure = error }

@@ -67,6 +67,9 @@ public enum QueueReport {
             var line = "  \(recipient.address) \(recipient.status.rawValue)"
             if let notify = recipient.notify { line += " NOTIFY=\(notify)" }
             if let original = recipient.originalRecipient { line += " ORCPT=\(original)" }
+            line += " route=\(recipient.route.map { "\($0)" } ?? "mx")"
+            if let rule = recipient.rule { line += " rule=\(rule)" }
+            if let sender = recipient.sender { line += " sender=\(sender)" }
             text += line + "\n"
         }
         text += "body: \(bodyPath)\n"

@@ -9,7 +9,7 @@ extension RelaygateConfiguration: Decodable {
         self.init()
         let keys = try decoder.strictContainer(allowing: [
             "hostname", "spool", "users_file", "tls", "listen", "smtp", "auth", "shutdown_grace", "spool_threads",
-            "log_level",
+            "log_level", "routing", "upstreams",
         ])
         hostname = try keys.value("hostname", default: hostname)
         guard Domain.isHostname(hostname) else {
@@ -27,6 +27,11 @@ extension RelaygateConfiguration: Decodable {
         logLevel = try keys.value("log_level", default: logLevel)
         guard Self.logLevels.contains(logLevel) else {
             throw keys.invalid("log_level", "must be one of \(Self.logLevels.joined(separator: ", "))")
+        }
+        routing = try keys.value("routing", default: routing)
+        upstreams = try keys.value("upstreams", default: upstreams)
+        for name in upstreams.keys where Route("relay:" + name) == nil {
+            throw keys.invalid("upstreams", "\"\(name)\" is not a name: use letters, digits, '.', '_' and '-'")
         }
     }
 
@@ -102,6 +107,65 @@ extension RelaygateConfiguration.AuthSettings: Decodable {
         maxFailures = try keys.positive("max_failures", default: maxFailures)
         failureWindow = try keys.value("failure_window", default: failureWindow)
         failureDelay = try keys.value("failure_delay", default: failureDelay)
+    }
+}
+
+extension RelaygateConfiguration.RoutingSettings: Decodable {
+    public init(from decoder: any Decoder) throws {
+        self.init()
+        let keys = try decoder.strictContainer(allowing: ["subaddress_delimiter", "srs_secret_file", "srs_max_age"])
+        subaddressDelimiter = try keys.value("subaddress_delimiter", default: subaddressDelimiter)
+        guard subaddressDelimiter.count <= 1, !subaddressDelimiter.contains(where: { $0 == "@" || $0 == "\"" || $0.isWhitespace })
+        else { throw keys.invalid("subaddress_delimiter", "must be one character such as + or -, or empty for none") }
+        srsSecretFile = try keys.value("srs_secret_file", default: srsSecretFile)
+        srsMaxAge = try keys.value("srs_max_age", default: srsMaxAge)
+        guard srsMaxAge.duration >= .seconds(86400) else {
+            throw keys.invalid("srs_max_age", "must be at least 1d (SRS timestamps count days)")
+        }
+    }
+}
+
+extension RelaygateConfiguration.Upstream: Decodable {
+    public init(from decoder: any Decoder) throws {
+        self.init()
+        let keys = try decoder.strictContainer(allowing: [
+            "hosts", "tls", "username", "password", "password_env", "password_file", "verify_certificate",
+        ])
+        hosts = try keys.value("hosts", default: hosts)
+        guard !hosts.isEmpty else { throw keys.invalid("hosts", "give at least one HOST:PORT, such as smtp.example.com:587") }
+        for (index, host) in hosts.enumerated() where !Self.isHostAndPort(host) {
+            throw keys.invalid("hosts", index: index, "\"\(host)\" is not HOST:PORT, such as smtp.example.com:587")
+        }
+        let mode = try keys.value("tls", default: tls.rawValue)
+        guard let parsed = TLSMode(rawValue: mode) else {
+            throw keys.invalid("tls", "must be starttls, implicit (port 465) or none")
+        }
+        tls = parsed
+        username = try keys.value("username", default: username)
+        password = try keys.value("password", default: password)
+        passwordEnvironment = try keys.value("password_env", default: passwordEnvironment)
+        passwordFile = try keys.value("password_file", default: passwordFile)
+        let sources = [password, passwordEnvironment, passwordFile].compactMap { $0 }
+        guard sources.count <= 1 else {
+            throw keys.invalid("password", "give the password one way: password, password_env or password_file")
+        }
+        if username != nil && sources.isEmpty {
+            throw keys.invalid("username", "a username needs password, password_env or password_file")
+        }
+        if username == nil && !sources.isEmpty {
+            throw keys.invalid("username", "a password needs a username")
+        }
+        verifyCertificate = try keys.value("verify_certificate", default: verifyCertificate)
+    }
+
+    /// `host:port` or `[ipv6]:port`.
+    static func isHostAndPort(_ text: String) -> Bool {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
+            (1...65535).contains(port)
+        else { return false }
+        var host = String(text[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        return IPAddress(host) != nil || Domain.isHostname(host)
     }
 }
 

@@ -39,8 +39,38 @@ public struct RelaygateConfiguration: Sendable, Equatable {
     public var spoolThreads = 32
     /// trace, debug, info, notice, warning, error or critical.
     public var logLevel = "info"
+    public var routing = RoutingSettings()
+    /// Named smarthosts that `route … relay:NAME` lines send mail through.
+    public var upstreams: [String: Upstream] = [:]
 
     public init() {}
+
+    public struct RoutingSettings: Sendable, Equatable {
+        /// `user+tag@d` falls back to `user@d`; empty turns subaddresses off.
+        public var subaddressDelimiter = "+"
+        /// SRS keys, one per line, the first signs; made on first start (0600) when absent. Defaults to
+        /// `srs-secrets` in the spool.
+        public var srsSecretFile: String?
+        /// How long an SRS bounce address stays valid.
+        public var srsMaxAge = TimeSpan(.seconds(21 * 86400))
+    }
+
+    /// A smarthost: its hosts are tried in order.
+    public struct Upstream: Sendable, Equatable {
+        public enum TLSMode: String, Sendable, Equatable, CaseIterable {
+            case starttls, implicit, none
+        }
+
+        public var hosts: [String] = []
+        public var tls = TLSMode.starttls
+        public var username: String?
+        /// At most one of these three says where the password is.
+        public var password: String?
+        public var passwordEnvironment: String?
+        public var passwordFile: String?
+        /// Verify the upstream's certificate against the system trust store.
+        public var verifyCertificate = true
+    }
 
     public struct TLSSettings: Sendable, Equatable {
         /// PEM chain, leaf first. With neither set, a self-signed certificate is made under the spool.

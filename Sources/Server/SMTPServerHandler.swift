@@ -225,6 +225,16 @@ final class SMTPServerHandler: ChannelDuplexHandler {
                         "size": "\(accepted.contentSize)", "nrcpt": "\(accepted.recipients.count)",
                         "proto": "\(accepted.client.protocolName)",
                     ].merging(accepted.client.authenticatedUser.map { ["auth": "\($0)"] } ?? [:]) { $1 })
+                for recipient in accepted.recipients {
+                    var metadata: Logger.Metadata = [
+                        "queue_id": "\(accepted.queueID)", "to": "<\(recipient.address)>",
+                        "route": "\(recipient.route.map { "\($0)" } ?? "mx")",
+                    ]
+                    if let rule = recipient.rule { metadata["rule"] = "\(rule)" }
+                    if let original = recipient.originalRecipient { metadata["orcpt"] = "\(original.address)" }
+                    if let sender = recipient.sender { metadata["sender"] = "\(sender)" }
+                    self.logger.info(recipient.route == .discard ? "discarded by rule" : "recipient", metadata: metadata)
+                }
                 self.session.messageCommitted(queueID: accepted.queueID)
             case .failure(let error):
                 self.logger.error(

@@ -6,7 +6,10 @@ struct RelaygateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "relaygate",
         abstract: "An SMTP relay and forwarding gateway.",
-        subcommands: [ServeCommand.self, CheckCommand.self, QueueCommand.self, UsersCommand.self, BenchCommand.self])
+        subcommands: [
+            ServeCommand.self, CheckCommand.self, RulesCommand.self, QueueCommand.self, UsersCommand.self,
+            BenchCommand.self,
+        ])
 }
 
 /// --config, --rules and --spool: every subcommand that reads configuration takes them.

@@ -25,10 +25,12 @@ final class ServerProcess: @unchecked Sendable {
     static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
 
-    /// Starts a server. `config` is the text of rules/relaygate.yaml, if any; `users` maps names to passwords.
-    init(config: String? = nil, users: [String: String] = [:], directory: URL? = nil, extraArguments: [String] = [])
-        async throws
-    {
+    /// Starts a server. `config` is the text of rules/relaygate.yaml, if any; `users` maps names to passwords;
+    /// `rules` maps rules file names (`10-shop.rules`) to their text.
+    init(
+        config: String? = nil, users: [String: String] = [:], rules: [String: String] = [:], directory: URL? = nil,
+        extraArguments: [String] = []
+    ) async throws {
         self.directory =
             directory
             ?? FileManager.default.temporaryDirectory
@@ -39,8 +41,12 @@ final class ServerProcess: @unchecked Sendable {
             try config.write(
                 to: self.directory.appendingPathComponent("rules/relaygate.yaml"), atomically: true, encoding: .utf8)
         }
+        for (name, text) in rules {
+            try text.write(
+                to: self.directory.appendingPathComponent("rules/" + name), atomically: true, encoding: .utf8)
+        }
         for (name, password) in users {
-            let result = try Self.run(["users", "add", name, "--rules", rules], input: password + "\n")
+            let result = try Self.run(["users", "add", name, "--rules", self.rules], input: password + "\n")
             guard result.status == 0 else { throw ServerProcessError("users add failed: \(result.output)") }
         }
         try await start(extraArguments: extraArguments)

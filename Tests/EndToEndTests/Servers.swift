@@ -2,9 +2,10 @@ import Foundation
 
 /// Runs `body` with a fresh server and always stops it (and removes its directory) afterwards.
 func withServer<T>(
-    config: String? = nil, users: [String: String] = [:], _ body: (ServerProcess) async throws -> T
+    config: String? = nil, users: [String: String] = [:], rules: [String: String] = [:],
+    _ body: (ServerProcess) async throws -> T
 ) async throws -> T {
-    let server = try await ServerProcess(config: config, users: users)
+    let server = try await ServerProcess(config: config, users: users, rules: rules)
     do {
         let result = try await body(server)
         await server.stop()
