@@ -160,8 +160,13 @@ public struct Router: Sendable {
                 case .mailbox(let name):
                     children.append(
                         Node(address: address, how: "mailbox", rule: rule.location, result: .destination(.mailbox(name), sender: nil)))
-                case .address(let template):
-                    guard let text = RulesParser.substitute(template, groups: match.groups.isEmpty ? ["", ""] : match.groups),
+                case .address(let next):
+                    let child = node(
+                        for: next, submission: submission, depth: depth + 1, path: path.union([key]),
+                        origin: .forward(by: address))
+                    children.append(child.withRule(rule.location))
+                case .template(let template):
+                    guard let text = RulesParser.substitute(template, groups: match.groups),
                         let next = try? EmailAddress(parsing: text)
                     else {
                         children.append(

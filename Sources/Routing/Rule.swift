@@ -36,14 +36,16 @@ public struct AddressRule: Sendable {
     }
 
     public enum Target: Sendable, Hashable, CustomStringConvertible {
-        /// An address, perhaps with `$1`…`$9` to fill from a regular expression's groups.
-        case address(String)
+        case address(EmailAddress)
+        /// An address with `$1`…`$9` to fill from a regular expression's groups.
+        case template(String)
         /// A local Maildir.
         case mailbox(String)
 
         public var description: String {
             switch self {
-            case .address(let text): text
+            case .address(let address): "\(address)"
+            case .template(let text): text
             case .mailbox(let name): "mailbox:\(name)"
             }
         }

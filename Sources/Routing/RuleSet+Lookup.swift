@@ -63,10 +63,12 @@ extension RuleSet {
         var errors: [RulesError] = []
         var reported: Set<Set<SourceLocation>> = []
         let rules = exact.values.map { $0 } + catchAll.values.map { $0 } + regexes.map(\.rule)
-        for rule in rules.sorted(by: { $0.location < $1.location }) {
-            guard case .forward(let targets) = rule.action else { continue }
-            for case .address(let text) in targets where !text.contains("$") {
-                guard let target = try? EmailAddress(parsing: text), isOurs(target.domain) else { continue }
+        for rule in rules {
+            // Most rules forward outside our domains: nothing to follow there.
+            guard case .forward(let targets) = rule.action,
+                targets.contains(where: { if case .address(let target) = $0 { isOurs(target.domain) } else { false } })
+            else { continue }
+            for case .address(let target) in targets where isOurs(target.domain) {
                 if lookup(target, subaddressDelimiter: nil) == nil && target.localPart.lowercased() != "postmaster" {
                     errors.append(
                         RulesError(
@@ -94,10 +96,8 @@ extension RuleSet {
             }
             guard path.count <= Router.maxDepth, case .forward(let targets) = rule.action else { return false }
             path.append(rule)
-            for case .address(let text) in targets where !text.contains("$") {
-                guard let target = try? EmailAddress(parsing: text), isOurs(target.domain),
-                    let next = lookup(target, subaddressDelimiter: nil)
-                else { continue }
+            for case .address(let target) in targets where isOurs(target.domain) {
+                guard let next = lookup(target, subaddressDelimiter: nil) else { continue }
                 if visit(next.rule) { return true }
             }
             path.removeLast()

@@ -26,10 +26,13 @@ public enum RulesParser {
     public static func parse(_ text: String, file: String) -> (rules: [Line], errors: [RulesError]) {
         var rules: [Line] = []
         var errors: [RulesError] = []
-        for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        // Split on the byte: as Characters, "\r\n" is one grapheme and would never equal "\n".
+        for (index, rawLine) in text.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
+            .enumerated()
+        {
             let location = SourceLocation(file: file, line: index + 1)
             var line = Substring(rawLine)
-            if line.hasSuffix("\r") { line.removeLast() }
+            if line.utf8.last == UInt8(ascii: "\r") { line = Substring(line.utf8.dropLast()) }
             do throws(RulesError) {
                 if let rule = try parseLine(line, at: location) { rules.append(rule) }
             } catch {
@@ -200,12 +203,12 @@ public enum RulesParser {
             guard let sample = substitute(text, groups: Array(repeating: "x", count: 10)),
                 (try? EmailAddress(parsing: sample)) != nil
             else { throw RulesError(location, "\(text) is not an address template such as $1@example.org") }
-            return .address(text)
+            return .template(text)
         }
         guard let address = try? EmailAddress(parsing: text) else {
             throw RulesError(location, "\(text) is not an address, mailbox:NAME, reject or discard")
         }
-        return .address(address.description)
+        return .address(address)
     }
 
     /// `$1`…`$9` replaced by `groups[1]`…; nil when the template names a group that is not there.

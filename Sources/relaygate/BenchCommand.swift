@@ -8,7 +8,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Load generator and sink, like Postfix's smtp-source and smtp-sink.",
-        subcommands: [Send.self, Sink.self])
+        subcommands: [Send.self, Sink.self, Rules.self])
 
     struct Send: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -44,6 +44,19 @@ struct BenchCommand: AsyncParsableCommand {
             }
             LoggingSystem.bootstrap { KeyValueLogHandler(label: $0, level: .info) }
             try await Gateway.sink(listen: address, hostname: hostname, logger: Logger(label: "bench"))
+        }
+    }
+
+    struct Rules: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Time loading a large synthetic rule table and looking recipients up in it.")
+
+        @Option(help: "Exact rules to generate.") var count = 100_000
+        @Option(help: "Lookups to time, of each kind.") var lookups = 100_000
+
+        func run() throws {
+            guard count > 0, lookups > 0 else { throw ValidationError("counts must be above 0") }
+            print(try RulesBenchmark.run(rules: count, lookups: lookups))
         }
     }
 }

@@ -67,6 +67,13 @@ import Testing
         ("smtp:\n  max_line_length: 100\n", 2, "smtp.max_line_length", "at least 512"),
         ("smtp:\n  max_message_size: 0\n", 2, "smtp.max_message_size", "above 0"),
         ("hostname: mx_1.example.org\n", 1, "hostname", "must be a host name"),
+        ("upstreams:\n  provider:\n    hosts: []\n", 3, "upstreams.provider.hosts", "at least one"),
+        ("upstreams:\n  p:\n    hosts: [\"smtp.example.com\"]\n", 3, "upstreams.p.hosts[0]", "HOST:PORT"),
+        ("upstreams:\n  p:\n    hosts: [\"a.example:587\"]\n    tls: maybe\n", 4, "upstreams.p.tls", "starttls"),
+        ("upstreams:\n  p:\n    hosts: [\"a.example:587\"]\n    username: u\n", 4, "upstreams.p.username", "needs password"),
+        ("upstreams:\n  p:\n    hosts: [\"a.example:587\"]\n    passwd: x\n", 4, "upstreams.p.passwd", "unknown key"),
+        ("routing:\n  subaddress_delimiter: \"++\"\n", 2, "routing.subaddress_delimiter", "one character"),
+        ("routing:\n  srs_max_age: 1h\n", 2, "routing.srs_max_age", "at least 1d"),
         ("hostname: -mx.example.org\n", 1, "hostname", "must be a host name"),
         ("hostname: mx..example.org\n", 1, "hostname", "must be a host name"),
         ("hostname: \"[192.0.2.1]\"\n", 1, "hostname", "must be a host name"),
@@ -162,6 +169,36 @@ import Testing
         let configuration = try ConfigurationLoader.load(
             path: root.appendingPathComponent("rules/relaygate.example.yaml").path, required: true)
         #expect(configuration.hostname == "mx.example.org")
+    }
+
+    @Test func upstreamsAndRouting() throws {
+        let configuration = try ConfigurationLoader.parse(
+            """
+            upstreams:
+              provider:
+                hosts: ["smtp.provider.example:587", "[2001:db8::25]:465"]
+                tls: implicit
+                username: me@example.org
+                password_env: PROVIDER_PASSWORD
+                verify_certificate: false
+            routing:
+              subaddress_delimiter: "-"
+              srs_max_age: 30d
+            """, file: "relaygate.yaml")
+        let provider = try #require(configuration.upstreams["provider"])
+        #expect(provider.hosts.count == 2)
+        #expect(provider.tls == .implicit)
+        #expect(provider.passwordEnvironment == "PROVIDER_PASSWORD")
+        #expect(!provider.verifyCertificate)
+        #expect(configuration.routing.subaddressDelimiter == "-")
+        #expect(configuration.routing.srsMaxAge.duration == .seconds(30 * 86400))
+    }
+
+    @Test func theShippedRulesLoad() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let rules = try RulesLoader.load(directory: root.appendingPathComponent("rules").path, upstreams: [])
+        #expect(rules.ourDomains == ["localhost"])
     }
 
     @Test func flagsWinOverTheFile() throws {
