@@ -62,12 +62,16 @@ extension RuleSet {
     func checkTargets() -> [RulesError] {
         var errors: [RulesError] = []
         var reported: Set<Set<SourceLocation>> = []
+        var chainLengths: [SourceLocation: Int] = [:]
         let rules = exact.values.map { $0 } + catchAll.values.map { $0 } + regexes.map(\.rule)
-        for rule in rules {
-            // Most rules forward outside our domains: nothing to follow there.
-            guard case .forward(let targets) = rule.action,
-                targets.contains(where: { if case .address(let target) = $0 { isOurs(target.domain) } else { false } })
-            else { continue }
+        // Most rules forward outside our domains: nothing to follow there. The rest in file order, so a cycle
+        // is reported at its first rule.
+        let following = rules.filter { rule in
+            guard case .forward(let targets) = rule.action else { return false }
+            return targets.contains { if case .address(let target) = $0 { isOurs(target.domain) } else { false } }
+        }
+        for rule in following.sorted(by: { $0.location < $1.location }) {
+            guard case .forward(let targets) = rule.action else { continue }
             for case .address(let target) in targets where isOurs(target.domain) {
                 if lookup(target, subaddressDelimiter: nil) == nil && target.localPart.lowercased() != "postmaster" {
                     errors.append(
@@ -76,12 +80,33 @@ extension RuleSet {
                             "\(target) is at one of our domains but no rule takes it: mail to it would be refused"))
                 }
             }
-            if let cycle = cycle(from: rule), reported.insert(Set(cycle.map(\.location))).inserted {
-                let path = cycle.map { "\($0.location)" }.joined(separator: " → ")
-                errors.append(RulesError(rule.location, "alias cycle: \(path)"))
+            if let cycle = cycle(from: rule) {
+                if reported.insert(Set(cycle.map(\.location))).inserted {
+                    let path = cycle.map { "\($0.location)" }.joined(separator: " → ")
+                    errors.append(RulesError(rule.location, "alias cycle: \(path)"))
+                }
+            } else if chainLength(from: rule, memo: &chainLengths, visiting: []) > Router.maxDepth + 1 {
+                errors.append(
+                    RulesError(rule.location, "targets of ours lead more than \(Router.maxDepth) rules deep from here"))
             }
         }
         return errors
+    }
+
+    /// The most rules a chain of literal targets of ours passes through, starting at `rule`.
+    private func chainLength(from rule: AddressRule, memo: inout [SourceLocation: Int], visiting: Set<SourceLocation>)
+        -> Int
+    {
+        if let known = memo[rule.location] { return known }
+        // A cycle is reported on its own; here it only must not recurse for ever.
+        guard !visiting.contains(rule.location), case .forward(let targets) = rule.action else { return 1 }
+        var longest = 0
+        for case .address(let target) in targets where isOurs(target.domain) {
+            guard let next = lookup(target, subaddressDelimiter: nil) else { continue }
+            longest = max(longest, chainLength(from: next.rule, memo: &memo, visiting: visiting.union([rule.location])))
+        }
+        memo[rule.location] = longest + 1
+        return longest + 1
     }
 
     /// A chain of rules from `start` back to itself, following literal targets, if there is one.

@@ -59,52 +59,60 @@ public enum RulesParser {
     }
 
     /// The first word (a whole `/regex/` when it starts with a slash) and the rest, comment removed.
+    /// Works on UTF-8 bytes: every delimiter here is ASCII, and a large table must load fast.
     private static func splitPattern(_ line: Substring, at location: SourceLocation) throws(RulesError)
         -> (String?, String)
     {
-        let trimmed = line.drop { $0 == " " || $0 == "\t" }
-        guard let first = trimmed.first, first != "#" else { return (nil, "") }
-        var end = trimmed.startIndex
-        if first == "/" {
-            end = trimmed.index(after: end)
+        let bytes = line.utf8
+        var start = bytes.startIndex
+        while start < bytes.endIndex, isBlank(bytes[start]) { start = bytes.index(after: start) }
+        guard start < bytes.endIndex, bytes[start] != UInt8(ascii: "#") else { return (nil, "") }
+        var end = start
+        if bytes[start] == UInt8(ascii: "/") {
+            end = bytes.index(after: end)
             var escaped = false
-            while end < trimmed.endIndex {
-                let character = trimmed[end]
+            while end < bytes.endIndex {
+                let byte = bytes[end]
                 if escaped {
                     escaped = false
-                } else if character == "\\" {
+                } else if byte == UInt8(ascii: "\\") {
                     escaped = true
-                } else if character == "/" {
+                } else if byte == UInt8(ascii: "/") {
                     break
                 }
-                end = trimmed.index(after: end)
+                end = bytes.index(after: end)
             }
-            guard end < trimmed.endIndex else {
+            guard end < bytes.endIndex else {
                 throw RulesError(location, "regular expression has no closing /")
             }
-            end = trimmed.index(after: end)
-            if end < trimmed.endIndex, trimmed[end] != " ", trimmed[end] != "\t" {
+            end = bytes.index(after: end)
+            if end < bytes.endIndex, !isBlank(bytes[end]) {
                 throw RulesError(location, "expected a space after the closing / of the regular expression")
             }
         } else {
-            end = trimmed.firstIndex { $0 == " " || $0 == "\t" } ?? trimmed.endIndex
+            while end < bytes.endIndex, !isBlank(bytes[end]) { end = bytes.index(after: end) }
         }
-        let pattern = String(trimmed[..<end])
-        return (pattern, stripComment(trimmed[end...]))
+        let pattern = String(Substring(bytes[start..<end]))
+        return (pattern, stripComment(Substring(bytes[end...])))
     }
+
+    private static func isBlank(_ byte: UInt8) -> Bool { byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
 
     /// Removes a `#` comment (at the start or after white space) and surrounding white space.
     private static func stripComment(_ text: Substring) -> String {
-        var previous: Character = " "
-        var end = text.endIndex
-        for index in text.indices {
-            if text[index] == "#" && (previous == " " || previous == "\t") {
+        let bytes = text.utf8
+        var previous = UInt8(ascii: " ")
+        var end = bytes.endIndex
+        var index = bytes.startIndex
+        while index < bytes.endIndex {
+            if bytes[index] == UInt8(ascii: "#") && isBlank(previous) {
                 end = index
                 break
             }
-            previous = text[index]
+            previous = bytes[index]
+            index = bytes.index(after: index)
         }
-        return String(text[..<end]).trimmingWhitespace()
+        return Substring(bytes[bytes.startIndex..<end]).trimmingWhitespace()
     }
 
     private static func parsePattern(_ pattern: String, at location: SourceLocation) throws(RulesError)
@@ -164,7 +172,7 @@ public enum RulesParser {
     private static func parseAction(_ text: String, regex: Bool, at location: SourceLocation) throws(RulesError)
         -> AddressRule.Action
     {
-        let words = text.split(whereSeparator: { $0 == " " || $0 == "\t" })
+        let words = text.utf8.split(whereSeparator: isBlank).map { Substring($0) }
         switch words.first {
         case "discard":
             guard words.count == 1 else { throw RulesError(location, "discard takes nothing after it") }
@@ -175,10 +183,10 @@ public enum RulesParser {
             break
         }
         var targets: [AddressRule.Target] = []
-        for part in text.split(separator: ",", omittingEmptySubsequences: false) {
-            let target = String(part).trimmingWhitespace()
+        for part in text.utf8.split(separator: UInt8(ascii: ","), omittingEmptySubsequences: false) {
+            let target = Substring(part).trimmingWhitespace()
             guard !target.isEmpty else { throw RulesError(location, "empty target in the list (a stray comma?)") }
-            guard !target.contains(where: { $0 == " " || $0 == "\t" }) else {
+            guard !target.utf8.contains(where: isBlank) else {
                 throw RulesError(location, "\"\(target)\": targets are separated by commas")
             }
             targets.append(try parseTarget(target, regex: regex, at: location))
@@ -282,8 +290,14 @@ public enum RulesParser {
     }
 }
 
-extension String {
+extension StringProtocol {
+    /// Without leading and trailing spaces and tabs.
     func trimmingWhitespace() -> String {
-        String(drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }.reversed())
+        var bytes = Substring(self).utf8[...]
+        while let first = bytes.first, first == UInt8(ascii: " ") || first == UInt8(ascii: "\t") {
+            bytes = bytes.dropFirst()
+        }
+        while let last = bytes.last, last == UInt8(ascii: " ") || last == UInt8(ascii: "\t") { bytes = bytes.dropLast() }
+        return String(Substring(bytes))
     }
 }
