@@ -4,7 +4,13 @@
 /// how text is shown. Any other Unicode is allowed (RFC 6531 lets addresses hold it).
 public enum SafeText {
     public static func isSafe(_ text: String) -> Bool {
-        text.unicodeScalars.allSatisfy { scalar in
+        var ascii = true
+        for byte in text.utf8 {
+            if byte < 0x20 || byte == 0x7F { return false }
+            if byte >= 0x80 { ascii = false }
+        }
+        if ascii { return true }
+        return text.unicodeScalars.allSatisfy { scalar in
             switch scalar.value {
             case 0x00...0x1F, 0x7F...0x9F, 0x2028, 0x2029, 0x202A...0x202E, 0x2066...0x2069: false
             default: true

@@ -63,13 +63,14 @@ extension RuleSet {
         var errors: [RulesError] = []
         var reported: Set<Set<SourceLocation>> = []
         var chainLengths: [SourceLocation: Int] = [:]
-        let rules = exact.values.map { $0 } + catchAll.values.map { $0 } + regexes.map(\.rule)
         // Most rules forward outside our domains: nothing to follow there. The rest in file order, so a cycle
         // is reported at its first rule.
-        let following = rules.filter { rule in
+        func followsOurs(_ rule: AddressRule) -> Bool {
             guard case .forward(let targets) = rule.action else { return false }
             return targets.contains { if case .address(let target) = $0 { isOurs(target.domain) } else { false } }
         }
+        let following =
+            exact.values.filter(followsOurs) + catchAll.values.filter(followsOurs) + regexes.map(\.rule).filter(followsOurs)
         for rule in following.sorted(by: { $0.location < $1.location }) {
             guard case .forward(let targets) = rule.action else { continue }
             for case .address(let target) in targets where isOurs(target.domain) {

@@ -48,6 +48,7 @@ public struct RuleSet: Sendable {
             errors += parsed.errors
         }
         var builder = Builder()
+        builder.exact.reserveCapacity(lines.count)
         for line in lines { builder.add(line, upstreams: upstreams, errors: &errors) }
         let set = builder.finish()
         errors += set.checkTargets()

@@ -172,15 +172,18 @@ public enum RulesParser {
     private static func parseAction(_ text: String, regex: Bool, at location: SourceLocation) throws(RulesError)
         -> AddressRule.Action
     {
-        let words = text.utf8.split(whereSeparator: isBlank).map { Substring($0) }
-        switch words.first {
-        case "discard":
-            guard words.count == 1 else { throw RulesError(location, "discard takes nothing after it") }
-            return .discard
-        case "reject":
-            return .reject(try parseReject(words.dropFirst(), at: location))
-        default:
-            break
+        // Only a text that starts with a keyword needs splitting into words; most are address lists.
+        if text.hasPrefix("discard") || text.hasPrefix("reject") {
+            let words = text.utf8.split(whereSeparator: isBlank).map { Substring($0) }
+            switch words.first {
+            case "discard":
+                guard words.count == 1 else { throw RulesError(location, "discard takes nothing after it") }
+                return .discard
+            case "reject":
+                return .reject(try parseReject(words.dropFirst(), at: location))
+            default:
+                break
+            }
         }
         var targets: [AddressRule.Target] = []
         for part in text.utf8.split(separator: UInt8(ascii: ","), omittingEmptySubsequences: false) {
@@ -206,7 +209,7 @@ public enum RulesParser {
         if text == "discard" || text == "reject" {
             throw RulesError(location, "\(text) must stand alone, not in a list of targets")
         }
-        if text.contains("$") {
+        if text.utf8.contains(UInt8(ascii: "$")) {
             guard regex else { throw RulesError(location, "\(text): $1..$9 only work in regular-expression rules") }
             guard let sample = substitute(text, groups: Array(repeating: "x", count: 10)),
                 (try? EmailAddress(parsing: sample)) != nil
