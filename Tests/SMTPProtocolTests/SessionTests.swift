@@ -280,3 +280,36 @@ import Testing
         #expect(String(decoding: body, as: UTF8.self).hasPrefix("Received: from c ([IPv6:::1])"))
     }
 }
+
+/// A policy that forwards every recipient at list.example to two fixed addresses.
+private struct ListPolicy: RecipientPolicy {
+    func decide(recipient: EmailAddress, for submission: SubmissionContext) -> RecipientDecision {
+        guard recipient.domain.key == "list.example" else {
+            return .accept([Destination(address: recipient, route: .mx)])
+        }
+        return .accept(
+            ["a@one.example", "b@two.example"].map { target in
+                Destination(
+                    address: try! EmailAddress(parsing: target), route: .relay("up"), rule: "t.rules:1",
+                    sender: .mailbox(try! EmailAddress(parsing: "SRS0=x=JQ=example.org=a@list.example")))
+            })
+    }
+}
+
+@Suite struct SessionDestinationTests {
+    @Test func oneRCPTBecomesEveryDestinationWithItsRouteRuleSenderAndORCPT() throws {
+        var harness = SessionHarness(policy: ListPolicy())
+        harness.feed("EHLO c\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<all@list.example>\r\n")
+        harness.feed("RCPT TO:<other@list.example> ORCPT=rfc822;given@list.example\r\nRCPT TO:<c@example.net>\r\nDATA\r\n")
+        harness.feed("x\r\n.\r\n")
+        #expect(harness.replies.map(\.code) == [220, 250, 250, 250, 250, 250, 354, 250])
+        let recipients = try #require(harness.committed.first).0.recipients
+        // The second RCPT resolves to the same two addresses: one copy each.
+        #expect(recipients.map(\.address.description) == ["a@one.example", "b@two.example", "c@example.net"])
+        #expect(recipients[0].route == .relay("up"))
+        #expect(recipients[0].rule == "t.rules:1")
+        #expect(recipients[0].sender?.description == "<SRS0=x=JQ=example.org=a@list.example>")
+        #expect(recipients[0].originalRecipient == OriginalRecipient(addressType: "rfc822", address: "all@list.example"))
+        #expect(recipients[2].originalRecipient == nil, "an address delivered as given needs no ORCPT of ours")
+    }
+}
