@@ -119,7 +119,10 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "RoutingTests", dependencies: ["Routing"], exclude: ["Fixtures"], swiftSettings: strict),
-        .testTarget(name: "SpoolTests", dependencies: ["Spool", "MailModel"], swiftSettings: strict),
+        .testTarget(
+            name: "SpoolTests",
+            dependencies: ["Spool", "MailModel", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict),
         .testTarget(name: "MailboxTests", dependencies: ["Mailbox"], swiftSettings: strict),
         .testTarget(
             name: "ServerTests",

@@ -18,6 +18,12 @@ public struct Envelope: Sendable, Equatable, Codable {
     public var has8BitContent: Bool
     /// The hostname we said we were when we accepted the message.
     public var receivedBy: String
+    /// Delivery attempts made so far.
+    public var attempts: Int = 0
+    /// When the next attempt is due; nil for a message never tried.
+    public var nextAttempt: Date?
+    /// True once the delay warning (RFC 3464 "delayed") has gone out, so only one ever does.
+    public var delayWarned = false
 
     public init(
         queueID: QueueID, sender: ReversePath, recipients: [Recipient], parameters: MailParameters,
@@ -38,6 +44,26 @@ public struct Envelope: Sendable, Equatable, Codable {
         case queueID = "queue_id", sender, recipients, parameters, arrival, size, client
         case has8BitContent = "8bit"
         case receivedBy = "received_by"
+        case attempts
+        case nextAttempt = "next_attempt"
+        case delayWarned = "delay_warned"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        queueID = try container.decode(QueueID.self, forKey: .queueID)
+        sender = try container.decode(ReversePath.self, forKey: .sender)
+        recipients = try container.decode([Recipient].self, forKey: .recipients)
+        parameters = try container.decode(MailParameters.self, forKey: .parameters)
+        arrival = try container.decode(Date.self, forKey: .arrival)
+        size = try container.decode(Int.self, forKey: .size)
+        client = try container.decode(ClientFacts.self, forKey: .client)
+        has8BitContent = try container.decode(Bool.self, forKey: .has8BitContent)
+        receivedBy = try container.decode(String.self, forKey: .receivedBy)
+        // Delivery state came later: envelopes written before it have none yet.
+        attempts = try container.decodeIfPresent(Int.self, forKey: .attempts) ?? 0
+        nextAttempt = try container.decodeIfPresent(Date.self, forKey: .nextAttempt)
+        delayWarned = try container.decodeIfPresent(Bool.self, forKey: .delayWarned) ?? false
     }
 }
 
@@ -64,6 +90,8 @@ public struct Recipient: Sendable, Equatable, Codable {
     public var rule: String?
     /// The envelope sender to deliver with, when it is not the message's own: the SRS address of a forward.
     public var sender: ReversePath?
+    /// The last failure, with its stage and the peer's reply (`RCPT: 450 4.2.0 mailbox busy`).
+    public var lastError: String?
 
     public init(
         address: EmailAddress, originalRecipient: OriginalRecipient? = nil, notify: NotifyConditions? = nil,
@@ -81,6 +109,7 @@ public struct Recipient: Sendable, Equatable, Codable {
     enum CodingKeys: String, CodingKey {
         case address, notify, status, route, rule, sender
         case originalRecipient = "orcpt"
+        case lastError = "last_error"
     }
 }
 

@@ -85,7 +85,7 @@ extension Spool {
     }
 
     /// Moves an envelope, and its body if there is one, to quarantine/ for a person to look at.
-    private func quarantine(_ name: String, envelopeFile: String) throws {
+    func quarantine(_ name: String, envelopeFile: String) throws {
         let target = path(of: .quarantine) + "/" + name
         try FileSystem.move(envelopeFile, to: target)
         if FileSystem.exists(bodyDirectory + "/" + name) {

@@ -1,0 +1,86 @@
+import MailModel
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// What delivery does to the spool, each step one atomic rename (DESIGN.md "The spool"):
+///
+///     incoming/ or deferred/ ──claim──▶ active/ ──record (outcomes)──▶ active/
+///     active/ ──postpone──▶ deferred/        active/ ──finish──▶ (gone, body too)
+///
+/// An envelope's new state is written to tmp/, fsynced, renamed over the old one and the directory fsynced
+/// before the call returns, so an outcome, once recorded, survives a crash; recovery puts whatever was in
+/// active/ back into incoming/.
+extension Spool {
+    /// Takes an envelope for delivery. Nil when it is no longer there (an operator moved or deleted it).
+    /// An envelope that cannot be read is quarantined, and nil returned.
+    public func claim(_ id: QueueID, from queue: Queue) throws -> Envelope? {
+        let active = envelopePath(id, in: .active)
+        do {
+            try FileSystem.move(envelopePath(id, in: queue), to: active)
+        } catch where error.code == ENOENT {
+            return nil
+        }
+        do {
+            return try EnvelopeCodec.decode(try FileSystem.readFile(active))
+        } catch {
+            try? quarantine(id.rawValue, envelopeFile: active)
+            return nil
+        }
+    }
+
+    /// Writes the envelope's new state (recipient outcomes, attempts) over its file in active/, durably.
+    public func record(_ envelope: Envelope) throws {
+        let record = try EnvelopeCodec.encode(envelope)
+        let temporary = tmpDirectory + "/" + envelope.queueID.rawValue + ".update"
+        FileSystem.remove(temporary)
+        let fd = try FileSystem.createExclusive(temporary)
+        do {
+            defer { FileSystem.closeDescriptor(fd) }
+            try record.withUnsafeBytes { try FileSystem.writeAll(fd, $0, path: temporary) }
+            try FileSystem.dataSync(fd, path: temporary)
+        } catch {
+            FileSystem.remove(temporary)
+            throw error
+        }
+        try FileSystem.move(temporary, to: envelopePath(envelope.queueID, in: .active))
+        try syncDirectory(path(of: .active))
+    }
+
+    /// Puts an active envelope back until its next attempt (recorded in it first, with `record`).
+    public func postpone(_ id: QueueID) throws {
+        try FileSystem.move(envelopePath(id, in: .active), to: envelopePath(id, in: .deferred))
+        try syncDirectory(path(of: .deferred))
+    }
+
+    /// Moves an active envelope back to incoming/, to be tried again at once (an operator's retry, a stop).
+    public func release(_ id: QueueID) throws {
+        try FileSystem.move(envelopePath(id, in: .active), to: envelopePath(id, in: .incoming))
+    }
+
+    /// Every recipient is final: the message leaves the spool. The envelope goes first, so a crash between
+    /// the two leaves an orphan body, which recovery deletes, never an envelope without its body.
+    public func finish(_ id: QueueID) throws {
+        FileSystem.remove(envelopePath(id, in: .active))
+        try syncDirectory(path(of: .active))
+        FileSystem.remove(bodyPath(id))
+    }
+
+    /// The IDs in a queue directory, oldest first (queue IDs sort by arrival).
+    public func ids(in queue: Queue) -> [QueueID] {
+        ((try? FileSystem.list(path(of: queue))) ?? []).compactMap(QueueID.init).sorted()
+    }
+
+    /// The envelope in a queue directory, read without claiming it.
+    public func peek(_ id: QueueID, in queue: Queue) -> Envelope? {
+        guard let bytes = try? FileSystem.readFile(envelopePath(id, in: queue)) else { return nil }
+        return try? EnvelopeCodec.decode(bytes)
+    }
+
+    private func syncDirectory(_ path: String) throws {
+        let fd = try FileSystem.openDirectory(path)
+        defer { FileSystem.closeDescriptor(fd) }
+        try FileSystem.sync(fd, path: path)
+    }
+}

@@ -1,0 +1,54 @@
+import Crypto
+import Foundation
+import MailModel
+import Spool
+import Testing
+
+@Suite struct SpoolDeliveryTests {
+    @Test func claimRecordPostponeClaimFinish() throws {
+        let spool = try TemporarySpool()
+        let id = try spool.commit("Subject: x\r\n\r\nbody\r\n")
+        var envelope = try #require(try spool.spool.claim(id, from: .incoming))
+        #expect(spool.files(in: "incoming").isEmpty && spool.files(in: "active") == [id.rawValue])
+        #expect(try spool.spool.claim(id, from: .incoming) == nil, "a second claim finds nothing")
+
+        envelope.recipients[0].status = .delivered
+        envelope.recipients[1].lastError = "RCPT: 450 4.2.0 busy"
+        envelope.attempts = 1
+        envelope.nextAttempt = Date(timeIntervalSince1970: 2_000_000_000)
+        try spool.spool.record(envelope)
+        try spool.spool.postpone(id)
+        #expect(spool.files(in: "deferred") == [id.rawValue])
+        #expect(spool.files(in: "tmp").isEmpty)
+
+        let again = try #require(try spool.spool.claim(id, from: .deferred))
+        #expect(again == envelope, "the recorded state is what the next attempt sees")
+        try spool.spool.finish(id)
+        for directory in ["incoming", "active", "deferred", "queue", "tmp"] {
+            #expect(spool.files(in: directory).isEmpty, "\(directory) is empty")
+        }
+    }
+
+    @Test func anActiveEnvelopeGoesBackToIncomingOnRecovery() throws {
+        let spool = try TemporarySpool()
+        let id = try spool.commit("Subject: x\r\n\r\nbody\r\n")
+        _ = try spool.spool.claim(id, from: .incoming)
+        let report = try spool.spool.recover()
+        #expect(report.requeued == 1)
+        #expect(spool.files(in: "incoming") == [id.rawValue])
+    }
+
+    @Test func envelopesWrittenBeforeDeliveryStateStillDecode() throws {
+        // An envelope as intake wrote it before attempts, next_attempt, delay_warned and last_error existed.
+        let json = Array(
+            """
+            {"8bit":false,"arrival":1764200000,"client":{"address":"127.0.0.1","helo":"c","protocol":"ESMTP"},\
+            "parameters":{"smtputf8":false},"queue_id":"1K16561WFT637P12","received_by":"mx.test",\
+            "recipients":[{"address":"b@example.net","status":"pending"}],"sender":"a@example.org","size":10}
+            """.utf8)
+        let digest = SHA256.hash(data: json).map { String(format: "%02x", $0) }.joined()
+        let envelope = try EnvelopeCodec.decode(Array("relaygate-envelope 1 sha256=\(digest)\n".utf8) + json)
+        #expect(envelope.attempts == 0 && envelope.nextAttempt == nil && !envelope.delayWarned)
+        #expect(envelope.recipients[0].lastError == nil && envelope.recipients[0].route == nil)
+    }
+}
