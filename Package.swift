@@ -72,6 +72,17 @@ let package = Package(
 
         // Load generator for `relaygate bench send` (the sink lives in Server: it is the SMTP server without a spool).
         .target(
+            name: "Delivery",
+            dependencies: [
+                "MailModel", "SMTPProtocol", "Spool",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
+        .target(
             name: "Bench",
             dependencies: [
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -84,7 +95,7 @@ let package = Package(
         .target(
             name: "Relaygate",
             dependencies: [
-                "MailModel", "SMTPProtocol", "Routing", "Spool", "Mailbox", "Server",
+                "MailModel", "SMTPProtocol", "Routing", "Spool", "Mailbox", "Server", "Delivery",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -118,6 +129,10 @@ let package = Package(
             exclude: ["Fixtures"],
             swiftSettings: strict
         ),
+        .testTarget(
+            name: "DeliveryTests",
+            dependencies: ["Delivery", "MailModel", "SMTPProtocol", "Spool"],
+            swiftSettings: strict),
         .testTarget(name: "RoutingTests", dependencies: ["Routing"], exclude: ["Fixtures"], swiftSettings: strict),
         .testTarget(
             name: "SpoolTests",

@@ -91,7 +91,7 @@ public struct SMTPClientSession {
         }
 
         public var description: String {
-            var text = "\(stage): "
+            var text = "\(stage.rawValue): "
             if let reply { text += "\(reply.code) \(reply.enhancedCode.map { "\($0) " } ?? "")\(reply.lines.joined(separator: " "))" }
             if !detail.isEmpty { text += reply == nil ? detail : " (\(detail))" }
             return text

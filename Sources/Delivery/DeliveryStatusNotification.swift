@@ -1,0 +1,141 @@
+import MailModel
+import SMTPProtocol
+
+/// A delivery status notification (RFC 3464): a `multipart/report` from the null sender telling the
+/// envelope sender that mail failed (or is delayed). Its three parts: a few lines for a person, the
+/// machine-readable `message/delivery-status`, and the original headers (`text/rfc822-headers`), or the
+/// whole original (`message/rfc822`) when the sender asked for RET=FULL.
+public struct DeliveryStatusNotification: Sendable {
+    public enum Kind: Sendable {
+        case failed
+        case delayed
+    }
+
+    public struct Entry: Sendable {
+        public var recipient: Recipient
+        public var failure: SMTPClientSession.Failure?
+
+        public init(recipient: Recipient, failure: SMTPClientSession.Failure?) {
+            self.recipient = recipient
+            self.failure = failure
+        }
+    }
+
+    public var kind: Kind
+    public var reportingHost: String
+    public var original: Envelope
+    public var entries: [Entry]
+    /// Seconds since 1970, for the Date field.
+    public var now: Int
+
+    public init(kind: Kind, reportingHost: String, original: Envelope, entries: [Entry], now: Int) {
+        self.kind = kind
+        self.reportingHost = reportingHost
+        self.original = original
+        self.entries = entries
+        self.now = now
+    }
+
+    /// Whether one is owed: never to the null sender (RFC 5321 6.1: that is how bounce loops start), and
+    /// only for recipients whose NOTIFY allows it.
+    public static func recipients(
+        _ indices: [Int], of envelope: Envelope, for kind: Kind
+    ) -> [Int] {
+        guard envelope.sender != .null else { return [] }
+        return indices.filter { index in
+            guard let notify = envelope.recipients[index].notify else { return true }
+            return notify.conditions.contains(kind == .failed ? .failure : .delay)
+        }
+    }
+
+    /// The message, CRLF line ends. `originalContent` is the stored message (our Received field first).
+    public func render(originalContent: [UInt8], boundaryToken: String) -> [UInt8] {
+        let boundary = "\(boundaryToken)/\(reportingHost)"
+        let date = RFC5322Date.format(secondsSince1970: now)
+        var text = ""
+        func line(_ value: String = "") { text += value + "\r\n" }
+        line("From: Mail Delivery System <MAILER-DAEMON@\(reportingHost)>")
+        line("To: \(original.sender)")
+        line(
+            "Subject: "
+                + (kind == .failed ? "Undelivered Mail Returned to Sender" : "Delayed Mail (still being retried)"))
+        line("Date: \(date)")
+        line("Message-ID: <\(original.queueID).\(boundaryToken)@\(reportingHost)>")
+        line("Auto-Submitted: auto-replied")
+        line("MIME-Version: 1.0")
+        line("Content-Type: multipart/report; report-type=delivery-status;")
+        line("\tboundary=\"\(boundary)\"")
+        line("Content-Transfer-Encoding: 8bit")
+        line()
+        line("This is a MIME-encapsulated message.")
+        line()
+        line("--\(boundary)")
+        line("Content-Type: text/plain; charset=utf-8")
+        line()
+        line("This is the mail system at \(reportingHost).")
+        line()
+        if kind == .failed {
+            line("Your message could not be delivered to one or more recipients. It is attached below.")
+        } else {
+            line("Your message could not be delivered yet to one or more recipients. Delivery will be")
+            line("retried; you do not need to send it again.")
+        }
+        line()
+        for entry in entries {
+            line("<\(entry.recipient.address)>: \(entry.failure.map { "\($0)" } ?? "delayed")")
+        }
+        line()
+        line("--\(boundary)")
+        line("Content-Type: message/delivery-status")
+        line()
+        line("Reporting-MTA: dns; \(reportingHost)")
+        if let envelopeID = original.parameters.envelopeID { line("Original-Envelope-Id: \(envelopeID)") }
+        line("Arrival-Date: \(RFC5322Date.format(secondsSince1970: Int(original.arrival.timeIntervalSince1970)))")
+        for entry in entries {
+            line()
+            let type = entry.recipient.address.isASCII ? "rfc822" : "utf-8"
+            line("Final-Recipient: \(type); \(entry.recipient.address)")
+            if let original = entry.recipient.originalRecipient {
+                line("Original-Recipient: \(original.addressType); \(original.address)")
+            }
+            line("Action: \(kind == .failed ? "failed" : "delayed")")
+            line("Status: \(Self.status(of: entry.failure, kind: kind))")
+            if let reply = entry.failure?.reply {
+                line("Diagnostic-Code: smtp; \(reply.code) \(reply.enhancedCode.map { "\($0) " } ?? "")\(reply.lines.joined(separator: " "))")
+            } else if let detail = entry.failure?.detail, !detail.isEmpty {
+                line("Diagnostic-Code: x-relaygate; \(detail)")
+            }
+            line("Last-Attempt-Date: \(date)")
+        }
+        line()
+        line("--\(boundary)")
+        let full = original.parameters.returnContent == .full
+        line(full ? "Content-Type: message/rfc822" : "Content-Type: text/rfc822-headers")
+        line()
+        var bytes = Array(text.utf8)
+        bytes += full ? originalContent : Self.headers(of: originalContent)
+        if bytes.suffix(2) != [13, 10] { bytes += [13, 10] }
+        bytes += Array("\r\n--\(boundary)--\r\n".utf8)
+        return bytes
+    }
+
+    static func status(of failure: SMTPClientSession.Failure?, kind: Kind) -> String {
+        if let code = failure?.reply?.enhancedCode { return code.description }
+        if let reply = failure?.reply { return "\(reply.code / 100).0.0" }
+        return kind == .failed ? "5.0.0" : "4.0.0"
+    }
+
+    /// The header section: everything up to the first empty line.
+    static func headers(of content: [UInt8]) -> [UInt8] {
+        var index = 0
+        while index + 1 < content.count {
+            if content[index] == 13 && content[index + 1] == 10 {
+                if index == 0 || (index >= 2 && content[index - 2] == 13 && content[index - 1] == 10) {
+                    return Array(content[..<index])
+                }
+            }
+            index += 1
+        }
+        return content
+    }
+}
