@@ -12,11 +12,14 @@ public struct SubmissionContext: Sendable {
     public var clientAddress: IPAddress?
     public var authenticatedUser: String?
     public var sender: ReversePath
+    /// Relaygate itself is the sender (a bounce or a delay warning): it may send anywhere.
+    public var isLocal: Bool
 
-    public init(clientAddress: IPAddress?, authenticatedUser: String?, sender: ReversePath) {
+    public init(clientAddress: IPAddress?, authenticatedUser: String?, sender: ReversePath, isLocal: Bool = false) {
         self.clientAddress = clientAddress
         self.authenticatedUser = authenticatedUser
         self.sender = sender
+        self.isLocal = isLocal
     }
 }
 

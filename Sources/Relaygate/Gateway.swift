@@ -7,6 +7,7 @@ import NIOPosix
 import Routing
 import SMTPProtocol
 import Server
+import Delivery
 import ServiceLifecycle
 import Spool
 
@@ -61,11 +62,29 @@ public enum Gateway {
         let authThreadPool = NIOThreadPool(numberOfThreads: 2)
         authThreadPool.start()
 
+        let upstreams = try DeliverySetup.upstreams(configuration)
+        let fileIO = NonBlockingFileIO(threadPool: threadPool)
+        let agent = DeliveryAgent(
+            spool: spool,
+            transport: try SMTPTransport(
+                group: group, fileIO: fileIO, heloName: configuration.hostname, upstreams: upstreams,
+                resolver: SystemMXResolver(), logger: Logger(label: "delivery")),
+            mailboxes: MaildirTransport(root: DeliverySetup.mailboxRoot(configuration), hostname: configuration.hostname),
+            policy: DeliverySetup.retryPolicy(configuration),
+            limits: {
+                var limits = DeliveryAgent.Limits()
+                limits.connections = configuration.delivery.maxConnections
+                limits.perDestination = configuration.delivery.maxPerDestination
+                return limits
+            }(),
+            threadPool: threadPool, logger: Logger(label: "delivery"),
+            notify: DeliverySetup.notificationQueue(spool: spool, router: router, hostname: configuration.hostname))
+
         let service = try SMTPServiceContext(
             configuration: sessionConfiguration(configuration),
             watchdogLimits: watchdogLimits(configuration),
             policy: router,
-            store: SpoolMessageStore(spool: spool, threadPool: threadPool),
+            store: SpoolMessageStore(spool: spool, threadPool: threadPool, committed: { _ in agent.wake() }),
             authenticator: Authenticator(
                 verifier: verifier,
                 limiter: AuthFailureLimiter(
@@ -83,8 +102,11 @@ public enum Gateway {
             server: server, listeners: settings.listeners, grace: configuration.shutdownGrace.duration, logger: logger)
         let reloader = RulesReloader(
             settings: settings, router: router, secrets: secrets, interval: .seconds(2), logger: Logger(label: "rules"))
+        if !configuration.delivery.enabled {
+            logger.notice("delivery is off (delivery.enabled: false): messages are accepted and stay queued")
+        }
         let services = ServiceGroup(
-            services: [listeners, reloader], gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [],
+            services: [listeners, reloader] + (configuration.delivery.enabled ? [DeliveryService(agent: agent)] : []), gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [],
             logger: Logger(label: "lifecycle"))
         var failure: (any Error)?
         do { try await services.run() } catch { failure = error }

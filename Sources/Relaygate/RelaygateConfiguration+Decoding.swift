@@ -9,7 +9,7 @@ extension RelaygateConfiguration: Decodable {
         self.init()
         let keys = try decoder.strictContainer(allowing: [
             "hostname", "spool", "users_file", "tls", "listen", "smtp", "auth", "shutdown_grace", "spool_threads",
-            "log_level", "routing", "upstreams",
+            "log_level", "routing", "upstreams", "delivery",
         ])
         hostname = try keys.value("hostname", default: hostname)
         guard Domain.isHostname(hostname) else {
@@ -29,6 +29,7 @@ extension RelaygateConfiguration: Decodable {
             throw keys.invalid("log_level", "must be one of \(Self.logLevels.joined(separator: ", "))")
         }
         routing = try keys.value("routing", default: routing)
+        delivery = try keys.value("delivery", default: delivery)
         upstreams = try keys.value("upstreams", default: upstreams)
         for name in upstreams.keys where Route("relay:" + name) == nil {
             throw keys.invalid("upstreams", "\"\(name)\" is not a name: use letters, digits, '.', '_' and '-'")
@@ -107,6 +108,33 @@ extension RelaygateConfiguration.AuthSettings: Decodable {
         maxFailures = try keys.positive("max_failures", default: maxFailures)
         failureWindow = try keys.value("failure_window", default: failureWindow)
         failureDelay = try keys.value("failure_delay", default: failureDelay)
+    }
+}
+
+extension RelaygateConfiguration.DeliverySettings: Decodable {
+    public init(from decoder: any Decoder) throws {
+        self.init()
+        let keys = try decoder.strictContainer(allowing: [
+            "enabled", "first_retry", "max_retry_interval", "lifetime", "delay_warning", "max_connections",
+            "max_per_destination", "mailboxes",
+        ])
+        enabled = try keys.value("enabled", default: enabled)
+        firstRetry = try keys.value("first_retry", default: firstRetry)
+        maxRetryInterval = try keys.value("max_retry_interval", default: maxRetryInterval)
+        lifetime = try keys.value("lifetime", default: lifetime)
+        delayWarning = try keys.value("delay_warning", default: delayWarning)
+        for (name, value) in [
+            ("first_retry", firstRetry), ("max_retry_interval", maxRetryInterval), ("lifetime", lifetime),
+            ("delay_warning", delayWarning),
+        ] where value.duration < .seconds(1) {
+            throw keys.invalid(name, "must be at least 1s")
+        }
+        guard maxRetryInterval.duration >= firstRetry.duration else {
+            throw keys.invalid("max_retry_interval", "must not be shorter than first_retry")
+        }
+        maxConnections = try keys.positive("max_connections", default: maxConnections)
+        maxPerDestination = try keys.positive("max_per_destination", default: maxPerDestination)
+        mailboxes = try keys.value("mailboxes", default: mailboxes)
     }
 }
 

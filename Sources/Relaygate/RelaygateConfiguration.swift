@@ -40,10 +40,27 @@ public struct RelaygateConfiguration: Sendable, Equatable {
     /// trace, debug, info, notice, warning, error or critical.
     public var logLevel = "info"
     public var routing = RoutingSettings()
+    public var delivery = DeliverySettings()
     /// Named smarthosts that `route … relay:NAME` lines send mail through.
     public var upstreams: [String: Upstream] = [:]
 
     public init() {}
+
+    public struct DeliverySettings: Sendable, Equatable {
+        /// False: accept and queue only, deliver nothing (while migrating, or to inspect the queue).
+        public var enabled = true
+        /// The first retry after a temporary failure; later ones wait twice as long, up to `maxRetryInterval`.
+        public var firstRetry = TimeSpan(.seconds(300))
+        public var maxRetryInterval = TimeSpan(.seconds(3600))
+        /// How long a message may stay queued before its pending recipients fail for good.
+        public var lifetime = TimeSpan(.seconds(5 * 86400))
+        /// After this long queued, the sender hears once that the message is delayed.
+        public var delayWarning = TimeSpan(.seconds(4 * 3600))
+        public var maxConnections = 100
+        public var maxPerDestination = 20
+        /// Where `mailbox:NAME` Maildirs live. Defaults to `mailboxes` in the spool.
+        public var mailboxes: String?
+    }
 
     public struct RoutingSettings: Sendable, Equatable {
         /// `user+tag@d` falls back to `user@d`; empty turns subaddresses off.

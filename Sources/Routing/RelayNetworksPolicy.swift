@@ -22,7 +22,7 @@ public struct RelayNetworksPolicy: RecipientPolicy {
 
     /// Whether this client may send mail to any address: it authenticated, or it is on a trusted network.
     public func mayRelay(_ submission: SubmissionContext) -> Bool {
-        if submission.authenticatedUser != nil { return true }
+        if submission.authenticatedUser != nil || submission.isLocal { return true }
         guard let address = submission.clientAddress else { return false }
         return trustedNetworks.contains { $0.contains(address) }
     }

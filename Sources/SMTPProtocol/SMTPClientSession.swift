@@ -17,7 +17,7 @@ import MailModel
 /// ends with a `messageFinished` action that holds one result per recipient. A failure before a
 /// transaction (connect, greeting, TLS, EHLO, AUTH) ends the connection with `connectionFailed`: the
 /// caller tries the next host.
-public struct SMTPClientSession {
+public struct SMTPClientSession: Sendable {
     public enum TLSPolicy: Sendable, Equatable {
         /// Never STARTTLS.
         case never
@@ -119,7 +119,7 @@ public struct SMTPClientSession {
         case close
     }
 
-    enum State: Equatable {
+    enum State: Equatable, Sendable {
         case greeting
         case ehlo(afterTLS: Bool)
         case helo
@@ -136,7 +136,7 @@ public struct SMTPClientSession {
         case closed
     }
 
-    enum Expected: Equatable {
+    enum Expected: Equatable, Sendable {
         case mail
         case rcpt(Int)
         case data

@@ -24,11 +24,16 @@ public final class SpoolMessageStore: MessageStore {
         var takenAt: NIODeadline
         var refreshing = false
     }
+    /// Called after each message becomes durable (delivery uses it to look at once).
+    public let committed: (@Sendable (QueueID) -> Void)?
     /// How old the free-space figure may be before a MAIL asks for a fresh one.
     static let freeSpaceMaximumAge = TimeAmount.seconds(1)
 
-    public init(spool: Spool, threadPool: NIOThreadPool, chunkSize: Int = 256 * 1024, highWatermark: Int = 1024 * 1024)
-    {
+    public init(
+        spool: Spool, threadPool: NIOThreadPool, chunkSize: Int = 256 * 1024, highWatermark: Int = 1024 * 1024,
+        committed: (@Sendable (QueueID) -> Void)? = nil
+    ) {
+        self.committed = committed
         self.spool = spool
         self.threadPool = threadPool
         self.chunkSize = chunkSize
@@ -117,6 +122,8 @@ final class SpooledMessage: IncomingMessage {
                 if tail.readableBytes > 0 { try tail.withUnsafeReadableBytes { try writer.write($0) } }
                 try writer.commit(envelope)
             }
+        }.map { [store] in
+            store.committed?(envelope.queueID)
         }.flatMapError { [threadPool, eventLoop] error in
             // An earlier chunk failed: drop what was written, then report the failure.
             threadPool.runIfActive(eventLoop: eventLoop) { writer.discard() }.flatMapThrowing { throw error }

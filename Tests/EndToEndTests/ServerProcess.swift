@@ -27,9 +27,11 @@ final class ServerProcess: @unchecked Sendable {
 
     /// Starts a server. `config` is the text of rules/relaygate.yaml, if any; `users` maps names to passwords;
     /// `rules` maps rules file names (`10-shop.rules`) to their text.
+    /// Delivery is off unless `delivery` is set: intake tests look at the queue as intake left it, and no
+    /// test may send mail beyond loopback.
     init(
         config: String? = nil, users: [String: String] = [:], rules: [String: String] = [:], directory: URL? = nil,
-        extraArguments: [String] = []
+        delivery: Bool = false, extraArguments: [String] = []
     ) async throws {
         self.directory =
             directory
@@ -37,6 +39,10 @@ final class ServerProcess: @unchecked Sendable {
             .appendingPathComponent("relaygate-e2e-\(UUID().uuidString)")
         try FileManager.default.createDirectory(
             at: self.directory.appendingPathComponent("rules"), withIntermediateDirectories: true)
+        var config = config
+        if !delivery {
+            config = (config ?? "") + "delivery:\n  enabled: false\n"
+        }
         if let config {
             try config.write(
                 to: self.directory.appendingPathComponent("rules/relaygate.yaml"), atomically: true, encoding: .utf8)
@@ -53,8 +59,9 @@ final class ServerProcess: @unchecked Sendable {
     }
 
     /// A second server on the same directory (after a crash or a stop).
+    /// (Its relaygate.yaml is already written: `delivery: true` only keeps a second `delivery:` key out of it.)
     func restarted() async throws -> ServerProcess {
-        try await ServerProcess(directory: directory)
+        try await ServerProcess(directory: directory, delivery: true)
     }
 
     private func start(extraArguments: [String]) async throws {

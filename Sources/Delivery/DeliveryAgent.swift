@@ -1,0 +1,294 @@
+import Logging
+import MailModel
+import NIOCore
+import NIOPosix
+import SMTPProtocol
+import Spool
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
+/// The scheduler and its workers: takes ready messages from the spool in arrival order (and deferred ones
+/// when their next attempt is due), delivers each message's jobs, records every outcome durably, sends the
+/// notifications owed, and finishes or postpones the message.
+///
+/// At most `limits.connections` deliveries run at once, and at most `limits.perDestination` to any one
+/// next hop. Time comes from `clock` (seconds since 1970), so schedules are testable; the wait between
+/// scans is real time (at most `scanInterval`), cut short by `wake()` when intake commits a message.
+public actor DeliveryAgent {
+    public struct Limits: Sendable {
+        public var connections = 100
+        public var perDestination = 20
+        public init() {}
+    }
+
+    /// Builds and queues a notification: (the failed message, the DSN to send) → its queue ID. Supplied by
+    /// the composition root, which knows how to route the DSN's recipient (through SRS, say).
+    public typealias NotificationQueue = @Sendable (_ original: Envelope, _ dsn: DeliveryStatusNotification) throws -> QueueID?
+
+    private let spool: Spool
+    private let transport: SMTPTransport
+    private let mailboxes: MaildirTransport
+    private let policy: RetryPolicy
+    private let limits: Limits
+    private let clock: @Sendable () -> Double
+    private let notify: NotificationQueue
+    private let threadPool: NIOThreadPool
+    private let logger: Logger
+    public let scanInterval: Duration
+
+    private var inFlight: Set<QueueID> = []
+    private var deferredDue: [QueueID: Double] = [:]
+    private var perDestination: [NextHop: Int] = [:]
+    private var waitingForDestination: [NextHop: [CheckedContinuation<Void, Never>]] = [:]
+
+    public init(
+        spool: Spool, transport: SMTPTransport, mailboxes: MaildirTransport, policy: RetryPolicy, limits: Limits,
+        threadPool: NIOThreadPool, logger: Logger, scanInterval: Duration = .seconds(1),
+        clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }, notify: @escaping NotificationQueue
+    ) {
+        self.spool = spool
+        self.transport = transport
+        self.mailboxes = mailboxes
+        self.policy = policy
+        self.limits = limits
+        self.threadPool = threadPool
+        self.logger = logger
+        self.scanInterval = scanInterval
+        self.clock = clock
+        self.notify = notify
+    }
+
+    /// Something new is in incoming/: scan now rather than at the next tick.
+    public nonisolated func wake() {
+        Task { await self.wakeUp() }
+    }
+
+    private var waiter: CheckedContinuation<Void, Never>?
+    private var waiterGeneration = 0
+    private var wokenEarly = false
+
+    private func wakeUp() {
+        if let waiter {
+            self.waiter = nil
+            waiter.resume()
+        } else {
+            wokenEarly = true
+        }
+    }
+
+    /// Returns at the next wake-up or after `scanInterval`, whichever comes first.
+    private func waitForWork() async {
+        if wokenEarly {
+            wokenEarly = false
+            return
+        }
+        waiterGeneration += 1
+        let generation = waiterGeneration
+        await withCheckedContinuation { continuation in
+            waiter = continuation
+            Task { [scanInterval] in
+                try? await Task.sleep(for: scanInterval)
+                self.timeUp(generation)
+            }
+        }
+    }
+
+    private func timeUp(_ generation: Int) {
+        guard generation == waiterGeneration, let waiter else { return }
+        self.waiter = nil
+        waiter.resume()
+    }
+
+    /// Runs until the task is cancelled; deliveries in progress are left to finish or to recovery.
+    public func run() async {
+        for id in spool.ids(in: .deferred) {
+            deferredDue[id] = spool.peek(id, in: .deferred)?.nextAttempt?.timeIntervalSince1970 ?? 0
+        }
+        await withTaskGroup(of: Void.self) { group in
+            while !Task.isCancelled {
+                for (id, queue) in readyMessages() {
+                    guard inFlight.count < limits.connections else { break }
+                    guard let envelope = try? await claim(id, from: queue) else { continue }
+                    inFlight.insert(id)
+                    deferredDue[id] = nil
+                    group.addTask { await self.deliver(envelope) }
+                }
+                await waitForWork()
+            }
+            group.cancelAll()
+        }
+    }
+
+    private func readyMessages() -> [(QueueID, Spool.Queue)] {
+        let now = clock()
+        let incoming = spool.ids(in: .incoming).filter { !inFlight.contains($0) }.map { ($0, Spool.Queue.incoming) }
+        let due = deferredDue.filter { $0.value <= now && !inFlight.contains($0.key) }.keys.sorted().map {
+            ($0, Spool.Queue.deferred)
+        }
+        return incoming + due
+    }
+
+    private func claim(_ id: QueueID, from queue: Spool.Queue) async throws -> Envelope? {
+        try await blocking { [spool] in try spool.claim(id, from: queue) }
+    }
+
+    // MARK: One message
+
+    private func deliver(_ original: Envelope) async {
+        var envelope = original
+        var results: [Int: SMTPClientSession.RecipientResult] = [:]
+        let bodyPath = spool.bodyPath(envelope.queueID)
+        await withTaskGroup(of: [(Int, SMTPClientSession.RecipientResult, String)].self) { group in
+            for job in DeliveryPlan.jobs(for: original) {
+                group.addTask { await self.run(job, envelope: original, bodyPath: bodyPath) }
+            }
+            for await jobResults in group {
+                for (index, result, relay) in jobResults {
+                    results[index] = result
+                    logAttempt(envelope, index: index, result: result, relay: relay)
+                }
+            }
+        }
+        var generator = SystemRandomNumberGenerator()
+        let outcome = AttemptOutcome.apply(results, to: &envelope, now: clock(), policy: policy, using: &generator)
+        await finishAttempt(envelope, outcome: outcome)
+        inFlight.remove(envelope.queueID)
+        wake()
+    }
+
+    private func run(_ job: DeliveryJob, envelope: Envelope, bodyPath: String) async
+        -> [(Int, SMTPClientSession.RecipientResult, String)]
+    {
+        switch job.nextHop {
+        case .discard:
+            return job.recipients.map { ($0, .delivered(SMTPReply(250, EnhancedStatusCode(2, 0, 0), "discarded by rule")), "discard") }
+        case .mailbox(let name):
+            let mailboxes = self.mailboxes
+            return await withTaskGroup(of: (Int, SMTPClientSession.RecipientResult, String).self) { group in
+                for index in job.recipients {
+                    let recipient = envelope.recipients[index].address
+                    group.addTask {
+                        let result =
+                            (try? await self.blocking {
+                                mailboxes.deliver(name: name, recipient: recipient, bodyPath: bodyPath, queueID: envelope.queueID)
+                            }) ?? .failed(.init(stage: .data, reply: nil, detail: "local delivery did not run", isPermanent: false))
+                        return (index, result, "mailbox:\(name)")
+                    }
+                }
+                var all: [(Int, SMTPClientSession.RecipientResult, String)] = []
+                for await result in group { all.append(result) }
+                return all
+            }
+        case .mx, .relay, .host:
+            await acquire(job.nextHop)
+            defer { release(job.nextHop) }
+            let message = SMTPClientSession.Message(
+                sender: job.sender, recipients: job.recipients.map { envelope.recipients[$0] },
+                parameters: envelope.parameters, size: envelope.size, has8BitContent: envelope.has8BitContent)
+            let attempt = await transport.deliver(job, message: message, bodyPath: bodyPath)
+            return zip(job.recipients, attempt.results).map { ($0, $1, attempt.relay) }
+        }
+    }
+
+    /// Records the outcome, sends what notifications are owed, then finishes or postpones the message.
+    private func finishAttempt(_ envelope: Envelope, outcome: AttemptOutcome) async {
+        let id = envelope.queueID
+        // Notifications first: a crash between the DSN's commit and the record means a second DSN, never none.
+        let failed = DeliveryStatusNotification.recipients(outcome.failed.map(\.index), of: envelope, for: .failed)
+        if !failed.isEmpty {
+            let failures = Dictionary(outcome.failed.map { ($0.index, $0.failure) }, uniquingKeysWith: { first, _ in first })
+            queueNotification(.failed, envelope, failed.map { .init(recipient: envelope.recipients[$0], failure: failures[$0]) })
+        }
+        let delayed = DeliveryStatusNotification.recipients(outcome.delayed, of: envelope, for: .delayed)
+        if !delayed.isEmpty {
+            queueNotification(
+                .delayed, envelope,
+                delayed.map { index in
+                    .init(
+                        recipient: envelope.recipients[index],
+                        failure: .init(stage: .connect, reply: nil, detail: envelope.recipients[index].lastError ?? "", isPermanent: false))
+                })
+        }
+        do {
+            if outcome.isFinished {
+                try await blocking { [spool] in
+                    try spool.record(envelope)
+                    try spool.finish(id)
+                }
+            } else {
+                try await blocking { [spool] in
+                    try spool.record(envelope)
+                    try spool.postpone(id)
+                }
+                deferredDue[id] = envelope.nextAttempt?.timeIntervalSince1970 ?? clock()
+            }
+        } catch {
+            logger.error(
+                "could not record a delivery outcome; the message stays active until restart",
+                metadata: ["queue_id": "\(id)", "error": "\(error)"])
+        }
+    }
+
+    private func queueNotification(
+        _ kind: DeliveryStatusNotification.Kind, _ envelope: Envelope, _ entries: [DeliveryStatusNotification.Entry]
+    ) {
+        let dsn = DeliveryStatusNotification(
+            kind: kind, reportingHost: mailboxes.hostname, original: envelope, entries: entries, now: Int(clock()))
+        do {
+            if let dsnID = try notify(envelope, dsn) {
+                logger.info(
+                    kind == .failed ? "bounce queued" : "delay warning queued",
+                    metadata: ["queue_id": "\(envelope.queueID)", "dsn_queue_id": "\(dsnID)", "to": "\(envelope.sender)"])
+            }
+        } catch {
+            logger.error(
+                "could not queue a delivery status notification; dropped",
+                metadata: ["queue_id": "\(envelope.queueID)", "to": "\(envelope.sender)", "error": "\(error)"])
+        }
+    }
+
+    private func logAttempt(_ envelope: Envelope, index: Int, result: SMTPClientSession.RecipientResult, relay: String) {
+        let recipient = envelope.recipients[index]
+        let delay = max(0, clock() - envelope.arrival.timeIntervalSince1970)
+        var metadata: Logger.Metadata = [
+            "queue_id": "\(envelope.queueID)", "to": "<\(recipient.address)>", "relay": "\(relay)",
+            "delay": "\(String(format: "%.1f", delay))s",
+        ]
+        switch result {
+        case .delivered(let reply):
+            metadata["status"] = "sent"
+            metadata["dsn"] = "\(reply.enhancedCode.map { "\($0)" } ?? "2.0.0")"
+            metadata["reply"] = "\(reply.code) \(reply.lines.joined(separator: " "))"
+        case .failed(let failure):
+            metadata["status"] = failure.isPermanent ? "bounced" : "deferred"
+            metadata["dsn"] = "\(DeliveryStatusNotification.status(of: failure, kind: failure.isPermanent ? .failed : .delayed))"
+            metadata["reply"] = "\(failure)"
+        }
+        logger.info("delivery", metadata: metadata)
+    }
+
+    // MARK: Limits and blocking work
+
+    private func acquire(_ hop: NextHop) async {
+        if perDestination[hop, default: 0] >= limits.perDestination {
+            await withCheckedContinuation { waitingForDestination[hop, default: []].append($0) }
+        }
+        perDestination[hop, default: 0] += 1
+    }
+
+    private func release(_ hop: NextHop) {
+        perDestination[hop, default: 1] -= 1
+        if var waiting = waitingForDestination[hop], !waiting.isEmpty {
+            waiting.removeFirst().resume()
+            waitingForDestination[hop] = waiting
+        }
+    }
+
+    private nonisolated func blocking<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await threadPool.runIfActive(work)
+    }
+}

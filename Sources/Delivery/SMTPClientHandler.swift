@@ -1,0 +1,175 @@
+import Logging
+import MailModel
+import NIOCore
+import NIOPosix
+import NIOSSL
+import NIOTLS
+import SMTPProtocol
+
+/// The NIO driver of one outbound SMTP connection: feeds `SMTPClientSession` the server's replies and
+/// carries out its actions — writes, the TLS upgrade, streaming the stored content — and reports the
+/// message's results when the connection ends. No protocol decision is made here.
+final class SMTPClientHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    struct Outcome {
+        var results: [SMTPClientSession.RecipientResult]?
+        var connectionFailure: SMTPClientSession.Failure?
+        /// The extensions the server offered (for the log and for tests).
+        var tls: Bool
+    }
+
+    private var session: SMTPClientSession
+    private var parser = SMTPReplyParser()
+    private var input = ByteBuffer()
+    private let bodyPath: String
+    private let fileIO: NonBlockingFileIO
+    private let tlsContext: NIOSSLContext?
+    private let serverName: String?
+    private let timeouts: Timeouts
+    private let promise: EventLoopPromise<Outcome>
+    private var outcome = Outcome(results: nil, connectionFailure: nil, tls: false)
+    private var timeout: Scheduled<Void>?
+
+    struct Timeouts: Sendable {
+        /// For a reply to a command (RFC 5321 4.5.3.2 recommends 5 minutes for most).
+        var command: TimeAmount = .minutes(5)
+        /// For the reply to the content's final dot (RFC 5321 4.5.3.2.6: 10 minutes).
+        var finalReply: TimeAmount = .minutes(10)
+    }
+
+    init(
+        session: SMTPClientSession, bodyPath: String, fileIO: NonBlockingFileIO, tlsContext: NIOSSLContext?,
+        serverName: String?, timeouts: Timeouts, promise: EventLoopPromise<Outcome>
+    ) {
+        self.session = session
+        self.bodyPath = bodyPath
+        self.fileIO = fileIO
+        self.tlsContext = tlsContext
+        self.serverName = serverName
+        self.timeouts = timeouts
+        self.promise = promise
+        outcome.tls = session.configuration.tls == .implicit
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        armTimeout(context: context)
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var bytes = unwrapInboundIn(data)
+        input.writeBuffer(&bytes)
+        do {
+            while let reply = try parser.next(from: &input) {
+                armTimeout(context: context)
+                session.receive(reply)
+                drain(context: context)
+                if session.isClosed { return }
+            }
+        } catch {
+            session.connectionLost("protocol error: \(error)")
+            drain(context: context)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        timeout?.cancel()
+        session.connectionLost("connection closed by the server")
+        drain(context: context)
+        promise.succeed(outcome)
+        context.fireChannelInactive()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case TLSUserEvent.handshakeCompleted = event {
+            outcome.tls = true
+            session.tlsEstablished()
+            drain(context: context)
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if error is NIOSSLError || error is BoringSSLError {
+            session.tlsFailed("\(error)")
+        } else {
+            session.connectionLost("\(error)")
+        }
+        drain(context: context)
+    }
+
+    private func drain(context: ChannelHandlerContext) {
+        while let action = session.next() {
+            switch action {
+            case .send(let text):
+                context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: text)), promise: nil)
+            case .startTLS:
+                startTLS(context: context)
+            case .sendContent:
+                sendContent(context: context)
+            case .messageFinished(let results):
+                outcome.results = results
+            case .connectionFailed(let failure):
+                outcome.connectionFailure = failure
+            case .close:
+                timeout?.cancel()
+                context.close(promise: nil)
+            }
+        }
+    }
+
+    private func startTLS(context: ChannelHandlerContext) {
+        // RFC 3207 5 (and CVE-2011-0411 on the client side): bytes after the 220 were not protected.
+        guard input.readableBytes == 0 else {
+            session.connectionLost("the server sent data after its 220 to STARTTLS")
+            return drain(context: context)
+        }
+        guard let tlsContext else {
+            session.tlsFailed("no TLS configuration")
+            return drain(context: context)
+        }
+        parser.reset()
+        do {
+            let handler = try NIOSSLClientHandler(context: tlsContext, serverHostname: serverName)
+            try context.pipeline.syncOperations.addHandler(handler, position: .first)
+        } catch {
+            session.tlsFailed("\(error)")
+            drain(context: context)
+        }
+    }
+
+    private func sendContent(context: ChannelHandlerContext) {
+        let loop = context.eventLoop
+        let channel = context.channel
+        let stuffer = NIOLoopBoundBox(DotStuffer(), eventLoop: loop)
+        let fileIO = self.fileIO
+        fileIO.openFile(_deprecatedPath: bodyPath, eventLoop: loop).flatMap { handle, region in
+            fileIO.readChunked(
+                fileRegion: region, chunkSize: 256 * 1024, allocator: channel.allocator, eventLoop: loop
+            ) { chunk in
+                let stuffed = stuffer.value.stuff(chunk)
+                // Waiting for each write keeps at most one chunk in memory per connection.
+                return channel.writeAndFlush(stuffed)
+            }.flatMap {
+                channel.writeAndFlush(stuffer.value.terminator())
+            }.always { _ in try? handle.close() }
+        }.assumeIsolated().whenComplete { result in
+            self.armTimeout(context: context)
+            if case .failure(let error) = result {
+                self.session.connectionLost("could not send the content: \(error)")
+                self.drain(context: context)
+            }
+        }
+    }
+
+    private func armTimeout(context: ChannelHandlerContext) {
+        timeout?.cancel()
+        let wait = session.awaitsFinalReply ? timeouts.finalReply : timeouts.command
+        timeout = context.eventLoop.assumeIsolated().scheduleTask(in: wait) {
+            self.session.connectionLost("timed out waiting for the server")
+            self.drain(context: context)
+        }
+    }
+}

@@ -1,0 +1,180 @@
+import Logging
+import MailModel
+import NIOCore
+import NIOPosix
+import NIOSSL
+import SMTPProtocol
+
+/// A smarthost as relaygate.yaml defines it.
+public struct Upstream: Sendable {
+    public var name: String
+    public var hosts: [(host: String, port: Int)]
+    public var tls: SMTPClientSession.TLSPolicy
+    public var username: String?
+    public var password: String?
+    public var verifyCertificate: Bool
+
+    public init(
+        name: String, hosts: [(host: String, port: Int)], tls: SMTPClientSession.TLSPolicy, username: String?,
+        password: String?, verifyCertificate: Bool
+    ) {
+        self.name = name
+        self.hosts = hosts
+        self.tls = tls
+        self.username = username
+        self.password = password
+        self.verifyCertificate = verifyCertificate
+    }
+}
+
+/// Delivers a job over SMTP to its next hop: an upstream's hosts in order, a literal host, or a domain's MX
+/// hosts in preference order, moving to the next host when one fails before a transaction.
+public final class SMTPTransport: Sendable {
+    public struct Attempt: Sendable {
+        public var results: [SMTPClientSession.RecipientResult]
+        /// The host that answered last, as `host:port` (for the log line).
+        public var relay: String
+    }
+
+    private let group: any EventLoopGroup
+    private let fileIO: NonBlockingFileIO
+    private let heloName: String
+    private let upstreams: [String: Upstream]
+    private let resolver: any MXResolver
+    private let verifying: NIOSSLContext
+    private let opportunistic: NIOSSLContext
+    private let logger: Logger
+    let timeouts: SMTPClientHandler.Timeouts
+
+    public init(
+        group: any EventLoopGroup, fileIO: NonBlockingFileIO, heloName: String, upstreams: [Upstream],
+        resolver: any MXResolver, logger: Logger
+    ) throws {
+        self.group = group
+        self.fileIO = fileIO
+        self.heloName = heloName
+        self.upstreams = Dictionary(upstreams.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        self.resolver = resolver
+        self.logger = logger
+        self.timeouts = SMTPClientHandler.Timeouts()
+        var strict = TLSConfiguration.makeClientConfiguration()
+        strict.minimumTLSVersion = .tlsv12
+        verifying = try NIOSSLContext(configuration: strict)
+        var relaxed = strict
+        // Opportunistic TLS to MX hosts: encryption without authentication beats plaintext (RFC 7435).
+        relaxed.certificateVerification = .none
+        opportunistic = try NIOSSLContext(configuration: relaxed)
+    }
+
+    struct Candidate: Sendable {
+        var host: String
+        var port: Int
+        var tls: SMTPClientSession.TLSPolicy
+        var username: String?
+        var password: String?
+        var verify: Bool
+    }
+
+    public func deliver(_ job: DeliveryJob, message: SMTPClientSession.Message, bodyPath: String) async -> Attempt {
+        let candidates: [Candidate]
+        switch job.nextHop {
+        case .host(let host, let port):
+            candidates = [Candidate(host: host, port: port, tls: .opportunistic, verify: false)]
+        case .relay(let name):
+            guard let upstream = upstreams[name] else {
+                return failAll(message, .init(stage: .connect, reply: nil, detail: "no upstream named \(name)", isPermanent: false), relay: name)
+            }
+            candidates = upstream.hosts.map {
+                Candidate(
+                    host: $0.host, port: $0.port, tls: upstream.tls, username: upstream.username,
+                    password: upstream.password, verify: upstream.verifyCertificate)
+            }
+        case .mx(let domain):
+            switch await resolver.mailHosts(for: domain) {
+            case .hosts(let hosts):
+                candidates = hosts.map { Candidate(host: $0, port: 25, tls: .opportunistic, verify: false) }
+            case .failure(let detail, let permanent):
+                return failAll(message, .init(stage: .connect, reply: nil, detail: detail, isPermanent: permanent), relay: domain)
+            }
+        case .mailbox, .discard:
+            preconditionFailure("not an SMTP job")
+        }
+        var lastFailure = SMTPClientSession.Failure(stage: .connect, reply: nil, detail: "no host to try", isPermanent: false)
+        var lastRelay = "\(job.nextHop)"
+        for candidate in candidates {
+            var tries = [candidate]
+            while let attempt = tries.popLast() {
+                lastRelay = "\(attempt.host):\(attempt.port)"
+                let outcome = await run(attempt, message: message, bodyPath: bodyPath)
+                if let results = outcome.results { return Attempt(results: results, relay: lastRelay) }
+                let failure = outcome.connectionFailure ?? lastFailure
+                lastFailure = failure
+                if failure.stage == .tls && attempt.tls == .opportunistic {
+                    // A broken TLS stack at an MX: the mail still goes, in plaintext, and the log says so.
+                    logger.warning(
+                        "TLS failed with next hop; trying again without TLS",
+                        metadata: ["relay": "\(lastRelay)", "error": "\(failure)"])
+                    var plain = attempt
+                    plain.tls = .never
+                    tries.append(plain)
+                } else {
+                    logger.info("next hop failed", metadata: ["relay": "\(lastRelay)", "error": "\(failure)"])
+                }
+            }
+        }
+        return failAll(message, lastFailure, relay: lastRelay)
+    }
+
+    private func failAll(_ message: SMTPClientSession.Message, _ failure: SMTPClientSession.Failure, relay: String) -> Attempt {
+        Attempt(results: message.recipients.map { _ in .failed(failure) }, relay: relay)
+    }
+
+    private func run(_ candidate: Candidate, message: SMTPClientSession.Message, bodyPath: String) async
+        -> SMTPClientHandler.Outcome
+    {
+        var session = SMTPClientSession(
+            configuration: .init(
+                heloName: heloName, tls: candidate.tls, username: candidate.username, password: candidate.password))
+        session.send(message)
+        session.finish()
+        let loop = group.next()
+        let promise = loop.makePromise(of: SMTPClientHandler.Outcome.self)
+        let tlsContext = candidate.verify ? verifying : opportunistic
+        let serverName = IPAddressCheck.isIPAddress(candidate.host) ? nil : candidate.host
+        let configuredSession = session
+        let timeouts = self.timeouts
+        let fileIO = self.fileIO
+        let bootstrap = ClientBootstrap(group: loop)
+            .connectTimeout(.seconds(30))
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    if candidate.tls == .implicit {
+                        try channel.pipeline.syncOperations.addHandler(
+                            try NIOSSLClientHandler(context: tlsContext, serverHostname: serverName))
+                    }
+                    try channel.pipeline.syncOperations.addHandler(
+                        SMTPClientHandler(
+                            session: configuredSession, bodyPath: bodyPath, fileIO: fileIO, tlsContext: tlsContext,
+                            serverName: serverName, timeouts: timeouts, promise: promise))
+                }
+            }
+        do {
+            _ = try await bootstrap.connect(host: candidate.host, port: candidate.port).get()
+        } catch {
+            promise.succeed(
+                .init(
+                    results: nil,
+                    connectionFailure: .init(stage: .connect, reply: nil, detail: "\(error)", isPermanent: false),
+                    tls: false))
+        }
+        return (try? await promise.futureResult.get())
+            ?? .init(results: nil, connectionFailure: .init(stage: .connect, reply: nil, detail: "lost", isPermanent: false), tls: false)
+    }
+}
+
+enum IPAddressCheck {
+    static func isIPAddress(_ text: String) -> Bool {
+        IPAddress(text) != nil
+    }
+}

@@ -1,0 +1,118 @@
+import Delivery
+import Foundation
+import Logging
+import MailModel
+import NIOCore
+import NIOPosix
+import Routing
+import SMTPProtocol
+import ServiceLifecycle
+import Spool
+
+/// Builds delivery from the settings: the upstreams with their passwords, the retry policy, and the way
+/// bounces are queued (routed like any other mail, so a bounce to an SRS address goes back through it).
+enum DeliverySetup {
+    static func retryPolicy(_ configuration: RelaygateConfiguration) -> RetryPolicy {
+        var policy = RetryPolicy()
+        policy.firstRetry = configuration.delivery.firstRetry.duration
+        policy.maximumInterval = configuration.delivery.maxRetryInterval.duration
+        policy.lifetime = configuration.delivery.lifetime.duration
+        policy.delayWarning = configuration.delivery.delayWarning.duration
+        return policy
+    }
+
+    static func mailboxRoot(_ configuration: RelaygateConfiguration) -> String {
+        configuration.delivery.mailboxes ?? configuration.spool + "/mailboxes"
+    }
+
+    /// The upstreams, with each password read from where the configuration says.
+    static func upstreams(_ configuration: RelaygateConfiguration) throws -> [Upstream] {
+        try configuration.upstreams.sorted(by: { $0.key < $1.key }).map { name, settings in
+            var password = settings.password
+            if let variable = settings.passwordEnvironment {
+                guard let value = ProcessInfo.processInfo.environment[variable] else {
+                    throw StartupError("upstreams.\(name).password_env: the environment variable \(variable) is not set")
+                }
+                password = value
+            }
+            if let file = settings.passwordFile {
+                guard let data = FileManager.default.contents(atPath: file) else {
+                    throw StartupError("upstreams.\(name).password_file: cannot read \(file)")
+                }
+                password = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .newlines)
+            }
+            let hosts = settings.hosts.map { text -> (host: String, port: Int) in
+                let colon = text.lastIndex(of: ":")!
+                var host = String(text[..<colon])
+                if host.hasPrefix("[") { host = String(host.dropFirst().dropLast()) }
+                return (host, Int(text[text.index(after: colon)...])!)
+            }
+            let tls: SMTPClientSessionTLS =
+                switch settings.tls {
+                case .starttls: .required
+                case .implicit: .implicit
+                case .none: .never
+                }
+            return Upstream(
+                name: name, hosts: hosts, tls: tls, username: settings.username, password: password,
+                verifyCertificate: settings.verifyCertificate)
+        }
+    }
+
+    struct BounceRefused: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    /// Queues a DSN as a new message from `<>`, its recipient resolved by the rules like any other.
+    static func notificationQueue(spool: Spool, router: RecipientRouter, hostname: String)
+        -> DeliveryAgent.NotificationQueue
+    {
+        { original, dsn in
+            guard let sender = original.sender.address else { return nil }
+            let context = SubmissionContext(clientAddress: nil, authenticatedUser: nil, sender: .null, isLocal: true)
+            let destinations: [Destination]
+            switch router.router.resolve(sender, for: context).decision {
+            case .accept(let accepted): destinations = accepted
+            case .refuse(let reply): throw BounceRefused(description: "the rules refuse the bounce recipient: \(reply)")
+            }
+            let full = original.parameters.returnContent == .full && original.size <= 10 << 20
+            let content = readOriginal(spool.bodyPath(original.queueID), limit: full ? original.size : 256 * 1024)
+            let bytes = dsn.render(originalContent: content, boundaryToken: QueueID.now().rawValue)
+            let id = QueueID.now()
+            let writer = spool.makeWriter(for: id)
+            try writer.write(bytes)
+            try writer.commit(
+                Envelope(
+                    queueID: id, sender: .null,
+                    recipients: destinations.map {
+                        Recipient(address: $0.address, route: $0.route, rule: $0.rule, sender: nil)
+                    },
+                    parameters: MailParameters(), arrival: Date(), size: 0,
+                    has8BitContent: bytes.contains { $0 >= 0x80 },
+                    client: ClientFacts(
+                        address: "local", port: nil, helo: hostname, protocolName: "local", tlsVersion: nil,
+                        authenticatedUser: nil),
+                    receivedBy: hostname))
+            return id
+        }
+    }
+
+    private static func readOriginal(_ path: String, limit: Int) -> [UInt8] {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return [] }
+        defer { try? handle.close() }
+        return Array((try? handle.read(upToCount: limit)) ?? Data())
+    }
+}
+
+typealias SMTPClientSessionTLS = SMTPClientSession.TLSPolicy
+
+/// Runs the delivery agent until the server stops.
+struct DeliveryService: Service {
+    let agent: DeliveryAgent
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            await agent.run()
+        }
+    }
+}
