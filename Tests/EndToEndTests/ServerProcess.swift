@@ -126,12 +126,13 @@ final class ServerProcess: @unchecked Sendable {
     }
 
     /// Runs `relaygate ARGS` to completion, with `input` on stdin.
-    static func run(_ arguments: [String], input: String = "", directory: URL? = nil) throws -> (
-        status: Int32, output: String
-    ) {
+    /// With `executable`, the first argument is the program to run instead.
+    static func run(_ arguments: [String], input: String = "", directory: URL? = nil, executable other: Bool = false)
+        throws -> (status: Int32, output: String)
+    {
         let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
+        process.executableURL = other ? URL(fileURLWithPath: arguments[0]) : executable
+        process.arguments = other ? Array(arguments.dropFirst()) : arguments
         if let directory { process.currentDirectoryURL = directory }
         let stdin = Pipe()
         let output = Pipe()

@@ -2,10 +2,10 @@ import Foundation
 
 /// Runs `body` with a fresh server and always stops it (and removes its directory) afterwards.
 func withServer<T>(
-    config: String? = nil, users: [String: String] = [:], rules: [String: String] = [:],
+    config: String? = nil, users: [String: String] = [:], rules: [String: String] = [:], delivery: Bool = false,
     _ body: (ServerProcess) async throws -> T
 ) async throws -> T {
-    let server = try await ServerProcess(config: config, users: users, rules: rules)
+    let server = try await ServerProcess(config: config, users: users, rules: rules, delivery: delivery)
     do {
         let result = try await body(server)
         await server.stop()

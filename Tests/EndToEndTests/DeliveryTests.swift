@@ -1,0 +1,135 @@
+import Foundation
+import Testing
+
+/// Delivery against scripted next hops on loopback (Peers/fake_upstream.py). Every route points at
+/// 127.0.0.1: no test sends mail anywhere else.
+@Suite struct DeliveryEndToEndTests {
+    static let fast = "delivery:\n  first_retry: 1s\n  max_retry_interval: 2s\n"
+
+    func send(_ server: ServerProcess, from sender: String = "alice@example.org", to recipients: [String]) async throws
+        -> [String: Any]
+    {
+        try await Peer.run(
+            "send", server: server, ["--port", "\(server.smtpPort)", "--from", sender] + recipients.flatMap { ["--to", $0] })
+    }
+
+    func spoolIsEmpty(_ server: ServerProcess) -> Bool {
+        ["incoming", "active", "deferred", "queue"].allSatisfy {
+            ((try? FileManager.default.contentsOfDirectory(atPath: server.spool + "/" + $0)) ?? ["?"]).isEmpty
+        }
+    }
+
+    func waitUntilSpoolIsEmpty(_ server: ServerProcess) async throws {
+        let deadline = ContinuousClock.now + .seconds(20)
+        while !spoolIsEmpty(server) {
+            guard ContinuousClock.now < deadline else { throw ServerProcessError("the spool did not empty:\n\(server.logText)") }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
+    @Test func aMessageIsDeliveredToItsNextHopAndLeavesTheSpool() async throws {
+        let upstream = try FakeUpstream(mode: "accept")
+        let rules = ["90-routes.rules": "route * [127.0.0.1]:\(upstream.port)\n"]
+        try await withServer(config: Self.fast, rules: rules, delivery: true) { server in
+            let result = try await send(server, to: ["bob@example.net", "carol@example.net"])
+            #expect(result["ok"] as? Bool == true, "\(result)")
+            let received = try await upstream.waitForTransactions(1)
+            #expect(received[0].mail_from == "<alice@example.org>")
+            #expect(received[0].rcpt_to == ["<bob@example.net>", "<carol@example.net>"], "one transaction for both")
+            #expect(received[0].data.hasPrefix("Received: from peer.test"))
+            #expect(received[0].data.hasSuffix("\r\nhello\r\n"))
+            try await waitUntilSpoolIsEmpty(server)
+            #expect(server.logText.contains("status=sent"), "one log line per delivery")
+            #expect(server.logText.contains("relay=127.0.0.1:\(upstream.port)"))
+        }
+    }
+
+    @Test func aTemporaryFailureIsRetried() async throws {
+        let upstream = try FakeUpstream(mode: "tempfail-first")
+        let rules = ["90-routes.rules": "route * [127.0.0.1]:\(upstream.port)\n"]
+        try await withServer(config: Self.fast, rules: rules, delivery: true) { server in
+            _ = try await send(server, to: ["bob@example.net"])
+            let received = try await upstream.waitForTransactions(1)
+            #expect(received[0].rcpt_to == ["<bob@example.net>"])
+            #expect(server.logText.contains("status=deferred"), "\(server.logText)")
+            #expect(server.logText.contains("450 4.2.0 mailbox busy"))
+            try await waitUntilSpoolIsEmpty(server)
+        }
+    }
+
+    @Test func aPermanentFailureBouncesToTheSenderWithADSN() async throws {
+        let refusing = try FakeUpstream(mode: "reject")
+        let senders = try FakeUpstream(mode: "accept")
+        let rules = [
+            "90-routes.rules": "route sender.example [127.0.0.1]:\(senders.port)\nroute * [127.0.0.1]:\(refusing.port)\n"
+        ]
+        try await withServer(config: Self.fast, rules: rules, delivery: true) { server in
+            _ = try await send(server, from: "alice@sender.example", to: ["nobody@example.net"])
+            let bounce = try await senders.waitForTransactions(1)[0]
+            #expect(bounce.mail_from == "<>", "a bounce comes from the null sender")
+            #expect(bounce.rcpt_to == ["<alice@sender.example>"])
+            #expect(bounce.data.contains("Content-Type: multipart/report; report-type=delivery-status"))
+            #expect(bounce.data.contains("Final-Recipient: rfc822; nobody@example.net"))
+            #expect(bounce.data.contains("Status: 5.1.1"))
+            #expect(bounce.data.contains("Diagnostic-Code: smtp; 550 5.1.1 no such user here"))
+            #expect(server.logText.contains("status=bounced"))
+            try await waitUntilSpoolIsEmpty(server)
+        }
+    }
+
+    @Test func bytesAfterTheSTARTTLSReplyAreNeverReadInsideTLS() async throws {
+        let upstream = try FakeUpstream(mode: "inject-starttls", tls: true)
+        let rules = ["90-routes.rules": "route * [127.0.0.1]:\(upstream.port)\n"]
+        try await withServer(config: Self.fast, rules: rules, delivery: true) { server in
+            _ = try await send(server, to: ["bob@example.net"])
+            try await server.waitForLog("data after its 220 to STARTTLS", timeout: .seconds(20))
+            #expect(upstream.transactions.isEmpty)
+        }
+    }
+
+    /// The issue's whole path: submitted on 465 with AUTH, to a forwarded address, out through an upstream
+    /// that wants STARTTLS and AUTH, which sees the SRS sender.
+    @Test func submittedWithAUTHForwardedThroughAnAuthenticatedUpstreamWithSRS() async throws {
+        let upstream = try FakeUpstream(mode: "require-auth", tls: true, user: "relay-user", password: "relay-pass")
+        let config = Self.fast + """
+            upstreams:
+              provider:
+                hosts: ["127.0.0.1:\(upstream.port)"]
+                tls: starttls
+                username: relay-user
+                password: relay-pass
+                verify_certificate: false
+
+            """
+        let rules = ["10-shop.rules": "info@shop.example   carol@far.example\nroute * relay:provider\n"]
+        try await withServer(config: config, users: ["app": "app-pass"], rules: rules, delivery: true) { server in
+            let result = try await Peer.run(
+                "send", server: server,
+                [
+                    "--port", "\(server.smtpsPort)", "--implicit-tls", "--user", "app", "--password", "app-pass",
+                    "--from", "bob@example.org", "--to", "info@shop.example",
+                ])
+            #expect(result["ok"] as? Bool == true, "\(result)")
+            let received = try await upstream.waitForTransactions(1)[0]
+            #expect(received.tls && received.auth == "relay-user")
+            #expect(received.mail_from.hasPrefix("<SRS0="), "\(received.mail_from)")
+            #expect(received.mail_from.hasSuffix("=example.org=bob@shop.example>"))
+            #expect(received.rcpt_to == ["<carol@far.example>"])
+            #expect(!server.logText.contains("relay-pass"), "upstream passwords are never logged")
+            try await waitUntilSpoolIsEmpty(server)
+        }
+    }
+
+    @Test func mailboxRoutesLandInAMaildir() async throws {
+        let rules = ["10-shop.rules": "sales@shop.example   mailbox:sales\n"]
+        try await withServer(config: Self.fast, rules: rules, delivery: true) { server in
+            _ = try await send(server, to: ["sales@shop.example"])
+            try await waitUntilSpoolIsEmpty(server)
+            let new = server.spool + "/mailboxes/sales/new"
+            let files = try FileManager.default.contentsOfDirectory(atPath: new)
+            #expect(files.count == 1)
+            let message = try String(contentsOfFile: new + "/" + files[0], encoding: .utf8)
+            #expect(message.hasPrefix("Delivered-To: sales@shop.example\r\nReceived: from peer.test"))
+        }
+    }
+}
