@@ -215,10 +215,10 @@ public actor DeliveryAgent {
         }
         do {
             if outcome.isFinished {
-                try await blocking { [spool] in
-                    try spool.record(envelope)
-                    try spool.finish(id)
-                }
+                // Every recipient is final: removing the envelope is the durable mark; recording the final
+                // state first would only cost another fsync. A crash before it means delivery again
+                // (at least once), never a loss.
+                try await blocking { [spool] in try spool.finish(id) }
             } else {
                 try await blocking { [spool] in
                     try spool.record(envelope)

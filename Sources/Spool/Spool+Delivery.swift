@@ -45,7 +45,7 @@ extension Spool {
             throw error
         }
         try FileSystem.move(temporary, to: envelopePath(envelope.queueID, in: .active))
-        try syncDirectory(path(of: .active))
+        try activeSync.syncAfterNow()
     }
 
     /// Puts an active envelope back until its next attempt (recorded in it first, with `record`).
@@ -63,7 +63,8 @@ extension Spool {
     /// the two leaves an orphan body, which recovery deletes, never an envelope without its body.
     public func finish(_ id: QueueID) throws {
         FileSystem.remove(envelopePath(id, in: .active))
-        try syncDirectory(path(of: .active))
+        // The removal must be durable before we rely on it; concurrent finishes share the fsync.
+        try activeSync.syncAfterNow()
         FileSystem.remove(bodyPath(id))
     }
 

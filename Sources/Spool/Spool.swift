@@ -29,6 +29,8 @@ public final class Spool: Sendable {
     /// Below this much free space, new messages are refused with 452 4.3.1 before they are sent.
     public let minimumFreeSpace: Int
     let directorySync: DirectorySync
+    /// Delivery's own group commit: many finished messages share one fsync of active/.
+    let activeSync: DirectorySync
     let commitCount = Atomic<Int>(0)
 
     var tmpDirectory: String { directory + "/tmp" }
@@ -48,6 +50,7 @@ public final class Spool: Sendable {
         directorySync = try DirectorySync(paths: [
             directory + "/queue", directory + "/" + Queue.incoming.rawValue,
         ])
+        activeSync = try DirectorySync(paths: [directory + "/" + Queue.active.rawValue])
     }
 
     public func path(of queue: Queue) -> String { directory + "/" + queue.rawValue }
