@@ -21,6 +21,13 @@ enum DeliverySetup {
         return policy
     }
 
+    static func dnsServer(_ configuration: RelaygateConfiguration) -> (address: String, port: Int)? {
+        guard let text = configuration.delivery.dnsServer, let colon = text.lastIndex(of: ":"),
+            let port = Int(text[text.index(after: colon)...])
+        else { return nil }
+        return (String(text[..<colon]), port)
+    }
+
     static func mailboxRoot(_ configuration: RelaygateConfiguration) -> String {
         configuration.delivery.mailboxes ?? configuration.spool + "/mailboxes"
     }

@@ -68,7 +68,8 @@ public enum Gateway {
             spool: spool,
             transport: try SMTPTransport(
                 group: group, fileIO: fileIO, heloName: configuration.hostname, upstreams: upstreams,
-                resolver: SystemMXResolver(), logger: Logger(label: "delivery")),
+                resolver: SystemMXResolver(threadPool: threadPool, server: DeliverySetup.dnsServer(configuration)),
+                logger: Logger(label: "delivery")),
             mailboxes: MaildirTransport(root: DeliverySetup.mailboxRoot(configuration), hostname: configuration.hostname),
             policy: DeliverySetup.retryPolicy(configuration),
             limits: {

@@ -116,7 +116,7 @@ extension RelaygateConfiguration.DeliverySettings: Decodable {
         self.init()
         let keys = try decoder.strictContainer(allowing: [
             "enabled", "first_retry", "max_retry_interval", "lifetime", "delay_warning", "max_connections",
-            "max_per_destination", "mailboxes",
+            "max_per_destination", "mailboxes", "dns_server",
         ])
         enabled = try keys.value("enabled", default: enabled)
         firstRetry = try keys.value("first_retry", default: firstRetry)
@@ -135,6 +135,13 @@ extension RelaygateConfiguration.DeliverySettings: Decodable {
         maxConnections = try keys.positive("max_connections", default: maxConnections)
         maxPerDestination = try keys.positive("max_per_destination", default: maxPerDestination)
         mailboxes = try keys.value("mailboxes", default: mailboxes)
+        dnsServer = try keys.value("dns_server", default: dnsServer)
+        if let server = dnsServer {
+            let parts = server.split(separator: ":")
+            guard parts.count == 2, IPAddress(String(parts[0]))?.isIPv4 == true, let port = Int(parts[1]),
+                (1...65535).contains(port)
+            else { throw keys.invalid("dns_server", "must be IPV4-ADDRESS:PORT, such as 127.0.0.1:53") }
+        }
     }
 }
 

@@ -60,6 +60,8 @@ public struct RelaygateConfiguration: Sendable, Equatable {
         public var maxPerDestination = 20
         /// Where `mailbox:NAME` Maildirs live. Defaults to `mailboxes` in the spool.
         public var mailboxes: String?
+        /// One IPv4 name server (`ADDRESS:PORT`) for MX lookups instead of /etc/resolv.conf's.
+        public var dnsServer: String?
     }
 
     public struct RoutingSettings: Sendable, Equatable {
