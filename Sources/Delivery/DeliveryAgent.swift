@@ -112,7 +112,11 @@ public actor DeliveryAgent {
             while !Task.isCancelled {
                 for (id, queue) in readyMessages() {
                     guard inFlight.count < limits.connections else { break }
-                    guard let envelope = try? await claim(id, from: queue) else { continue }
+                    guard let envelope = try? await claim(id, from: queue) else {
+                        // Gone: an operator moved or deleted it (it will be seen where it went).
+                        deferredDue[id] = nil
+                        continue
+                    }
                     inFlight.insert(id)
                     deferredDue[id] = nil
                     group.addTask { await self.deliver(envelope) }

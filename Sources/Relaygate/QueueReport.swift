@@ -54,6 +54,13 @@ public enum QueueReport {
             """
         text += "\n"
         if let tls = envelope.client.tlsVersion { text += "tls: \(tls)\n" }
+        if envelope.attempts > 0 {
+            text += "attempts: \(envelope.attempts)\n"
+        }
+        if let next = envelope.nextAttempt, entry.queue == .deferred {
+            let wait = next.timeIntervalSince(now)
+            text += "next attempt: \(ISO8601DateFormatter().string(from: next)) (\(wait > 0 ? "in " + age(wait) : "due"))\n"
+        }
         if let user = envelope.client.authenticatedUser { text += "authenticated: \(user)\n" }
         var flags: [String] = []
         if let body = parameters.body { flags.append("BODY=\(body.rawValue)") }
@@ -71,6 +78,7 @@ public enum QueueReport {
             if let rule = recipient.rule { line += " rule=\(rule)" }
             if let sender = recipient.sender { line += " sender=\(sender)" }
             text += line + "\n"
+            if let error = recipient.lastError { text += "    last error: \(error)\n" }
         }
         text += "body: \(bodyPath)\n"
         return text

@@ -138,3 +138,64 @@ import Testing
         }
     }
 }
+
+/// The operator's queue commands against a running server's spool.
+@Suite struct QueueCommandTests {
+    static let slow = "delivery:\n  first_retry: 1h\n"
+
+    func queueID(_ server: ServerProcess, after text: String) async throws -> String {
+        try await server.waitForLog(text, timeout: .seconds(20))
+        let line = try #require(server.logText.split(separator: "\n").first { $0.contains(text) })
+        let field = try #require(line.split(separator: " ").first { $0.hasPrefix("queue_id=") })
+        return String(field.dropFirst("queue_id=".count))
+    }
+
+    func queue(_ server: ServerProcess, _ arguments: [String]) throws -> (status: Int32, output: String) {
+        try ServerProcess.run(["queue"] + arguments + ["--rules", server.rules, "--spool", server.spool])
+    }
+
+    @Test func retryHoldReleaseDeleteAndBounceWhileTheServerRuns() async throws {
+        let upstream = try FakeUpstream(mode: "tempfail-first")
+        let senders = try FakeUpstream(mode: "accept")
+        let rules = [
+            "90-routes.rules": """
+            route sender.example [127.0.0.1]:\(senders.port)
+            route nowhere.example [127.0.0.1]:1
+            route * [127.0.0.1]:\(upstream.port)
+
+            """
+        ]
+        try await withServer(config: Self.slow, rules: rules, delivery: true) { server in
+            func send(_ to: String) async throws {
+                _ = try await Peer.run(
+                    "send", server: server, ["--port", "\(server.smtpPort)", "--from", "alice@sender.example", "--to", to])
+            }
+            // Deferred for an hour by the 450; held, not retried while held, released, delivered.
+            try await send("bob@example.net")
+            let first = try await queueID(server, after: "status=deferred")
+            let shown = try queue(server, ["show", first])
+            #expect(shown.output.contains("state: deferred"), "\(shown.output)")
+            #expect(shown.output.contains("last error: RCPT: 450 4.2.0 mailbox busy"), "\(shown.output)")
+            #expect(shown.output.contains("next attempt:"))
+            #expect(try queue(server, ["hold", first]).status == 0)
+            #expect(try queue(server, ["retry", "--all"]).output.contains("0 messages"), "a held message stays held")
+            #expect(try queue(server, ["release", first]).status == 0)
+            #expect(try await upstream.waitForTransactions(1)[0].rcpt_to == ["<bob@example.net>"])
+
+            // Two messages nobody can take (connection refused): one deleted, one bounced to its sender.
+            try await send("x@nowhere.example")
+            try await send("y@nowhere.example")
+            try await server.waitForLog("status=deferred to=<y@nowhere.example>")
+            let ids = try FileManager.default.contentsOfDirectory(atPath: server.spool + "/deferred").sorted()
+            #expect(ids.count == 2)
+            #expect(try queue(server, ["delete", ids[0]]).status == 0)
+            let bounced = try queue(server, ["bounce", ids[1]])
+            #expect(bounced.status == 0, "\(bounced.output)")
+            let dsn = try await senders.waitForTransactions(1)[0]
+            #expect(dsn.mail_from == "<>" && dsn.rcpt_to == ["<alice@sender.example>"])
+            #expect(dsn.data.contains("returned to the sender by the mail system's operator"))
+            #expect(try queue(server, ["delete", ids[0]]).output.contains("no message"))
+            #expect(try FileManager.default.contentsOfDirectory(atPath: server.spool + "/queue").isEmpty)
+        }
+    }
+}

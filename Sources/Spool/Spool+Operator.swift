@@ -1,0 +1,64 @@
+import MailModel
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The operator's queue commands. Each is one rename of the envelope, so it either happens whole or not at
+/// all, and races with the delivery scheduler (which also only renames) cannot corrupt an entry: whoever
+/// renames first owns the file, the other finds it gone. A message being delivered right now (in active/)
+/// is not touched: the command says so and can be repeated a moment later.
+extension Spool {
+    public enum OperatorError: Error, CustomStringConvertible {
+        case notFound(QueueID)
+        case beingDelivered(QueueID)
+
+        public var description: String {
+            switch self {
+            case .notFound(let id): "no message \(id) in the queue"
+            case .beingDelivered(let id): "\(id) is being delivered right now; try again in a moment"
+            }
+        }
+    }
+
+    /// Moves a message from the first of `sources` that holds it to `target`; returns where it was.
+    @discardableResult
+    public func move(_ id: QueueID, from sources: [Queue], to target: Queue) throws -> Queue {
+        for source in sources where source != target {
+            if try renameIfPresent(envelopePath(id, in: source), to: envelopePath(id, in: target)) { return source }
+        }
+        throw FileSystem.exists(envelopePath(id, in: .active)) ? OperatorError.beingDelivered(id) : OperatorError.notFound(id)
+    }
+
+    /// Removes a waiting message (incoming, deferred or held) from the spool for good.
+    public func delete(_ id: QueueID) throws {
+        let doomed = tmpDirectory + "/" + id.rawValue + ".deleted"
+        try move(id, from: [.incoming, .deferred, .hold], toPath: doomed)
+        FileSystem.remove(doomed)
+        FileSystem.remove(bodyPath(id))
+    }
+
+    /// Takes a waiting message for the operator's own handling (a bounce): it goes to active/, where the
+    /// scheduler never looks, and recovery would put it back if the command died.
+    public func takeForOperator(_ id: QueueID) throws -> Envelope {
+        try move(id, from: [.incoming, .deferred, .hold], to: .active)
+        let path = envelopePath(id, in: .active)
+        return try EnvelopeCodec.decode(try FileSystem.readFile(path))
+    }
+
+    private func move(_ id: QueueID, from sources: [Queue], toPath target: String) throws {
+        for source in sources {
+            if try renameIfPresent(envelopePath(id, in: source), to: target) { return }
+        }
+        throw FileSystem.exists(envelopePath(id, in: .active)) ? OperatorError.beingDelivered(id) : OperatorError.notFound(id)
+    }
+
+    /// False when `from` is not there (someone else moved it first).
+    private func renameIfPresent(_ from: String, to: String) throws -> Bool {
+        guard rename(from, to) == 0 else {
+            if errno == ENOENT { return false }
+            throw SpoolError(operation: "rename to \(to)", path: from, code: errno)
+        }
+        return true
+    }
+}
