@@ -194,6 +194,16 @@ import Testing
         #expect(configuration.routing.srsMaxAge.duration == .seconds(30 * 86400))
     }
 
+    @Test(arguments: ["forward-domain", "blocked-port-25", "smarthost"])
+    func theREADMERecipesAreValid(_ recipe: String) throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("docs/recipes/" + recipe)
+        let configuration = try ConfigurationLoader.load(
+            path: root.appendingPathComponent("relaygate.yaml").path, required: true)
+        let rules = try RulesLoader.load(directory: root.path, upstreams: Set(configuration.upstreams.keys))
+        #expect(rules.ruleCount > 0)
+    }
+
     @Test func theShippedRulesLoad() throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent()
