@@ -65,3 +65,60 @@ import Testing
         return process
     }
 }
+
+/// Delivery under SIGKILL: a server delivering to a counting next hop is killed at random moments while
+/// clients keep sending, and restarted, several times. In the end every message that got a 250 has arrived
+/// at least once. Duplicates can only come from deliveries cut between the next hop's 250 and our durable
+/// mark, so there are at most as many as deliveries in flight at each kill.
+@Suite struct DeliveryCrashTests {
+    @Test func killedWhileDeliveringEveryAcknowledgedMessageArrives() async throws {
+        let upstream = try FakeUpstream(mode: "accept")
+        var server = try await ServerProcess(
+            config: "delivery:\n  first_retry: 1s\n  max_retry_interval: 1s\n",
+            rules: ["90-routes.rules": "route * [127.0.0.1]:\(upstream.port)\n"], delivery: true)
+        defer { server.removeDirectory() }
+        let acknowledged = server.directory.appendingPathComponent("acknowledged.jsonl").path
+        var generator = SystemRandomNumberGenerator()
+        let rounds = 3
+        for round in 0..<rounds {
+            let load = Process()
+            load.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            load.arguments = [
+                "python3", Peer.script, "crash-load", "--port", "\(server.smtpPort)", "--threads", "8", "--duration", "2",
+                "--round", "\(round)", "--out", acknowledged, "--max-size", "4000",
+            ]
+            load.standardOutput = FileHandle.nullDevice
+            load.standardError = FileHandle.nullDevice
+            try load.run()
+            try await Task.sleep(for: .milliseconds(Int.random(in: 300...1500, using: &generator)))
+            await server.stop(signal: SIGKILL)
+            load.waitUntilExit()
+            server = try await server.restarted()
+        }
+        // Let the last server deliver everything.
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ["incoming", "active", "deferred"].contains(where: {
+            !((try? FileManager.default.contentsOfDirectory(atPath: server.spool + "/" + $0)) ?? []).isEmpty
+        }) {
+            #expect(ContinuousClock.now < deadline, "the queue did not drain")
+            if ContinuousClock.now >= deadline { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        await server.stop()
+
+        let sent = try String(contentsOfFile: acknowledged, encoding: .utf8).split(separator: "\n").map {
+            (try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any])["sha256"] as! String
+        }
+        #expect(sent.count > 20, "the load should have had time to send")
+        let arrived = upstream.transactions.map { transaction in
+            SHA256.hash(data: contentWithoutOurReceivedHeader(Data(transaction.data.utf8))).map { String(format: "%02x", $0) }
+                .joined()
+        }
+        let arrivals = Dictionary(arrived.map { ($0, 1) }, uniquingKeysWith: +)
+        for digest in sent {
+            #expect(arrivals[digest] != nil, "an acknowledged message never arrived")
+        }
+        let duplicates = arrived.count - arrivals.count
+        #expect(duplicates <= rounds * 100, "\(duplicates) duplicates")
+    }
+}
