@@ -108,7 +108,9 @@ public actor DeliveryAgent {
         for id in spool.ids(in: .deferred) {
             deferredDue[id] = spool.peek(id, in: .deferred)?.nextAttempt?.timeIntervalSince1970 ?? 0
         }
-        await withTaskGroup(of: Void.self) { group in
+        // A discarding group: finished deliveries leave no result behind, so memory stays flat however
+        // many messages pass through.
+        await withDiscardingTaskGroup { group in
             while !Task.isCancelled {
                 for (id, queue) in readyMessages() {
                     guard inFlight.count < limits.connections else { break }

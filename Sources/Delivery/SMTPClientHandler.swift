@@ -29,6 +29,8 @@ final class SMTPClientHandler: ChannelInboundHandler, RemovableChannelHandler {
     private let serverName: String?
     private let timeouts: Timeouts
     private let promise: EventLoopPromise<Outcome>
+    /// Sees every line sent and received, AUTH data redacted (`relaygate relay-test` prints it).
+    private let transcript: (@Sendable (String) -> Void)?
     private var outcome = Outcome(results: nil, connectionFailure: nil, tls: false)
     private var timeout: Scheduled<Void>?
 
@@ -41,8 +43,10 @@ final class SMTPClientHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     init(
         session: SMTPClientSession, bodyPath: String, fileIO: NonBlockingFileIO, tlsContext: NIOSSLContext?,
-        serverName: String?, timeouts: Timeouts, promise: EventLoopPromise<Outcome>
+        serverName: String?, timeouts: Timeouts, promise: EventLoopPromise<Outcome>,
+        transcript: (@Sendable (String) -> Void)? = nil
     ) {
+        self.transcript = transcript
         self.session = session
         self.bodyPath = bodyPath
         self.fileIO = fileIO
@@ -63,6 +67,12 @@ final class SMTPClientHandler: ChannelInboundHandler, RemovableChannelHandler {
         input.writeBuffer(&bytes)
         do {
             while let reply = try parser.next(from: &input) {
+                if let transcript {
+                    for (index, line) in reply.lines.enumerated() {
+                        let separator = index == reply.lines.count - 1 ? " " : "-"
+                        transcript("S: \(reply.code)\(separator)\(reply.enhancedCode.map { "\($0) " } ?? "")\(line)")
+                    }
+                }
                 armTimeout(context: context)
                 session.receive(reply)
                 drain(context: context)
@@ -85,6 +95,7 @@ final class SMTPClientHandler: ChannelInboundHandler, RemovableChannelHandler {
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if case TLSUserEvent.handshakeCompleted = event {
             outcome.tls = true
+            transcript?("(TLS established)")
             session.tlsEstablished()
             drain(context: context)
         }
@@ -104,8 +115,12 @@ final class SMTPClientHandler: ChannelInboundHandler, RemovableChannelHandler {
         while let action = session.next() {
             switch action {
             case .send(let text):
+                if let transcript {
+                    for line in text.split(separator: "\r\n") { transcript("C: " + Self.redacted(line, stage: session.stage)) }
+                }
                 context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: text)), promise: nil)
             case .startTLS:
+                transcript?("(TLS handshake)")
                 startTLS(context: context)
             case .sendContent:
                 sendContent(context: context)
@@ -118,6 +133,16 @@ final class SMTPClientHandler: ChannelInboundHandler, RemovableChannelHandler {
                 context.close(promise: nil)
             }
         }
+    }
+
+    /// AUTH payloads and LOGIN responses never reach a transcript.
+    static func redacted(_ line: Substring, stage: SMTPClientSession.Stage) -> String {
+        guard stage == .auth else { return String(line) }
+        let words = line.split(separator: " ")
+        if words.first?.uppercased() == "AUTH" {
+            return words.count > 2 ? "\(words[0]) \(words[1]) <redacted>" : String(line)
+        }
+        return "<redacted>"
     }
 
     private func startTLS(context: ChannelHandlerContext) {

@@ -129,13 +129,43 @@ public final class SMTPTransport: Sendable {
         Attempt(results: message.recipients.map { _ in .failed(failure) }, relay: relay)
     }
 
-    private func run(_ candidate: Candidate, message: SMTPClientSession.Message, bodyPath: String) async
-        -> SMTPClientHandler.Outcome
-    {
+    /// `relaygate relay-test`: walks an upstream's hosts in order through EHLO, TLS and AUTH, and sends
+    /// `message` if given, reporting each line (AUTH data redacted) to `transcript`. Nil when a host went
+    /// through; otherwise the last failure, which names its stage.
+    public func probe(
+        upstream name: String, message: SMTPClientSession.Message?, bodyPath: String,
+        transcript: @escaping @Sendable (String) -> Void
+    ) async -> SMTPClientSession.Failure? {
+        guard let upstream = upstreams[name] else {
+            return .init(stage: .connect, reply: nil, detail: "no upstream named \(name) in relaygate.yaml", isPermanent: true)
+        }
+        var last: SMTPClientSession.Failure?
+        for host in upstream.hosts {
+            transcript("connecting to \(host.host):\(host.port) (TLS: \(upstream.tls))")
+            let candidate = Candidate(
+                host: host.host, port: host.port, tls: upstream.tls, username: upstream.username,
+                password: upstream.password, verify: upstream.verifyCertificate)
+            let outcome = await run(candidate, message: message, bodyPath: bodyPath, transcript: transcript)
+            if let failure = outcome.connectionFailure {
+                last = failure
+                continue
+            }
+            if let results = outcome.results, case .failed(let failure)? = results.first {
+                return failure
+            }
+            return nil
+        }
+        return last
+    }
+
+    private func run(
+        _ candidate: Candidate, message: SMTPClientSession.Message?, bodyPath: String,
+        transcript: (@Sendable (String) -> Void)? = nil
+    ) async -> SMTPClientHandler.Outcome {
         var session = SMTPClientSession(
             configuration: .init(
                 heloName: heloName, tls: candidate.tls, username: candidate.username, password: candidate.password))
-        session.send(message)
+        if let message { session.send(message) }
         session.finish()
         let loop = group.next()
         let promise = loop.makePromise(of: SMTPClientHandler.Outcome.self)
@@ -156,7 +186,7 @@ public final class SMTPTransport: Sendable {
                     try channel.pipeline.syncOperations.addHandler(
                         SMTPClientHandler(
                             session: configuredSession, bodyPath: bodyPath, fileIO: fileIO, tlsContext: tlsContext,
-                            serverName: serverName, timeouts: timeouts, promise: promise))
+                            serverName: serverName, timeouts: timeouts, promise: promise, transcript: transcript))
                 }
             }
         do {

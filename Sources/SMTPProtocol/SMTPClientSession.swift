@@ -246,6 +246,12 @@ public struct SMTPClientSession: Sendable {
     }
 
     public mutating func tlsFailed(_ detail: String) {
+        // After QUIT's reply many servers close without a TLS close_notify: nothing is lost then.
+        guard state != .closed else { return }
+        if state == .quit {
+            state = .closed
+            return
+        }
         failConnection(Failure(stage: .tls, reply: nil, detail: detail, isPermanent: false))
     }
 

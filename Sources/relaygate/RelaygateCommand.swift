@@ -7,7 +7,8 @@ struct RelaygateCommand: AsyncParsableCommand {
         commandName: "relaygate",
         abstract: "An SMTP relay and forwarding gateway.",
         subcommands: [
-            ServeCommand.self, CheckCommand.self, RulesCommand.self, QueueCommand.self, UsersCommand.self,
+            ServeCommand.self, CheckCommand.self, RulesCommand.self, QueueCommand.self, RelayTestCommand.self,
+            UsersCommand.self,
             BenchCommand.self,
         ])
 }

@@ -40,3 +40,27 @@ struct RulesCommand: ParsableCommand {
         }
     }
 }
+
+struct RelayTestCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "relay-test",
+        abstract: "Connect to an upstream, walk EHLO, TLS and AUTH, and print the dialog (secrets redacted).",
+        discussion: "With --to, also send a short test message. Exits 0 when it worked, 1 when a stage failed.")
+
+    @OptionGroup var common: CommonOptions
+    @Argument(help: ArgumentHelp("The upstream's name in relaygate.yaml.", valueName: "upstream")) var upstream: String
+    @Option(help: ArgumentHelp("Send a test message to this address.", valueName: "address")) var to: String?
+    @Option(help: ArgumentHelp("Its sender (default: postmaster@HOSTNAME).", valueName: "address")) var from: String?
+
+    func run() async throws {
+        let settings = try common.settings()
+        let worked: Bool
+        do {
+            worked = try await RelayTest.run(settings, upstream: upstream, to: to, from: from) { Swift.print($0) }
+        } catch {
+            printError("\(error)")
+            throw ExitCode(2)
+        }
+        if !worked { throw ExitCode.failure }
+    }
+}

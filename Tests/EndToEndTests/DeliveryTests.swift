@@ -199,3 +199,45 @@ import Testing
         }
     }
 }
+
+@Suite struct RelayTestCommandTests {
+    func configured(_ upstream: FakeUpstream, password: String) throws -> URL {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("relaygate-relaytest-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try """
+        hostname: relay.test
+        upstreams:
+          provider:
+            hosts: ["127.0.0.1:\(upstream.port)"]
+            tls: starttls
+            username: relay-user
+            password: \(password)
+            verify_certificate: false
+
+        """.write(to: directory.appendingPathComponent("relaygate.yaml"), atomically: true, encoding: .utf8)
+        return directory
+    }
+
+    @Test func walksEHLOTLSAndAUTHWithSecretsRedacted() async throws {
+        let upstream = try FakeUpstream(mode: "require-auth", tls: true, user: "relay-user", password: "relay-pass")
+        let good = try configured(upstream, password: "relay-pass")
+        defer { try? FileManager.default.removeItem(at: good) }
+        let probe = try ServerProcess.run(["relay-test", "provider", "--rules", good.path, "--spool", good.path + "/spool"])
+        #expect(probe.status == 0, "\(probe.output)")
+        #expect(probe.output.contains("(TLS established)"))
+        #expect(probe.output.contains("C: AUTH PLAIN <redacted>"))
+        #expect(probe.output.contains("OK: provider took EHLO, TLS and AUTH"))
+        #expect(!probe.output.contains("relay-pass") && !probe.output.contains("cmVsYXk"), "no secret, not even base64")
+
+        let sent = try ServerProcess.run(
+            ["relay-test", "provider", "--to", "dest@far.example", "--rules", good.path, "--spool", good.path + "/spool"])
+        #expect(sent.status == 0, "\(sent.output)")
+        #expect(try await upstream.waitForTransactions(1)[0].rcpt_to == ["<dest@far.example>"])
+
+        let bad = try configured(upstream, password: "wrong")
+        defer { try? FileManager.default.removeItem(at: bad) }
+        let refused = try ServerProcess.run(["relay-test", "provider", "--rules", bad.path, "--spool", bad.path + "/spool"])
+        #expect(refused.status == 1)
+        #expect(refused.output.contains("FAILED at AUTH: AUTH: 535 5.7.8 bad credentials"), "\(refused.output)")
+    }
+}

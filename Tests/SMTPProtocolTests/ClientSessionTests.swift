@@ -185,6 +185,18 @@ import Testing
         #expect(h.actions.contains { if case .connectionFailed = $0 { true } else { false } })
     }
 
+    @Test func aTLSCloseWithoutCloseNotifyAfterQUITIsNoFailure() {
+        var h = Harness(.init(heloName: "relay.test", tls: .implicit))
+        h.reply("220 mx")
+        h.reply("250 mx")
+        h.session.finish()
+        h.drain()
+        h.reply("221 bye")
+        h.session.tlsFailed("uncleanShutdown")
+        h.drain()
+        #expect(!h.actions.contains { if case .connectionFailed = $0 { true } else { false } })
+    }
+
     @Test func aBadGreetingFailsTheConnection() {
         var h = Harness()
         h.reply("554 5.7.1 go away")

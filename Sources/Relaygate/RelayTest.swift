@@ -1,0 +1,67 @@
+import Delivery
+import Foundation
+import Logging
+import MailModel
+import NIOCore
+import NIOPosix
+import SMTPProtocol
+
+/// `relaygate relay-test UPSTREAM [--to ADDRESS]`: connects to an upstream as delivery would, walks EHLO,
+/// TLS and AUTH, optionally sends a short test message, and prints the dialog (AUTH data redacted) and
+/// the stage that failed, if one did. The first thing to run when mail must leave through a provider.
+public enum RelayTest {
+    public static func run(
+        _ settings: Settings, upstream name: String, to recipient: String?, from sender: String?,
+        print: @escaping @Sendable (String) -> Void
+    ) async throws -> Bool {
+        let configuration = settings.configuration
+        let upstreams = try DeliverySetup.upstreams(configuration)
+        guard upstreams.contains(where: { $0.name == name }) else {
+            let known = upstreams.map(\.name).sorted()
+            throw StartupError(
+                "no upstream named \(name) in relaygate.yaml"
+                    + (known.isEmpty ? " (none are defined under upstreams:)" : " (defined: \(known.joined(separator: ", ")))"))
+        }
+        var message: SMTPClientSession.Message?
+        let bodyPath = FileManager.default.temporaryDirectory.appendingPathComponent("relaygate-relay-test-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: bodyPath) }
+        if let recipient {
+            let to = try EmailAddress(parsing: recipient)
+            let from = try sender.map { try EmailAddress(parsing: $0) }
+                ?? EmailAddress(localPart: "postmaster", domain: Domain(configuration.hostname))
+            let content = """
+                From: <\(from)>\r
+                To: <\(to)>\r
+                Subject: Relaygate relay test through \(name)\r
+                Date: \(RFC5322Date.format(secondsSince1970: Int(Date().timeIntervalSince1970)))\r
+                Message-ID: <relay-test.\(UUID().uuidString)@\(configuration.hostname)>\r
+                \r
+                This message was sent by `relaygate relay-test \(name)` from \(configuration.hostname).\r
+
+                """
+            try Data(content.utf8).write(to: URL(fileURLWithPath: bodyPath))
+            message = SMTPClientSession.Message(
+                sender: .mailbox(from), recipients: [Recipient(address: to)], parameters: MailParameters(),
+                size: content.utf8.count, has8BitContent: false)
+        }
+        // Built last, so an error above leaves nothing running.
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let threadPool = NIOThreadPool(numberOfThreads: 1)
+        threadPool.start()
+        var logger = Logger(label: "relay-test")
+        logger.logLevel = .critical
+        let transport = try SMTPTransport(
+            group: group, fileIO: NonBlockingFileIO(threadPool: threadPool), heloName: configuration.hostname,
+            upstreams: upstreams, resolver: SystemMXResolver(threadPool: threadPool), logger: logger)
+
+        let failure = await transport.probe(upstream: name, message: message, bodyPath: bodyPath, transcript: print)
+        try? await threadPool.shutdownGracefully()
+        try? await group.shutdownGracefully()
+        if let failure {
+            print("FAILED at \(failure.stage.rawValue): \(failure)")
+            return false
+        }
+        print(recipient == nil ? "OK: \(name) took EHLO, TLS and AUTH" : "OK: \(name) accepted the test message for \(recipient!)")
+        return true
+    }
+}
