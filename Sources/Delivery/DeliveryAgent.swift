@@ -67,6 +67,22 @@ public actor DeliveryAgent {
         Task { await self.wakeUp() }
     }
 
+    /// Intake committed this message: take it without listing incoming/ again (a directory of thousands,
+    /// listed on every commit, would cost more than the delivery).
+    public nonisolated func enqueue(_ id: QueueID) {
+        Task { await self.add(id) }
+    }
+
+    private var announced: [QueueID] = []
+    private var lastFullScan = ContinuousClock.now - .seconds(3600)
+    /// How often incoming/ is listed whole anyway: for messages put there by an operator or a restart.
+    private let fullScanInterval = Duration.seconds(5)
+
+    private func add(_ id: QueueID) {
+        announced.append(id)
+        wakeUp()
+    }
+
     private var waiter: CheckedContinuation<Void, Never>?
     private var waiterGeneration = 0
     private var wokenEarly = false
@@ -112,8 +128,11 @@ public actor DeliveryAgent {
         // many messages pass through.
         await withDiscardingTaskGroup { group in
             while !Task.isCancelled {
-                for (id, queue) in readyMessages() {
-                    guard inFlight.count < limits.connections else { break }
+                let ready = readyMessages()
+                var next = 0
+                while next < ready.count && inFlight.count < limits.connections {
+                    let (id, queue) = ready[next]
+                    next += 1
                     guard let envelope = try? await claim(id, from: queue) else {
                         // Gone: an operator moved or deleted it (it will be seen where it went).
                         deferredDue[id] = nil
@@ -123,6 +142,8 @@ public actor DeliveryAgent {
                     deferredDue[id] = nil
                     group.addTask { await self.deliver(envelope) }
                 }
+                // What the limit left for later is taken first next time.
+                announced = ready[next...].filter { $0.1 == .incoming }.map(\.0) + announced
                 await waitForWork()
             }
             group.cancelAll()
@@ -131,7 +152,13 @@ public actor DeliveryAgent {
 
     private func readyMessages() -> [(QueueID, Spool.Queue)] {
         let now = clock()
-        let incoming = spool.ids(in: .incoming).filter { !inFlight.contains($0) }.map { ($0, Spool.Queue.incoming) }
+        var incomingIDs = announced
+        announced = []
+        if ContinuousClock.now - lastFullScan >= fullScanInterval || incomingIDs.isEmpty && inFlight.isEmpty {
+            lastFullScan = ContinuousClock.now
+            incomingIDs = spool.ids(in: .incoming)
+        }
+        let incoming = incomingIDs.filter { !inFlight.contains($0) }.map { ($0, Spool.Queue.incoming) }
         let due = deferredDue.filter { $0.value <= now && !inFlight.contains($0.key) }.keys.sorted().map {
             ($0, Spool.Queue.deferred)
         }

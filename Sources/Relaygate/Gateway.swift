@@ -85,7 +85,7 @@ public enum Gateway {
             configuration: sessionConfiguration(configuration),
             watchdogLimits: watchdogLimits(configuration),
             policy: router,
-            store: SpoolMessageStore(spool: spool, threadPool: threadPool, committed: { _ in agent.wake() }),
+            store: SpoolMessageStore(spool: spool, threadPool: threadPool, committed: { agent.enqueue($0) }),
             authenticator: Authenticator(
                 verifier: verifier,
                 limiter: AuthFailureLimiter(
