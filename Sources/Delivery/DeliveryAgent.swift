@@ -130,6 +130,8 @@ public actor DeliveryAgent {
             while !Task.isCancelled {
                 let ready = readyMessages()
                 var next = 0
+                // Messages that are one SMTP transaction each, by next hop: they share connections.
+                var shareable: [NextHop: [(Envelope, DeliveryJob)]] = [:]
                 while next < ready.count && inFlight.count < limits.connections {
                     let (id, queue) = ready[next]
                     next += 1
@@ -140,7 +142,18 @@ public actor DeliveryAgent {
                     }
                     inFlight.insert(id)
                     deferredDue[id] = nil
-                    group.addTask { await self.deliver(envelope) }
+                    let jobs = DeliveryPlan.jobs(for: envelope)
+                    if jobs.count == 1, jobs[0].nextHop.isSMTP {
+                        shareable[jobs[0].nextHop, default: []].append((envelope, jobs[0]))
+                    } else {
+                        group.addTask { await self.deliver(envelope) }
+                    }
+                }
+                for (nextHop, items) in shareable {
+                    for start in stride(from: 0, to: items.count, by: Self.messagesPerConnection) {
+                        let batch = Array(items[start..<min(start + Self.messagesPerConnection, items.count)])
+                        group.addTask { await self.deliver(batch, to: nextHop) }
+                    }
                 }
                 // What the limit left for later is taken first next time.
                 announced = ready[next...].filter { $0.1 == .incoming }.map(\.0) + announced
@@ -171,13 +184,49 @@ public actor DeliveryAgent {
 
     // MARK: One message
 
-    private func deliver(_ original: Envelope) async {
+    /// How many messages one connection carries before it says QUIT.
+    static let messagesPerConnection = 10
+
+    /// Several one-transaction messages for one next hop, over one connection.
+    private func deliver(_ batch: [(Envelope, DeliveryJob)], to nextHop: NextHop) async {
+        await acquire(nextHop)
+        let items = batch.map { envelope, job in
+            (message: message(for: job, of: envelope), bodyPath: spool.bodyPath(envelope.queueID))
+        }
+        let delivered = await transport.deliver(to: nextHop, batch: items)
+        release(nextHop)
+        for ((envelope, job), results) in zip(batch, delivered.results) {
+            var byIndex: [Int: SMTPClientSession.RecipientResult] = [:]
+            for (index, result) in zip(job.recipients, results) {
+                byIndex[index] = result
+                logAttempt(envelope, index: index, result: result, relay: delivered.relay)
+            }
+            await complete(envelope, results: byIndex)
+        }
+    }
+
+    private func message(for job: DeliveryJob, of envelope: Envelope) -> SMTPClientSession.Message {
+        SMTPClientSession.Message(
+            sender: job.sender, recipients: job.recipients.map { envelope.recipients[$0] },
+            parameters: envelope.parameters, size: envelope.size, has8BitContent: envelope.has8BitContent)
+    }
+
+    private func complete(_ original: Envelope, results: [Int: SMTPClientSession.RecipientResult]) async {
         var envelope = original
+        var generator = SystemRandomNumberGenerator()
+        let outcome = AttemptOutcome.apply(results, to: &envelope, now: clock(), policy: policy, using: &generator)
+        await finishAttempt(envelope, outcome: outcome)
+        inFlight.remove(envelope.queueID)
+        wake()
+    }
+
+    /// A message with several jobs (next hops, senders, local mailboxes): they run side by side.
+    private func deliver(_ envelope: Envelope) async {
         var results: [Int: SMTPClientSession.RecipientResult] = [:]
         let bodyPath = spool.bodyPath(envelope.queueID)
         await withTaskGroup(of: [(Int, SMTPClientSession.RecipientResult, String)].self) { group in
-            for job in DeliveryPlan.jobs(for: original) {
-                group.addTask { await self.run(job, envelope: original, bodyPath: bodyPath) }
+            for job in DeliveryPlan.jobs(for: envelope) {
+                group.addTask { await self.run(job, envelope: envelope, bodyPath: bodyPath) }
             }
             for await jobResults in group {
                 for (index, result, relay) in jobResults {
@@ -186,11 +235,7 @@ public actor DeliveryAgent {
                 }
             }
         }
-        var generator = SystemRandomNumberGenerator()
-        let outcome = AttemptOutcome.apply(results, to: &envelope, now: clock(), policy: policy, using: &generator)
-        await finishAttempt(envelope, outcome: outcome)
-        inFlight.remove(envelope.queueID)
-        wake()
+        await complete(envelope, results: results)
     }
 
     private func run(_ job: DeliveryJob, envelope: Envelope, bodyPath: String) async
@@ -219,10 +264,7 @@ public actor DeliveryAgent {
         case .mx, .relay, .host:
             await acquire(job.nextHop)
             defer { release(job.nextHop) }
-            let message = SMTPClientSession.Message(
-                sender: job.sender, recipients: job.recipients.map { envelope.recipients[$0] },
-                parameters: envelope.parameters, size: envelope.size, has8BitContent: envelope.has8BitContent)
-            let attempt = await transport.deliver(job, message: message, bodyPath: bodyPath)
+            let attempt = await transport.deliver(job, message: message(for: job, of: envelope), bodyPath: bodyPath)
             return zip(job.recipients, attempt.results).map { ($0, $1, attempt.relay) }
         }
     }

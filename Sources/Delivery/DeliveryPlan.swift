@@ -9,6 +9,14 @@ public enum NextHop: Sendable, Hashable, CustomStringConvertible {
     case mailbox(String)
     case discard
 
+    /// Delivered over SMTP (as opposed to locally).
+    public var isSMTP: Bool {
+        switch self {
+        case .mx, .relay, .host: true
+        case .mailbox, .discard: false
+        }
+    }
+
     public var description: String {
         switch self {
         case .mx(let domain): "mx:\(domain)"

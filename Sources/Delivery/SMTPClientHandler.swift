@@ -14,7 +14,9 @@ final class SMTPClientHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias OutboundOut = ByteBuffer
 
     struct Outcome {
-        var results: [SMTPClientSession.RecipientResult]?
+        /// One entry per message the connection finished, in the order they were given.
+        var finished: [[SMTPClientSession.RecipientResult]] = []
+        var results: [SMTPClientSession.RecipientResult]? { finished.first }
         var connectionFailure: SMTPClientSession.Failure?
         /// The extensions the server offered (for the log and for tests).
         var tls: Bool
@@ -23,7 +25,8 @@ final class SMTPClientHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var session: SMTPClientSession
     private var parser = SMTPReplyParser()
     private var input = ByteBuffer()
-    private let bodyPath: String
+    /// The stored content of each message the session was given, in order.
+    private let bodyPaths: [String]
     private let fileIO: NonBlockingFileIO
     private let tlsContext: NIOSSLContext?
     private let serverName: String?
@@ -31,7 +34,7 @@ final class SMTPClientHandler: ChannelInboundHandler, RemovableChannelHandler {
     private let promise: EventLoopPromise<Outcome>
     /// Sees every line sent and received, AUTH data redacted (`relaygate relay-test` prints it).
     private let transcript: (@Sendable (String) -> Void)?
-    private var outcome = Outcome(results: nil, connectionFailure: nil, tls: false)
+    private var outcome = Outcome(connectionFailure: nil, tls: false)
     private var timeout: Scheduled<Void>?
 
     struct Timeouts: Sendable {
@@ -42,13 +45,13 @@ final class SMTPClientHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     init(
-        session: SMTPClientSession, bodyPath: String, fileIO: NonBlockingFileIO, tlsContext: NIOSSLContext?,
+        session: SMTPClientSession, bodyPaths: [String], fileIO: NonBlockingFileIO, tlsContext: NIOSSLContext?,
         serverName: String?, timeouts: Timeouts, promise: EventLoopPromise<Outcome>,
         transcript: (@Sendable (String) -> Void)? = nil
     ) {
         self.transcript = transcript
         self.session = session
-        self.bodyPath = bodyPath
+        self.bodyPaths = bodyPaths
         self.fileIO = fileIO
         self.tlsContext = tlsContext
         self.serverName = serverName
@@ -125,7 +128,7 @@ final class SMTPClientHandler: ChannelInboundHandler, RemovableChannelHandler {
             case .sendContent:
                 sendContent(context: context)
             case .messageFinished(let results):
-                outcome.results = results
+                outcome.finished.append(results)
             case .connectionFailed(let failure):
                 outcome.connectionFailure = failure
             case .close:
@@ -170,6 +173,8 @@ final class SMTPClientHandler: ChannelInboundHandler, RemovableChannelHandler {
         let channel = context.channel
         let stuffer = NIOLoopBoundBox(DotStuffer(), eventLoop: loop)
         let fileIO = self.fileIO
+        // The content of the message in progress: as many are finished as came before it.
+        let bodyPath = bodyPaths[min(outcome.finished.count, bodyPaths.count - 1)]
         fileIO.openFile(_deprecatedPath: bodyPath, eventLoop: loop).flatMap { handle, region in
             fileIO.readChunked(
                 fileRegion: region, chunkSize: 256 * 1024, allocator: channel.allocator, eventLoop: loop

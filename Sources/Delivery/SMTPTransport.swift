@@ -76,13 +76,22 @@ public final class SMTPTransport: Sendable {
     }
 
     public func deliver(_ job: DeliveryJob, message: SMTPClientSession.Message, bodyPath: String) async -> Attempt {
+        let batch = await deliver(to: job.nextHop, batch: [(message, bodyPath)])
+        return Attempt(results: batch.results[0], relay: batch.relay)
+    }
+
+    /// Several messages for one next hop over one connection (RSET between them): a result list per message,
+    /// in order.
+    public func deliver(to nextHop: NextHop, batch: [(message: SMTPClientSession.Message, bodyPath: String)]) async
+        -> (results: [[SMTPClientSession.RecipientResult]], relay: String)
+    {
         let candidates: [Candidate]
-        switch job.nextHop {
+        switch nextHop {
         case .host(let host, let port):
             candidates = [Candidate(host: host, port: port, tls: .opportunistic, verify: false)]
         case .relay(let name):
             guard let upstream = upstreams[name] else {
-                return failAll(message, .init(stage: .connect, reply: nil, detail: "no upstream named \(name)", isPermanent: false), relay: name)
+                return failAll(batch, .init(stage: .connect, reply: nil, detail: "no upstream named \(name)", isPermanent: false), relay: name)
             }
             candidates = upstream.hosts.map {
                 Candidate(
@@ -94,19 +103,29 @@ public final class SMTPTransport: Sendable {
             case .hosts(let hosts):
                 candidates = hosts.map { Candidate(host: $0, port: 25, tls: .opportunistic, verify: false) }
             case .failure(let detail, let permanent):
-                return failAll(message, .init(stage: .connect, reply: nil, detail: detail, isPermanent: permanent), relay: domain)
+                return failAll(batch, .init(stage: .connect, reply: nil, detail: detail, isPermanent: permanent), relay: domain)
             }
         case .mailbox, .discard:
             preconditionFailure("not an SMTP job")
         }
         var lastFailure = SMTPClientSession.Failure(stage: .connect, reply: nil, detail: "no host to try", isPermanent: false)
-        var lastRelay = "\(job.nextHop)"
+        var lastRelay = "\(nextHop)"
         for candidate in candidates {
             var tries = [candidate]
             while let attempt = tries.popLast() {
                 lastRelay = "\(attempt.host):\(attempt.port)"
-                let outcome = await run(attempt, message: message, bodyPath: bodyPath)
-                if let results = outcome.results { return Attempt(results: results, relay: lastRelay) }
+                let outcome = await run(
+                    attempt, messages: batch.map(\.message), bodyPaths: batch.map(\.bodyPath))
+                if !outcome.finished.isEmpty {
+                    // The transactions this connection finished have their results; any it did not reach (the
+                    // connection broke half-way) wait for the next attempt.
+                    let broken = outcome.connectionFailure
+                        ?? .init(stage: .connect, reply: nil, detail: "connection ended early", isPermanent: false)
+                    let rest = batch.dropFirst(outcome.finished.count).map { item in
+                        item.message.recipients.map { _ in SMTPClientSession.RecipientResult.failed(broken) }
+                    }
+                    return (outcome.finished + rest, lastRelay)
+                }
                 let failure = outcome.connectionFailure ?? lastFailure
                 lastFailure = failure
                 if failure.stage == .tls && attempt.tls == .opportunistic {
@@ -122,11 +141,14 @@ public final class SMTPTransport: Sendable {
                 }
             }
         }
-        return failAll(message, lastFailure, relay: lastRelay)
+        return failAll(batch, lastFailure, relay: lastRelay)
     }
 
-    private func failAll(_ message: SMTPClientSession.Message, _ failure: SMTPClientSession.Failure, relay: String) -> Attempt {
-        Attempt(results: message.recipients.map { _ in .failed(failure) }, relay: relay)
+    private func failAll(
+        _ batch: [(message: SMTPClientSession.Message, bodyPath: String)], _ failure: SMTPClientSession.Failure,
+        relay: String
+    ) -> (results: [[SMTPClientSession.RecipientResult]], relay: String) {
+        (batch.map { item in item.message.recipients.map { _ in .failed(failure) } }, relay)
     }
 
     /// `relaygate relay-test`: walks an upstream's hosts in order through EHLO, TLS and AUTH, and sends
@@ -145,7 +167,8 @@ public final class SMTPTransport: Sendable {
             let candidate = Candidate(
                 host: host.host, port: host.port, tls: upstream.tls, username: upstream.username,
                 password: upstream.password, verify: upstream.verifyCertificate)
-            let outcome = await run(candidate, message: message, bodyPath: bodyPath, transcript: transcript)
+            let outcome = await run(
+                candidate, messages: message.map { [$0] } ?? [], bodyPaths: [bodyPath], transcript: transcript)
             if let failure = outcome.connectionFailure {
                 last = failure
                 continue
@@ -159,13 +182,13 @@ public final class SMTPTransport: Sendable {
     }
 
     private func run(
-        _ candidate: Candidate, message: SMTPClientSession.Message?, bodyPath: String,
+        _ candidate: Candidate, messages: [SMTPClientSession.Message], bodyPaths: [String],
         transcript: (@Sendable (String) -> Void)? = nil
     ) async -> SMTPClientHandler.Outcome {
         var session = SMTPClientSession(
             configuration: .init(
                 heloName: heloName, tls: candidate.tls, username: candidate.username, password: candidate.password))
-        if let message { session.send(message) }
+        for message in messages { session.send(message) }
         session.finish()
         let loop = group.next()
         let promise = loop.makePromise(of: SMTPClientHandler.Outcome.self)
@@ -185,7 +208,7 @@ public final class SMTPTransport: Sendable {
                     }
                     try channel.pipeline.syncOperations.addHandler(
                         SMTPClientHandler(
-                            session: configuredSession, bodyPath: bodyPath, fileIO: fileIO, tlsContext: tlsContext,
+                            session: configuredSession, bodyPaths: bodyPaths, fileIO: fileIO, tlsContext: tlsContext,
                             serverName: serverName, timeouts: timeouts, promise: promise, transcript: transcript))
                 }
             }
@@ -194,12 +217,11 @@ public final class SMTPTransport: Sendable {
         } catch {
             promise.succeed(
                 .init(
-                    results: nil,
                     connectionFailure: .init(stage: .connect, reply: nil, detail: "\(error)", isPermanent: false),
                     tls: false))
         }
         return (try? await promise.futureResult.get())
-            ?? .init(results: nil, connectionFailure: .init(stage: .connect, reply: nil, detail: "lost", isPermanent: false), tls: false)
+            ?? .init(connectionFailure: .init(stage: .connect, reply: nil, detail: "lost", isPermanent: false), tls: false)
     }
 }
 

@@ -44,6 +44,24 @@ import Testing
         }
     }
 
+    @Test func messagesWaitingForOneNextHopShareAConnection() async throws {
+        let upstream = try FakeUpstream(mode: "accept")
+        let rules = ["90-routes.rules": "route * [127.0.0.1]:\(upstream.port)\n"]
+        // Queue five messages with delivery off, then start delivering: they go out together.
+        var server = try await ServerProcess(rules: rules)
+        defer { server.removeDirectory() }
+        for index in 0..<5 { _ = try await send(server, to: ["r\(index)@example.net"]) }
+        await server.stop()
+        try Self.fast.write(
+            to: server.directory.appendingPathComponent("rules/relaygate.yaml"), atomically: true, encoding: .utf8)
+        server = try await server.restarted()
+        let received = try await upstream.waitForTransactions(5)
+        #expect(Set(received.map(\.connection)).count == 1, "one connection, RSET between messages")
+        #expect(Set(received.flatMap(\.rcpt_to)).count == 5)
+        try await waitUntilSpoolIsEmpty(server)
+        await server.stop()
+    }
+
     @Test func aTemporaryFailureIsRetried() async throws {
         let upstream = try FakeUpstream(mode: "tempfail-first")
         let rules = ["90-routes.rules": "route * [127.0.0.1]:\(upstream.port)\n"]

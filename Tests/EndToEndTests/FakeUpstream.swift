@@ -10,6 +10,8 @@ final class FakeUpstream: @unchecked Sendable {
         let data: String
         let tls: Bool
         let auth: String?
+        /// Which connection (1, 2, …) carried it.
+        let connection: Int
     }
 
     static let script = ServerProcess.packageRoot.appendingPathComponent("Tests/EndToEndTests/Peers/fake_upstream.py")

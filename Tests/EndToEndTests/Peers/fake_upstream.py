@@ -4,7 +4,7 @@ not with our own server, so the two sides of a test cannot share a bug.
 
 Usage: fake_upstream.py --mode MODE --record FILE [--cert PEM --key PEM] [--user U --password P]
 Prints "PORT <n>" once listening on 127.0.0.1, then serves until killed. Each completed transaction is
-appended to FILE as one JSON line: mail_from, rcpt_to, data, tls, auth, helo.
+appended to FILE as one JSON line: mail_from, rcpt_to, data, tls, auth, helo, connection (its number).
 
 Modes:
   accept           take everything
@@ -130,7 +130,7 @@ class Handler(socketserver.StreamRequestHandler):
                 if args.mode == "drop-after-data":
                     return
                 record = {"mail_from": mail_from, "rcpt_to": rcpts, "data": "\r\n".join(data) + "\r\n",
-                          "tls": self.tls, "auth": self.auth, "helo": helo}
+                          "tls": self.tls, "auth": self.auth, "helo": helo, "connection": self.number}
                 with lock, open(args.record, "a") as f:
                     f.write(json.dumps(record) + "\n")
                 self.send("250 2.0.0 queued\r\n")
