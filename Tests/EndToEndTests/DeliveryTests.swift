@@ -75,6 +75,36 @@ import Testing
         }
     }
 
+    @Test func aTemporaryFailureForOneRecipientRetriesOnlyThatOne() async throws {
+        let upstream = try FakeUpstream(mode: "busy-rcpt")
+        let rules = ["90-routes.rules": "route * [127.0.0.1]:\(upstream.port)\n"]
+        try await withServer(config: Self.fast, rules: rules, delivery: true) { server in
+            _ = try await send(server, to: ["ok@example.net", "busy@example.net"])
+            let first = try await upstream.waitForTransactions(1)[0]
+            #expect(first.rcpt_to == ["<ok@example.net>"])
+            try await server.waitForLog("status=deferred to=<busy@example.net>")
+            // The retry carries only the recipient still pending; the delivered one never gets a second copy.
+            let deadline = ContinuousClock.now + .seconds(20)
+            while server.logText.components(separatedBy: "status=deferred to=<busy@example.net>").count < 3 {
+                guard ContinuousClock.now < deadline else { throw ServerProcessError("no retry:\n\(server.logText)") }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            #expect(upstream.transactions.count == 1)
+            #expect(server.logText.components(separatedBy: "status=sent to=<ok@example.net>").count == 2)
+        }
+    }
+
+    @Test func aConnectionDroppedAfterTheContentIsATemporaryFailure() async throws {
+        let upstream = try FakeUpstream(mode: "drop-after-data")
+        let rules = ["90-routes.rules": "route * [127.0.0.1]:\(upstream.port)\n"]
+        try await withServer(config: Self.fast, rules: rules, delivery: true) { server in
+            _ = try await send(server, to: ["bob@example.net"])
+            try await server.waitForLog("status=deferred to=<bob@example.net>")
+            #expect(server.logText.contains("DATA: connection closed by the server"), "\(server.logText)")
+            #expect(!server.logText.contains("status=bounced"), "nothing is bounced for a broken connection")
+        }
+    }
+
     @Test func aPermanentFailureBouncesToTheSenderWithADSN() async throws {
         let refusing = try FakeUpstream(mode: "reject")
         let senders = try FakeUpstream(mode: "accept")
