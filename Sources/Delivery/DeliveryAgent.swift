@@ -201,7 +201,8 @@ public actor DeliveryAgent {
                 byIndex[index] = result
                 logAttempt(envelope, index: index, result: result, relay: delivered.relay)
             }
-            await complete(envelope, results: byIndex)
+            let notices = delivered.peerOffersDSN ? [:] : Dictionary(uniqueKeysWithValues: job.recipients.map { ($0, DeliveryStatusNotification.Kind.relayed) })
+            await complete(envelope, results: byIndex, successNotices: notices)
         }
     }
 
@@ -211,10 +212,21 @@ public actor DeliveryAgent {
             parameters: envelope.parameters, size: envelope.size, has8BitContent: envelope.has8BitContent)
     }
 
-    private func complete(_ original: Envelope, results: [Int: SMTPClientSession.RecipientResult]) async {
+    /// - Parameter successNotices: for recipients that may be delivered, what a NOTIFY=SUCCESS would say.
+    private func complete(
+        _ original: Envelope, results: [Int: SMTPClientSession.RecipientResult],
+        successNotices: [Int: DeliveryStatusNotification.Kind]
+    ) async {
         var envelope = original
         var generator = SystemRandomNumberGenerator()
         let outcome = AttemptOutcome.apply(results, to: &envelope, now: clock(), policy: policy, using: &generator)
+        for kind in [DeliveryStatusNotification.Kind.delivered, .relayed] {
+            let delivered = outcome.delivered.filter { successNotices[$0] == kind }
+            let owed = DeliveryStatusNotification.recipients(delivered, of: envelope, for: kind)
+            if !owed.isEmpty {
+                queueNotification(kind, envelope, owed.map { .init(recipient: envelope.recipients[$0], failure: nil) })
+            }
+        }
         await finishAttempt(envelope, outcome: outcome)
         inFlight.remove(envelope.queueID)
         wake()
@@ -224,29 +236,42 @@ public actor DeliveryAgent {
     private func deliver(_ envelope: Envelope) async {
         var results: [Int: SMTPClientSession.RecipientResult] = [:]
         let bodyPath = spool.bodyPath(envelope.queueID)
-        await withTaskGroup(of: [(Int, SMTPClientSession.RecipientResult, String)].self) { group in
+        var notices: [Int: DeliveryStatusNotification.Kind] = [:]
+        await withTaskGroup(of: [JobResult].self) { group in
             for job in DeliveryPlan.jobs(for: envelope) {
                 group.addTask { await self.run(job, envelope: envelope, bodyPath: bodyPath) }
             }
             for await jobResults in group {
-                for (index, result, relay) in jobResults {
-                    results[index] = result
-                    logAttempt(envelope, index: index, result: result, relay: relay)
+                for job in jobResults {
+                    results[job.index] = job.result
+                    if let notice = job.successNotice { notices[job.index] = notice }
+                    logAttempt(envelope, index: job.index, result: job.result, relay: job.relay)
                 }
             }
         }
-        await complete(envelope, results: results)
+        await complete(envelope, results: results, successNotices: notices)
     }
 
-    private func run(_ job: DeliveryJob, envelope: Envelope, bodyPath: String) async
-        -> [(Int, SMTPClientSession.RecipientResult, String)]
-    {
+    /// One recipient's result from one job.
+    struct JobResult: Sendable {
+        let index: Int
+        let result: SMTPClientSession.RecipientResult
+        let relay: String
+        /// What a NOTIFY=SUCCESS would report if this recipient is delivered.
+        let successNotice: DeliveryStatusNotification.Kind?
+    }
+
+    private func run(_ job: DeliveryJob, envelope: Envelope, bodyPath: String) async -> [JobResult] {
         switch job.nextHop {
         case .discard:
-            return job.recipients.map { ($0, .delivered(SMTPReply(250, EnhancedStatusCode(2, 0, 0), "discarded by rule")), "discard") }
+            return job.recipients.map {
+                JobResult(
+                    index: $0, result: .delivered(SMTPReply(250, EnhancedStatusCode(2, 0, 0), "discarded by rule")),
+                    relay: "discard", successNotice: nil)
+            }
         case .mailbox(let name):
             let mailboxes = self.mailboxes
-            return await withTaskGroup(of: (Int, SMTPClientSession.RecipientResult, String).self) { group in
+            return await withTaskGroup(of: JobResult.self) { group in
                 for index in job.recipients {
                     let recipient = envelope.recipients[index].address
                     group.addTask {
@@ -254,10 +279,10 @@ public actor DeliveryAgent {
                             (try? await self.blocking {
                                 mailboxes.deliver(name: name, recipient: recipient, bodyPath: bodyPath, queueID: envelope.queueID)
                             }) ?? .failed(.init(stage: .data, reply: nil, detail: "local delivery did not run", isPermanent: false))
-                        return (index, result, "mailbox:\(name)")
+                        return JobResult(index: index, result: result, relay: "mailbox:\(name)", successNotice: .delivered)
                     }
                 }
-                var all: [(Int, SMTPClientSession.RecipientResult, String)] = []
+                var all: [JobResult] = []
                 for await result in group { all.append(result) }
                 return all
             }
@@ -265,7 +290,10 @@ public actor DeliveryAgent {
             await acquire(job.nextHop)
             defer { release(job.nextHop) }
             let attempt = await transport.deliver(job, message: message(for: job, of: envelope), bodyPath: bodyPath)
-            return zip(job.recipients, attempt.results).map { ($0, $1, attempt.relay) }
+            return zip(job.recipients, attempt.results).map {
+                JobResult(
+                    index: $0, result: $1, relay: attempt.relay, successNotice: attempt.peerOffersDSN ? nil : .relayed)
+            }
         }
     }
 
@@ -316,7 +344,7 @@ public actor DeliveryAgent {
         do {
             if let dsnID = try notify(envelope, dsn) {
                 logger.info(
-                    kind == .failed ? "bounce queued" : "delay warning queued",
+                    "\(kind == .failed ? "bounce" : kind == .delayed ? "delay warning" : "success notice (\(kind.action))") queued",
                     metadata: ["queue_id": "\(envelope.queueID)", "dsn_queue_id": "\(dsnID)", "to": "\(envelope.sender)"])
             }
         } catch {

@@ -9,6 +9,28 @@ public struct DeliveryStatusNotification: Sendable {
     public enum Kind: Sendable {
         case failed
         case delayed
+        /// NOTIFY=SUCCESS for a local delivery (RFC 3464 "delivered").
+        case delivered
+        /// NOTIFY=SUCCESS for mail passed to a next hop that does not do DSN, so it cannot tell (RFC 3461
+        /// 6.2.1.1: "relayed"). A next hop that does DSN got NOTIFY with the message and reports itself.
+        case relayed
+
+        var action: String {
+            switch self {
+            case .failed: "failed"
+            case .delayed: "delayed"
+            case .delivered: "delivered"
+            case .relayed: "relayed"
+            }
+        }
+
+        var condition: NotifyConditions.Condition {
+            switch self {
+            case .failed: .failure
+            case .delayed: .delay
+            case .delivered, .relayed: .success
+            }
+        }
     }
 
     public struct Entry: Sendable {
@@ -43,8 +65,9 @@ public struct DeliveryStatusNotification: Sendable {
     ) -> [Int] {
         guard envelope.sender != .null else { return [] }
         return indices.filter { index in
-            guard let notify = envelope.recipients[index].notify else { return true }
-            return notify.conditions.contains(kind == .failed ? .failure : .delay)
+            // Without NOTIFY, failures and delays are reported (RFC 3461 4.1), successes are not.
+            guard let notify = envelope.recipients[index].notify else { return kind.condition != .success }
+            return notify.conditions.contains(kind.condition)
         }
     }
 
@@ -58,7 +81,13 @@ public struct DeliveryStatusNotification: Sendable {
         line("To: \(original.sender)")
         line(
             "Subject: "
-                + (kind == .failed ? "Undelivered Mail Returned to Sender" : "Delayed Mail (still being retried)"))
+                + {
+                    switch kind {
+                    case .failed: "Undelivered Mail Returned to Sender"
+                    case .delayed: "Delayed Mail (still being retried)"
+                    case .delivered, .relayed: "Successful Mail Delivery Report"
+                    }
+                }())
         line("Date: \(date)")
         line("Message-ID: <\(original.queueID).\(boundaryToken)@\(reportingHost)>")
         line("Auto-Submitted: auto-replied")
@@ -74,15 +103,21 @@ public struct DeliveryStatusNotification: Sendable {
         line()
         line("This is the mail system at \(reportingHost).")
         line()
-        if kind == .failed {
+        switch kind {
+        case .failed:
             line("Your message could not be delivered to one or more recipients. It is attached below.")
-        } else {
+        case .delayed:
             line("Your message could not be delivered yet to one or more recipients. Delivery will be")
             line("retried; you do not need to send it again.")
+        case .delivered:
+            line("Your message was delivered to the recipients below, as you asked to be told.")
+        case .relayed:
+            line("Your message was passed on to the recipients below, as you asked to be told. The next mail")
+            line("system does not report delivery, so this is the last notice you will get.")
         }
         line()
         for entry in entries {
-            line("<\(entry.recipient.address)>: \(entry.failure.map { "\($0)" } ?? "delayed")")
+            line("<\(entry.recipient.address)>: \(entry.failure.map { "\($0)" } ?? kind.action)")
         }
         line()
         line("--\(boundary)")
@@ -98,7 +133,7 @@ public struct DeliveryStatusNotification: Sendable {
             if let original = entry.recipient.originalRecipient {
                 line("Original-Recipient: \(original.addressType); \(original.address)")
             }
-            line("Action: \(kind == .failed ? "failed" : "delayed")")
+            line("Action: \(kind.action)")
             line("Status: \(Self.status(of: entry.failure, kind: kind))")
             if let reply = entry.failure?.reply {
                 line("Diagnostic-Code: smtp; \(reply.code) \(reply.enhancedCode.map { "\($0) " } ?? "")\(reply.lines.joined(separator: " "))")
@@ -122,7 +157,11 @@ public struct DeliveryStatusNotification: Sendable {
     static func status(of failure: SMTPClientSession.Failure?, kind: Kind) -> String {
         if let code = failure?.reply?.enhancedCode { return code.description }
         if let reply = failure?.reply { return "\(reply.code / 100).0.0" }
-        return kind == .failed ? "5.0.0" : "4.0.0"
+        switch kind {
+        case .failed: return "5.0.0"
+        case .delayed: return "4.0.0"
+        case .delivered, .relayed: return "2.0.0"
+        }
     }
 
     /// The header section: everything up to the first empty line.

@@ -18,8 +18,9 @@ final class SMTPClientHandler: ChannelInboundHandler, RemovableChannelHandler {
         var finished: [[SMTPClientSession.RecipientResult]] = []
         var results: [SMTPClientSession.RecipientResult]? { finished.first }
         var connectionFailure: SMTPClientSession.Failure?
-        /// The extensions the server offered (for the log and for tests).
         var tls: Bool
+        /// The server offered DSN (RFC 3461): it was given NOTIFY and reports successes itself.
+        var peerOffersDSN = false
     }
 
     private var session: SMTPClientSession
@@ -129,6 +130,7 @@ final class SMTPClientHandler: ChannelInboundHandler, RemovableChannelHandler {
                 sendContent(context: context)
             case .messageFinished(let results):
                 outcome.finished.append(results)
+                outcome.peerOffersDSN = session.serverExtensions["DSN"] != nil
             case .connectionFailed(let failure):
                 outcome.connectionFailure = failure
             case .close:

@@ -34,6 +34,15 @@ public final class SMTPTransport: Sendable {
         public var results: [SMTPClientSession.RecipientResult]
         /// The host that answered last, as `host:port` (for the log line).
         public var relay: String
+        /// Whether that host took the DSN parameters (and so reports successes itself).
+        public var peerOffersDSN = false
+    }
+
+    /// What a batch came to: a result list per message, in order.
+    public struct BatchAttempt: Sendable {
+        public var results: [[SMTPClientSession.RecipientResult]]
+        public var relay: String
+        public var peerOffersDSN = false
     }
 
     private let group: any EventLoopGroup
@@ -77,13 +86,13 @@ public final class SMTPTransport: Sendable {
 
     public func deliver(_ job: DeliveryJob, message: SMTPClientSession.Message, bodyPath: String) async -> Attempt {
         let batch = await deliver(to: job.nextHop, batch: [(message, bodyPath)])
-        return Attempt(results: batch.results[0], relay: batch.relay)
+        return Attempt(results: batch.results[0], relay: batch.relay, peerOffersDSN: batch.peerOffersDSN)
     }
 
     /// Several messages for one next hop over one connection (RSET between them): a result list per message,
     /// in order.
     public func deliver(to nextHop: NextHop, batch: [(message: SMTPClientSession.Message, bodyPath: String)]) async
-        -> (results: [[SMTPClientSession.RecipientResult]], relay: String)
+        -> BatchAttempt
     {
         let candidates: [Candidate]
         switch nextHop {
@@ -124,7 +133,8 @@ public final class SMTPTransport: Sendable {
                     let rest = batch.dropFirst(outcome.finished.count).map { item in
                         item.message.recipients.map { _ in SMTPClientSession.RecipientResult.failed(broken) }
                     }
-                    return (outcome.finished + rest, lastRelay)
+                    return BatchAttempt(
+                        results: outcome.finished + rest, relay: lastRelay, peerOffersDSN: outcome.peerOffersDSN)
                 }
                 let failure = outcome.connectionFailure ?? lastFailure
                 lastFailure = failure
@@ -147,8 +157,8 @@ public final class SMTPTransport: Sendable {
     private func failAll(
         _ batch: [(message: SMTPClientSession.Message, bodyPath: String)], _ failure: SMTPClientSession.Failure,
         relay: String
-    ) -> (results: [[SMTPClientSession.RecipientResult]], relay: String) {
-        (batch.map { item in item.message.recipients.map { _ in .failed(failure) } }, relay)
+    ) -> BatchAttempt {
+        BatchAttempt(results: batch.map { item in item.message.recipients.map { _ in .failed(failure) } }, relay: relay)
     }
 
     /// `relaygate relay-test`: walks an upstream's hosts in order through EHLO, TLS and AUTH, and sends

@@ -105,6 +105,16 @@ func recipient(_ address: String, route: Route? = nil, sender: String? = nil, no
 }
 
 @Suite struct DSNTests {
+    @Test func successIsReportedOnlyWhenAskedFor() {
+        let envelope = sampleEnvelope([recipient("a@x.example"), recipient("b@x.example", notify: "SUCCESS")])
+        #expect(DeliveryStatusNotification.recipients([0, 1], of: envelope, for: .relayed) == [1])
+        let dsn = DeliveryStatusNotification(
+            kind: .delivered, reportingHost: "mx.test", original: envelope,
+            entries: [.init(recipient: envelope.recipients[1], failure: nil)], now: 1_000_100)
+        let text = String(decoding: dsn.render(originalContent: [], boundaryToken: "B"), as: UTF8.self)
+        #expect(text.contains("Action: delivered\r\nStatus: 2.0.0"))
+    }
+
     @Test func owedOnlyToARealSenderAndAsNOTIFYAllows() {
         let envelope = sampleEnvelope([recipient("a@x.example"), recipient("b@x.example", notify: "NEVER"), recipient("c@x.example", notify: "SUCCESS")])
         #expect(DeliveryStatusNotification.recipients([0, 1, 2], of: envelope, for: .failed) == [0])

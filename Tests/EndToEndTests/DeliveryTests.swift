@@ -105,6 +105,27 @@ import Testing
         }
     }
 
+    @Test func notifySuccessGetsARelayedNoticeFromANextHopWithoutDSN() async throws {
+        let upstream = try FakeUpstream(mode: "accept")
+        let senders = try FakeUpstream(mode: "accept")
+        let rules = [
+            "90-routes.rules": "route sender.example [127.0.0.1]:\(senders.port)\nroute * [127.0.0.1]:\(upstream.port)\n"
+        ]
+        try await withServer(config: Self.fast, rules: rules, delivery: true) { server in
+            _ = try await Peer.run(
+                "send", server: server,
+                [
+                    "--port", "\(server.smtpPort)", "--from", "alice@sender.example", "--to", "bob@example.net",
+                    "--rcpt-option", "NOTIFY=SUCCESS,FAILURE",
+                ])
+            #expect(try await upstream.waitForTransactions(1)[0].rcpt_to == ["<bob@example.net>"])
+            let notice = try await senders.waitForTransactions(1)[0]
+            #expect(notice.mail_from == "<>")
+            #expect(notice.data.contains("Action: relayed\r\nStatus: 2.0.0"))
+            #expect(notice.data.contains("Subject: Successful Mail Delivery Report"))
+        }
+    }
+
     @Test func aPermanentFailureBouncesToTheSenderWithADSN() async throws {
         let refusing = try FakeUpstream(mode: "reject")
         let senders = try FakeUpstream(mode: "accept")

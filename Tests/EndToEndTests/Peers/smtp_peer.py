@@ -52,7 +52,8 @@ def send(args):
             code, text = client.login(args.user, args.password)
         result["auth"] = code
     message = open(args.message_file, "rb").read() if args.message_file else args.message.encode()
-    refused = client.sendmail(args.sender, args.to, message, mail_options=args.mail_option)
+    refused = client.sendmail(args.sender, args.to, message, mail_options=args.mail_option,
+                              rcpt_options=args.rcpt_option)
     result["refused"] = {k: v[0] for k, v in refused.items()}
     result["ok"] = True
     client.quit()
@@ -176,6 +177,7 @@ def main():
     parser.add_argument("--from", dest="sender", default="alice@example.org")
     parser.add_argument("--to", action="append", default=[])
     parser.add_argument("--mail-option", action="append", default=[])
+    parser.add_argument("--rcpt-option", action="append", default=[])
     parser.add_argument("--message", default="Subject: test\r\n\r\nhello\r\n")
     parser.add_argument("--message-file")
     parser.add_argument("--threads", type=int, default=8)
