@@ -133,7 +133,10 @@ let package = Package(
         ),
         .testTarget(
             name: "DeliveryTests",
-            dependencies: ["Delivery", "MailModel", "SMTPProtocol", "Spool", .product(name: "NIOPosix", package: "swift-nio")],
+            dependencies: [
+                "Delivery", "MailModel", "SMTPProtocol", "Spool", .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
             exclude: ["Peers"],
             swiftSettings: strict),
         .testTarget(name: "RoutingTests", dependencies: ["Routing"], exclude: ["Fixtures"], swiftSettings: strict),

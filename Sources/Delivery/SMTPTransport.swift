@@ -53,14 +53,18 @@ public final class SMTPTransport: Sendable {
     private let verifying: NIOSSLContext
     private let opportunistic: NIOSSLContext
     private let logger: Logger
+    private let threadPool: NIOThreadPool
+    private let addressFamily: AddressFamilyPolicy
     let timeouts: SMTPClientHandler.Timeouts
 
     public init(
-        group: any EventLoopGroup, fileIO: NonBlockingFileIO, heloName: String, upstreams: [Upstream],
-        resolver: any MXResolver, logger: Logger
+        group: any EventLoopGroup, threadPool: NIOThreadPool, heloName: String, upstreams: [Upstream],
+        resolver: any MXResolver, addressFamily: AddressFamilyPolicy = .any, logger: Logger
     ) throws {
         self.group = group
-        self.fileIO = fileIO
+        self.threadPool = threadPool
+        self.fileIO = NonBlockingFileIO(threadPool: threadPool)
+        self.addressFamily = addressFamily
         self.heloName = heloName
         self.upstreams = Dictionary(upstreams.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         self.resolver = resolver
@@ -200,38 +204,52 @@ public final class SMTPTransport: Sendable {
                 heloName: heloName, tls: candidate.tls, username: candidate.username, password: candidate.password))
         for message in messages { session.send(message) }
         session.finish()
-        let loop = group.next()
-        let promise = loop.makePromise(of: SMTPClientHandler.Outcome.self)
-        let tlsContext = candidate.verify ? verifying : opportunistic
-        let serverName = IPAddressCheck.isIPAddress(candidate.host) ? nil : candidate.host
-        let configuredSession = session
-        let timeouts = self.timeouts
-        let fileIO = self.fileIO
-        let bootstrap = ClientBootstrap(group: loop)
-            .connectTimeout(.seconds(30))
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    if candidate.tls == .implicit {
-                        try channel.pipeline.syncOperations.addHandler(
-                            try NIOSSLClientHandler(context: tlsContext, serverHostname: serverName))
-                    }
-                    try channel.pipeline.syncOperations.addHandler(
-                        SMTPClientHandler(
-                            session: configuredSession, bodyPaths: bodyPaths, fileIO: fileIO, tlsContext: tlsContext,
-                            serverName: serverName, timeouts: timeouts, promise: promise, transcript: transcript))
-                }
-            }
-        do {
-            _ = try await bootstrap.connect(host: candidate.host, port: candidate.port).get()
-        } catch {
-            promise.succeed(
-                .init(
-                    connectionFailure: .init(stage: .connect, reply: nil, detail: "\(error)", isPermanent: false),
-                    tls: false))
+        let host = candidate.host
+        let port = candidate.port
+        let addresses = addressFamily.order(
+            (try? await threadPool.runIfActive { AddressFamilyPolicy.resolve(host, port: port) }) ?? [])
+        guard !addresses.isEmpty else {
+            let detail = "\(host): no \(addressFamily == .any ? "" : addressFamily.rawValue + " ")address to connect to"
+            return .init(connectionFailure: .init(stage: .connect, reply: nil, detail: detail, isPermanent: false), tls: false)
         }
-        return (try? await promise.futureResult.get())
-            ?? .init(connectionFailure: .init(stage: .connect, reply: nil, detail: "lost", isPermanent: false), tls: false)
+        var lastError = "no address"
+        // Every address of the host, in order, before the caller moves to the next host.
+        for address in addresses {
+            let loop = group.next()
+            let promise = loop.makePromise(of: SMTPClientHandler.Outcome.self)
+            let tlsContext = candidate.verify ? verifying : opportunistic
+            let serverName = IPAddressCheck.isIPAddress(host) ? nil : host
+            let configuredSession = session
+            let timeouts = self.timeouts
+            let fileIO = self.fileIO
+            let bootstrap = ClientBootstrap(group: loop)
+                .connectTimeout(.seconds(30))
+                .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        if candidate.tls == .implicit {
+                            try channel.pipeline.syncOperations.addHandler(
+                                try NIOSSLClientHandler(context: tlsContext, serverHostname: serverName))
+                        }
+                        try channel.pipeline.syncOperations.addHandler(
+                            SMTPClientHandler(
+                                session: configuredSession, bodyPaths: bodyPaths, fileIO: fileIO,
+                                tlsContext: tlsContext, serverName: serverName, timeouts: timeouts, promise: promise,
+                                transcript: transcript))
+                    }
+                }
+            do {
+                _ = try await bootstrap.connect(to: address).get()
+            } catch {
+                lastError = "\(address): \(error)"
+                // The handler never went active, so nothing else completes its promise.
+                promise.succeed(.init(connectionFailure: nil, tls: false))
+                continue
+            }
+            return (try? await promise.futureResult.get())
+                ?? .init(connectionFailure: .init(stage: .connect, reply: nil, detail: "lost", isPermanent: false), tls: false)
+        }
+        return .init(connectionFailure: .init(stage: .connect, reply: nil, detail: lastError, isPermanent: false), tls: false)
     }
 }
 

@@ -63,12 +63,12 @@ public enum Gateway {
         authThreadPool.start()
 
         let upstreams = try DeliverySetup.upstreams(configuration)
-        let fileIO = NonBlockingFileIO(threadPool: threadPool)
         let agent = DeliveryAgent(
             spool: spool,
             transport: try SMTPTransport(
-                group: group, fileIO: fileIO, heloName: configuration.hostname, upstreams: upstreams,
+                group: group, threadPool: threadPool, heloName: configuration.hostname, upstreams: upstreams,
                 resolver: SystemMXResolver(threadPool: threadPool, server: DeliverySetup.dnsServer(configuration)),
+                addressFamily: AddressFamilyPolicy(rawValue: configuration.delivery.ipVersion) ?? .any,
                 logger: Logger(label: "delivery")),
             mailboxes: MaildirTransport(root: DeliverySetup.mailboxRoot(configuration), hostname: configuration.hostname),
             policy: DeliverySetup.retryPolicy(configuration),

@@ -51,7 +51,7 @@ public enum RelayTest {
         var logger = Logger(label: "relay-test")
         logger.logLevel = .critical
         let transport = try SMTPTransport(
-            group: group, fileIO: NonBlockingFileIO(threadPool: threadPool), heloName: configuration.hostname,
+            group: group, threadPool: threadPool, heloName: configuration.hostname,
             upstreams: upstreams, resolver: SystemMXResolver(threadPool: threadPool), logger: logger)
 
         let failure = await transport.probe(upstream: name, message: message, bodyPath: bodyPath, transcript: print)

@@ -1,3 +1,4 @@
+import Delivery
 import MailModel
 import Server
 
@@ -116,7 +117,7 @@ extension RelaygateConfiguration.DeliverySettings: Decodable {
         self.init()
         let keys = try decoder.strictContainer(allowing: [
             "enabled", "first_retry", "max_retry_interval", "lifetime", "delay_warning", "max_connections",
-            "max_per_destination", "mailboxes", "dns_server",
+            "max_per_destination", "mailboxes", "dns_server", "ip_version",
         ])
         enabled = try keys.value("enabled", default: enabled)
         firstRetry = try keys.value("first_retry", default: firstRetry)
@@ -135,6 +136,11 @@ extension RelaygateConfiguration.DeliverySettings: Decodable {
         maxConnections = try keys.positive("max_connections", default: maxConnections)
         maxPerDestination = try keys.positive("max_per_destination", default: maxPerDestination)
         mailboxes = try keys.value("mailboxes", default: mailboxes)
+        ipVersion = try keys.value("ip_version", default: ipVersion)
+        guard AddressFamilyPolicy(rawValue: ipVersion) != nil else {
+            throw keys.invalid(
+                "ip_version", "must be one of \(AddressFamilyPolicy.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
         dnsServer = try keys.value("dns_server", default: dnsServer)
         if let server = dnsServer {
             let parts = server.split(separator: ":")

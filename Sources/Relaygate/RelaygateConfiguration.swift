@@ -62,6 +62,8 @@ public struct RelaygateConfiguration: Sendable, Equatable {
         public var mailboxes: String?
         /// One IPv4 name server (`ADDRESS:PORT`) for MX lookups instead of /etc/resolv.conf's.
         public var dnsServer: String?
+        /// any, ipv4, ipv6, prefer-ipv4 or prefer-ipv6: which addresses of a next hop are tried, in what order.
+        public var ipVersion = "any"
     }
 
     public struct RoutingSettings: Sendable, Equatable {

@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import MailModel
 import SMTPProtocol
 import Testing
@@ -140,5 +141,23 @@ func recipient(_ address: String, route: Route? = nil, sender: String? = nil, no
         #expect(!text.utf8.enumerated().contains { index, byte in
             byte == 10 && (index == 0 || Array(text.utf8)[index - 1] != 13)
         }, "CRLF line ends only")
+    }
+}
+
+@Suite struct AddressFamilyTests {
+    let v4a = try! SocketAddress(ipAddress: "192.0.2.1", port: 25)
+    let v6a = try! SocketAddress(ipAddress: "2001:db8::1", port: 25)
+    let v4b = try! SocketAddress(ipAddress: "192.0.2.2", port: 25)
+
+    @Test func policiesFilterAndOrder() {
+        let system = [v6a, v4a, v4b]
+        #expect(AddressFamilyPolicy.any.order(system).map(\.description) == system.map(\.description))
+        #expect(AddressFamilyPolicy.ipv4.order(system).map(\.description) == [v4a, v4b].map(\.description))
+        #expect(AddressFamilyPolicy.ipv6.order(system).map(\.description) == [v6a].map(\.description))
+        #expect(AddressFamilyPolicy.preferIPv4.order(system).map(\.description) == [v4a, v4b, v6a].map(\.description))
+    }
+
+    @Test func literalsResolveToThemselves() {
+        #expect(AddressFamilyPolicy.resolve("127.0.0.1", port: 2525).map(\.description) == ["[IPv4]127.0.0.1:2525"])
     }
 }

@@ -62,6 +62,22 @@ import Testing
         await server.stop()
     }
 
+    @Test(arguments: ["ipv4", "ipv6"])
+    func theIPVersionSettingChoosesTheAddressesTried(_ version: String) async throws {
+        let upstream = try FakeUpstream(mode: "accept")  // listens on 127.0.0.1 only
+        let rules = ["90-routes.rules": "route * [localhost]:\(upstream.port)\n"]
+        try await withServer(config: Self.fast + "  ip_version: \(version)\n", rules: rules, delivery: true) { server in
+            _ = try await send(server, to: ["bob@example.net"])
+            if version == "ipv4" {
+                #expect(try await upstream.waitForTransactions(1)[0].rcpt_to == ["<bob@example.net>"])
+            } else {
+                try await server.waitForLog("status=deferred to=<bob@example.net>")
+                #expect(server.logText.contains("localhost: no ipv6 address to connect to"), "\(server.logText)")
+                #expect(upstream.transactions.isEmpty)
+            }
+        }
+    }
+
     @Test func aTemporaryFailureIsRetried() async throws {
         let upstream = try FakeUpstream(mode: "tempfail-first")
         let rules = ["90-routes.rules": "route * [127.0.0.1]:\(upstream.port)\n"]
