@@ -7,6 +7,7 @@ import NIOPosix
 import Routing
 import SMTPProtocol
 import ServiceLifecycle
+import Synchronization
 import Spool
 
 /// Builds delivery from the settings: the upstreams with their passwords, the retry policy, and the way
@@ -113,13 +114,24 @@ enum DeliverySetup {
 
 typealias SMTPClientSessionTLS = SMTPClientSession.TLSPolicy
 
-/// Runs the delivery agent until the server stops.
+/// Runs the delivery agent until the server stops. Deliveries in flight get `grace` to finish; any still
+/// running then (a slow next hop can take minutes) are left behind: their envelopes are in active/, and
+/// the next start puts them back in incoming/ (at least once, never lost).
 struct DeliveryService: Service {
     let agent: DeliveryAgent
+    let grace: Duration
 
     func run() async throws {
-        await cancelWhenGracefulShutdown {
+        let finished = Atomic<Bool>(false)
+        let task = Task {
             await agent.run()
+            finished.store(true, ordering: .releasing)
+        }
+        try? await gracefulShutdown()
+        task.cancel()
+        let deadline = ContinuousClock.now + grace
+        while !finished.load(ordering: .acquiring) && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(50))
         }
     }
 }

@@ -103,11 +103,14 @@ public enum Gateway {
             server: server, listeners: settings.listeners, grace: configuration.shutdownGrace.duration, logger: logger)
         let reloader = RulesReloader(
             settings: settings, router: router, secrets: secrets, interval: .seconds(2), logger: Logger(label: "rules"))
-        if !configuration.delivery.enabled {
+        var running: [any Service] = [listeners, reloader]
+        if configuration.delivery.enabled {
+            running.append(DeliveryService(agent: agent, grace: configuration.shutdownGrace.duration))
+        } else {
             logger.notice("delivery is off (delivery.enabled: false): messages are accepted and stay queued")
         }
         let services = ServiceGroup(
-            services: [listeners, reloader] + (configuration.delivery.enabled ? [DeliveryService(agent: agent)] : []), gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [],
+            services: running, gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [],
             logger: Logger(label: "lifecycle"))
         var failure: (any Error)?
         do { try await services.run() } catch { failure = error }

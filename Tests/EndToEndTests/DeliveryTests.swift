@@ -1,4 +1,5 @@
 import Foundation
+import Spool
 import Testing
 
 /// Delivery against scripted next hops on loopback (Peers/fake_upstream.py). Every route points at
@@ -140,6 +141,27 @@ import Testing
             #expect(notice.data.contains("Action: relayed\r\nStatus: 2.0.0"))
             #expect(notice.data.contains("Subject: Successful Mail Delivery Report"))
         }
+    }
+
+    @Test func aStopDoesNotWaitForASlowNextHopAndLosesNothing() async throws {
+        let upstream = try FakeUpstream(mode: "slow-final")
+        let rules = ["90-routes.rules": "route * [127.0.0.1]:\(upstream.port)\n"]
+        let server = try await ServerProcess(config: Self.fast + "shutdown_grace: 1s\n", rules: rules, delivery: true)
+        defer { server.removeDirectory() }
+        _ = try await send(server, to: ["bob@example.net"])
+        // The content is sent; the next hop sits on its reply (RFC 5321 allows it 10 minutes).
+        let deadline = ContinuousClock.now + .seconds(10)
+        while ((try? FileManager.default.contentsOfDirectory(atPath: server.spool + "/active")) ?? []).isEmpty {
+            guard ContinuousClock.now < deadline else { throw ServerProcessError("no delivery started") }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let stopping = ContinuousClock.now
+        #expect(await server.stop() == 0)
+        #expect(ContinuousClock.now - stopping < .seconds(8), "the stop waited for the next hop")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: server.spool + "/active").count == 1)
+        // The next start puts it back in incoming/, to be delivered again.
+        let report = try Spool(directory: server.spool, create: false).recover()
+        #expect(report.requeued == 1)
     }
 
     @Test func aPermanentFailureBouncesToTheSenderWithADSN() async throws {

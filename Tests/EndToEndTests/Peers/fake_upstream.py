@@ -14,8 +14,9 @@ Modes:
   require-auth     offer STARTTLS; refuse MAIL before TLS and AUTH PLAIN/LOGIN with --user/--password
   inject-starttls  answer STARTTLS with 220 and an extra pipelined reply in the same packet
   drop-after-data  read the content, then close without a reply
+  slow-final       read the content, then take ten minutes to reply
 """
-import argparse, base64, json, os, socket, socketserver, ssl, sys, threading
+import argparse, base64, json, os, socket, socketserver, ssl, sys, threading, time
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--mode", default="accept")
@@ -129,6 +130,8 @@ class Handler(socketserver.StreamRequestHandler):
                     data.append(line[1:] if line.startswith(".") else line)
                 if args.mode == "drop-after-data":
                     return
+                if args.mode == "slow-final":
+                    time.sleep(600)
                 record = {"mail_from": mail_from, "rcpt_to": rcpts, "data": "\r\n".join(data) + "\r\n",
                           "tls": self.tls, "auth": self.auth, "helo": helo, "connection": self.number}
                 with lock, open(args.record, "a") as f:
