@@ -75,8 +75,10 @@ public actor DeliveryAgent {
 
     private var announced: [QueueID] = []
     private var lastFullScan = ContinuousClock.now - .seconds(3600)
-    /// How often incoming/ is listed whole anyway: for messages put there by an operator or a restart.
-    private let fullScanInterval = Duration.seconds(5)
+    /// How often incoming/ is listed whole anyway: for messages an operator put there (`queue retry`,
+    /// `release`), which must be seen within a second. Once a second is cheap even for a long queue; once per
+    /// commit was not.
+    private let fullScanInterval = Duration.seconds(1)
 
     private func add(_ id: QueueID) {
         announced.append(id)
