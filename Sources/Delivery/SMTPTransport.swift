@@ -79,6 +79,15 @@ public final class SMTPTransport: Sendable {
         opportunistic = try NIOSSLContext(configuration: relaxed)
     }
 
+    /// An upstream's hosts, in the order they are tried, with its TLS and credentials.
+    private static func candidates(_ upstream: Upstream) -> [Candidate] {
+        upstream.hosts.map {
+            Candidate(
+                host: $0.host, port: $0.port, tls: upstream.tls, username: upstream.username,
+                password: upstream.password, verify: upstream.verifyCertificate)
+        }
+    }
+
     struct Candidate: Sendable {
         var host: String
         var port: Int
@@ -106,11 +115,7 @@ public final class SMTPTransport: Sendable {
             guard let upstream = upstreams[name] else {
                 return failAll(batch, .init(stage: .connect, reply: nil, detail: "no upstream named \(name)", isPermanent: false), relay: name)
             }
-            candidates = upstream.hosts.map {
-                Candidate(
-                    host: $0.host, port: $0.port, tls: upstream.tls, username: upstream.username,
-                    password: upstream.password, verify: upstream.verifyCertificate)
-            }
+            candidates = Self.candidates(upstream)
         case .mx(let domain):
             switch await resolver.mailHosts(for: domain) {
             case .hosts(let hosts):
@@ -176,11 +181,8 @@ public final class SMTPTransport: Sendable {
             return .init(stage: .connect, reply: nil, detail: "no upstream named \(name) in relaygate.yaml", isPermanent: true)
         }
         var last: SMTPClientSession.Failure?
-        for host in upstream.hosts {
-            transcript("connecting to \(host.host):\(host.port) (TLS: \(upstream.tls))")
-            let candidate = Candidate(
-                host: host.host, port: host.port, tls: upstream.tls, username: upstream.username,
-                password: upstream.password, verify: upstream.verifyCertificate)
+        for candidate in Self.candidates(upstream) {
+            transcript("connecting to \(candidate.host):\(candidate.port) (TLS: \(upstream.tls))")
             let outcome = await run(
                 candidate, messages: message.map { [$0] } ?? [], bodyPaths: [bodyPath], transcript: transcript)
             if let failure = outcome.connectionFailure {
@@ -218,7 +220,7 @@ public final class SMTPTransport: Sendable {
             let loop = group.next()
             let promise = loop.makePromise(of: SMTPClientHandler.Outcome.self)
             let tlsContext = candidate.verify ? verifying : opportunistic
-            let serverName = IPAddressCheck.isIPAddress(host) ? nil : host
+            let serverName = IPAddress(host) == nil ? host : nil
             let configuredSession = session
             let timeouts = self.timeouts
             let fileIO = self.fileIO
@@ -250,11 +252,5 @@ public final class SMTPTransport: Sendable {
                 ?? .init(connectionFailure: .init(stage: .connect, reply: nil, detail: "lost", isPermanent: false), tls: false)
         }
         return .init(connectionFailure: .init(stage: .connect, reply: nil, detail: lastError, isPermanent: false), tls: false)
-    }
-}
-
-enum IPAddressCheck {
-    static func isIPAddress(_ text: String) -> Bool {
-        IPAddress(text) != nil
     }
 }

@@ -24,10 +24,7 @@ extension Spool {
     /// Moves a message from the first of `sources` that holds it to `target`; returns where it was.
     @discardableResult
     public func move(_ id: QueueID, from sources: [Queue], to target: Queue) throws -> Queue {
-        for source in sources where source != target {
-            if try renameIfPresent(envelopePath(id, in: source), to: envelopePath(id, in: target)) { return source }
-        }
-        throw FileSystem.exists(envelopePath(id, in: .active)) ? OperatorError.beingDelivered(id) : OperatorError.notFound(id)
+        try move(id, from: sources.filter { $0 != target }, toPath: envelopePath(id, in: target))
     }
 
     /// Removes a waiting message (incoming, deferred or held) from the spool for good.
@@ -46,9 +43,11 @@ extension Spool {
         return try EnvelopeCodec.decode(try FileSystem.readFile(path))
     }
 
-    private func move(_ id: QueueID, from sources: [Queue], toPath target: String) throws {
-        for source in sources {
-            if try renameIfPresent(envelopePath(id, in: source), to: target) { return }
+    /// The one rename behind every command: from the first of `sources` that holds the envelope.
+    @discardableResult
+    private func move(_ id: QueueID, from sources: [Queue], toPath target: String) throws -> Queue {
+        for source in sources where try renameIfPresent(envelopePath(id, in: source), to: target) {
+            return source
         }
         throw FileSystem.exists(envelopePath(id, in: .active)) ? OperatorError.beingDelivered(id) : OperatorError.notFound(id)
     }

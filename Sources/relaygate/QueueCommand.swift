@@ -56,9 +56,7 @@ struct Hold: ParsableCommand {
     @Argument(help: "The queue ID.") var id: String
 
     func run() throws {
-        let spool = try openSpool(common)
-        try act { try QueueOperations.hold(spool, try queueID(id)) }
-        print("\(id) is on hold")
+        try operate(common, id, "is on hold") { spool, id in try QueueOperations.hold(spool, id) }
     }
 }
 
@@ -68,9 +66,7 @@ struct Release: ParsableCommand {
     @Argument(help: "The queue ID.") var id: String
 
     func run() throws {
-        let spool = try openSpool(common)
-        try act { try QueueOperations.release(spool, try queueID(id)) }
-        print("\(id) is released")
+        try operate(common, id, "is released") { spool, id in try QueueOperations.release(spool, id) }
     }
 }
 
@@ -80,9 +76,7 @@ struct Delete: ParsableCommand {
     @Argument(help: "The queue ID.") var id: String
 
     func run() throws {
-        let spool = try openSpool(common)
-        try act { try QueueOperations.delete(spool, try queueID(id)) }
-        print("\(id) is deleted")
+        try operate(common, id, "is deleted") { spool, id in try QueueOperations.delete(spool, id) }
     }
 }
 
@@ -98,6 +92,16 @@ struct Bounce: ParsableCommand {
         let dsn = try act { try QueueOperations.bounce(settings, spool, try queueID(id)) }
         print("\(id) is returned to its sender" + (dsn.map { " (DSN \($0))" } ?? " (no DSN owed)"))
     }
+}
+
+/// One queue command on one message: parse the ID, act, say what happened (or why not).
+private func operate(
+    _ common: CommonOptions, _ text: String, _ done: String, _ operation: (Spool, QueueID) throws -> Void
+) throws {
+    let spool = try openSpool(common)
+    let id = try queueID(text)
+    try act { try operation(spool, id) }
+    print("\(id) \(done)")
 }
 
 private func queueID(_ text: String) throws -> QueueID {
