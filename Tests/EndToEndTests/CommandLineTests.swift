@@ -11,34 +11,34 @@ import Testing
         return directory
     }
 
-    @Test func checkAcceptsDefaultsAndNamesTheProblemInABadFile() throws {
+    @Test func checkAcceptsDefaultsAndNamesTheProblemInABadFile() async throws {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let good = try ServerProcess.run(["check"], directory: directory)
+        let good = try await ServerProcess.run(["check"], directory: directory)
         #expect(good.status == 0, "\(good.output)")
         #expect(good.output.contains("configuration OK (embedded defaults)"))
         #expect(good.output.contains("0.0.0.0:25, [::]:25, 0.0.0.0:2525, [::]:2525, 0.0.0.0:465 (TLS), [::]:465 (TLS)"))
 
         try "smtp:\n  max_recipients: 10\n  relay_network: [10.0.0.0/8]\n".write(
             to: directory.appendingPathComponent("rules/relaygate.yaml"), atomically: true, encoding: .utf8)
-        let bad = try ServerProcess.run(["check"], directory: directory)
+        let bad = try await ServerProcess.run(["check"], directory: directory)
         #expect(bad.status != 0)
         #expect(bad.output.contains("rules/relaygate.yaml:3: smtp.relay_network: unknown key"), "\(bad.output)")
 
-        let serve = try ServerProcess.run(["serve", "--smtp", "127.0.0.1:0"], directory: directory)
+        let serve = try await ServerProcess.run(["serve", "--smtp", "127.0.0.1:0"], directory: directory)
         #expect(serve.status != 0, "serve refuses a bad configuration too")
         #expect(serve.output.contains("rules/relaygate.yaml:3"))
     }
 
-    @Test func checkFindsBadTLSFilesAndUsers() throws {
+    @Test func checkFindsBadTLSFilesAndUsers() async throws {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         try "alice:not-a-hash\n".write(
             to: directory.appendingPathComponent("rules/users"), atomically: true, encoding: .utf8)
-        let result = try ServerProcess.run(["check"], directory: directory)
+        let result = try await ServerProcess.run(["check"], directory: directory)
         #expect(result.status != 0)
         #expect(result.output.contains("rules/users:1: user alice: not a crypt(3) hash"), "\(result.output)")
-        let tls = try ServerProcess.run(
+        let tls = try await ServerProcess.run(
             [
                 "serve", "--smtp", "127.0.0.1:0", "--tls-cert", "/nonexistent/cert.pem", "--tls-key",
                 "/nonexistent/key.pem",
@@ -50,7 +50,7 @@ import Testing
 
     @Test func serveExplainsAPortItCannotBind() async throws {
         try await withServer { server in
-            let clash = try ServerProcess.run(
+            let clash = try await ServerProcess.run(
                 [
                     "serve", "--rules", server.rules, "--spool", server.spool + "-2", "--smtp",
                     "127.0.0.1:\(server.smtpPort)",
@@ -62,52 +62,52 @@ import Testing
         }
     }
 
-    @Test func usersAddListRemove() throws {
+    @Test func usersAddListRemove() async throws {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let added = try ServerProcess.run(["users", "add", "alice"], input: "correct horse\n", directory: directory)
+        let added = try await ServerProcess.run(["users", "add", "alice"], input: "correct horse\n", directory: directory)
         #expect(added.status == 0, "\(added.output)")
         #expect(added.output.contains("added alice in rules/users"))
         let file = try String(contentsOf: directory.appendingPathComponent("rules/users"), encoding: .utf8)
         #expect(file.hasPrefix("alice:$y$"))
         #expect(!file.contains("correct horse"))
-        let again = try ServerProcess.run(["users", "add", "alice"], input: "new\n", directory: directory)
+        let again = try await ServerProcess.run(["users", "add", "alice"], input: "new\n", directory: directory)
         #expect(again.output.contains("set the password of alice"))
-        _ = try ServerProcess.run(["users", "add", "bob"], input: "x\n", directory: directory)
-        #expect(try ServerProcess.run(["users", "list"], directory: directory).output == "alice\nbob\n")
-        #expect(try ServerProcess.run(["users", "remove", "alice"], directory: directory).status == 0)
-        #expect(try ServerProcess.run(["users", "list"], directory: directory).output == "bob\n")
-        #expect(try ServerProcess.run(["users", "remove", "alice"], directory: directory).status != 0)
-        #expect(try ServerProcess.run(["users", "add", "bad:name"], input: "x\n", directory: directory).status != 0)
-        #expect(try ServerProcess.run(["users", "add", "carol"], input: "", directory: directory).status != 0)
+        _ = try await ServerProcess.run(["users", "add", "bob"], input: "x\n", directory: directory)
+        #expect(try await ServerProcess.run(["users", "list"], directory: directory).output == "alice\nbob\n")
+        #expect(try await ServerProcess.run(["users", "remove", "alice"], directory: directory).status == 0)
+        #expect(try await ServerProcess.run(["users", "list"], directory: directory).output == "bob\n")
+        #expect(try await ServerProcess.run(["users", "remove", "alice"], directory: directory).status != 0)
+        #expect(try await ServerProcess.run(["users", "add", "bad:name"], input: "x\n", directory: directory).status != 0)
+        #expect(try await ServerProcess.run(["users", "add", "carol"], input: "", directory: directory).status != 0)
     }
 
     @Test func queueListAndShowReadTheSpool() async throws {
         try await withServer { server in
             let client = try RawClient(port: server.smtpPort)
-            _ = try client.readReply()
-            try client.send(
+            _ = try await client.readReply()
+            try await client.send(
                 "EHLO c\r\nMAIL FROM:<alice@example.org> RET=HDRS\r\nRCPT TO:<bob@example.net> NOTIFY=NEVER\r\nDATA\r\n"
             )
-            for _ in 0..<4 { _ = try client.readReply() }
-            try client.send("Subject: q\r\n\r\nx\r\n.\r\n")
-            let reply = try #require(try client.readReply()?.first)
+            for _ in 0..<4 { _ = try await client.readReply() }
+            try await client.send("Subject: q\r\n\r\nx\r\n.\r\n")
+            let reply = try #require(try await client.readReply()?.first)
             let id = String(reply.split(separator: " ").last!)
 
-            let list = try ServerProcess.run(["queue", "list", "--rules", server.rules, "--spool", server.spool])
+            let list = try await ServerProcess.run(["queue", "list", "--rules", server.rules, "--spool", server.spool])
             #expect(list.status == 0)
             #expect(list.output.contains("\(id)  incoming"))
             #expect(list.output.contains("<alice@example.org>  bob@example.net (pending)"))
             #expect(list.output.contains("1 message, 1 recipient pending"))
 
-            let show = try ServerProcess.run(["queue", "show", id, "--rules", server.rules, "--spool", server.spool])
+            let show = try await ServerProcess.run(["queue", "show", id, "--rules", server.rules, "--spool", server.spool])
             #expect(show.output.contains("sender: <alice@example.org>"))
             #expect(show.output.contains("bob@example.net pending NOTIFY=NEVER"))
             #expect(show.output.contains("parameters: RET=HDRS"))
 
-            let missing = try ServerProcess.run(["queue", "show", "0000000000000000", "--spool", server.spool])
+            let missing = try await ServerProcess.run(["queue", "show", "0000000000000000", "--spool", server.spool])
             #expect(missing.status != 0)
-            let bogus = try ServerProcess.run(["queue", "show", "../../etc/passwd", "--spool", server.spool])
+            let bogus = try await ServerProcess.run(["queue", "show", "../../etc/passwd", "--spool", server.spool])
             #expect(bogus.status != 0)
             #expect(bogus.output.contains("is not a queue ID"))
         }
@@ -117,20 +117,15 @@ import Testing
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/swaks")))
     func swaksWithPipeliningAndSTARTTLS() async throws {
         try await withServer { server in
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/swaks")
-            process.arguments = [
-                "--server", "127.0.0.1", "--port", "\(server.smtpPort)", "--from", "alice@example.org",
-                "--to", "bob@example.net,carol@example.net", "--pipeline", "--tls", "--helo", "swaks.test",
-                "--header", "Subject: from swaks",
-            ]
-            let output = Pipe()
-            process.standardOutput = output
-            process.standardError = output
-            try process.run()
-            let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
-            #expect(process.terminationStatus == 0, "\(text)")
+            let swaks = try await runToEnd(
+                URL(fileURLWithPath: "/usr/bin/swaks"),
+                [
+                    "--server", "127.0.0.1", "--port", "\(server.smtpPort)", "--from", "alice@example.org",
+                    "--to", "bob@example.net,carol@example.net", "--pipeline", "--tls", "--helo", "swaks.test",
+                    "--header", "Subject: from swaks",
+                ])
+            let text = String(decoding: swaks.output, as: UTF8.self)
+            #expect(swaks.status == 0, "\(text)")
             #expect(text.contains("250 2.0.0 Ok: queued as"))
             try await server.waitForLog("nrcpt=2")
         }
@@ -139,21 +134,17 @@ import Testing
 
 extension CommandLineTests {
     /// On a terminal the password is asked twice and never echoed.
-    @Test func usersAddOnATerminalDoesNotEcho() throws {
+    @Test func usersAddOnATerminalDoesNotEcho() async throws {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [
-            "python3", ServerProcess.packageRoot.appendingPathComponent("Tests/EndToEndTests/Peers/tty_password.py").path,
-            ServerProcess.executable.path, "alice", "typed-secret", directory.path,
-        ]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
+        let data = try await runToEnd(
+            URL(fileURLWithPath: "/usr/bin/env"),
+            [
+                "python3",
+                ServerProcess.packageRoot.appendingPathComponent("Tests/EndToEndTests/Peers/tty_password.py").path,
+                ServerProcess.executable.path, "alice", "typed-secret", directory.path,
+            ]
+        ).output
         let result = try #require(
             try? JSONSerialization.jsonObject(with: data) as? [String: Any], "\(String(decoding: data, as: UTF8.self))")
         let shown = try #require(result["shown"] as? String)

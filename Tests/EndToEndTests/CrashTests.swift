@@ -14,10 +14,8 @@ import Testing
         let acknowledged = server.directory.appendingPathComponent("acknowledged.jsonl").path
         var generator = SystemRandomNumberGenerator()
         for round in 0..<5 {
-            let load = try startLoad(port: server.smtpPort, round: round, out: acknowledged)
-            try await Task.sleep(for: .milliseconds(Int.random(in: 400...1500, using: &generator)))
-            await server.stop(signal: SIGKILL)
-            load.waitUntilExit()
+            let load = try CrashLoad(port: server.smtpPort, round: round, out: acknowledged, threads: 12)
+            try await load.killWhenBusy(server, using: &generator)
             server = try await server.restarted()
             try await server.waitForLog("spool recovered")
             #expect(!server.logText.contains("quarantined an envelope"), "round \(round): \(server.logText)")
@@ -52,18 +50,6 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: server.spool + "/quarantine").isEmpty)
     }
 
-    private func startLoad(port: Int, round: Int, out: String) throws -> Process {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [
-            "python3", Peer.script, "crash-load", "--port", "\(port)", "--threads", "12", "--duration", "3",
-            "--round", "\(round)", "--out", out,
-        ]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        return process
-    }
 }
 
 /// Delivery under SIGKILL: a server delivering to a counting next hop is killed at random moments while
@@ -72,7 +58,7 @@ import Testing
 /// mark, so there are at most as many as deliveries in flight at each kill.
 @Suite struct DeliveryCrashTests {
     @Test func killedWhileDeliveringEveryAcknowledgedMessageArrives() async throws {
-        let upstream = try FakeUpstream(mode: "accept")
+        let upstream = try await FakeUpstream(mode: "accept")
         var server = try await ServerProcess(
             config: "delivery:\n  first_retry: 1s\n  max_retry_interval: 1s\n",
             rules: ["90-routes.rules": "route * [127.0.0.1]:\(upstream.port)\n"], delivery: true)
@@ -81,18 +67,8 @@ import Testing
         var generator = SystemRandomNumberGenerator()
         let rounds = 3
         for round in 0..<rounds {
-            let load = Process()
-            load.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            load.arguments = [
-                "python3", Peer.script, "crash-load", "--port", "\(server.smtpPort)", "--threads", "8", "--duration", "2",
-                "--round", "\(round)", "--out", acknowledged, "--max-size", "4000",
-            ]
-            load.standardOutput = FileHandle.nullDevice
-            load.standardError = FileHandle.nullDevice
-            try load.run()
-            try await Task.sleep(for: .milliseconds(Int.random(in: 300...1500, using: &generator)))
-            await server.stop(signal: SIGKILL)
-            load.waitUntilExit()
+            let load = try CrashLoad(port: server.smtpPort, round: round, out: acknowledged, threads: 8, maxSize: 4000)
+            try await load.killWhenBusy(server, using: &generator)
             server = try await server.restarted()
         }
         // Let the last server deliver everything.
@@ -120,5 +96,43 @@ import Testing
         }
         let duplicates = arrived.count - arrivals.count
         #expect(duplicates <= rounds * 100, "\(duplicates) duplicates")
+    }
+}
+
+/// `smtp_peer.py crash-load`: clients sending from many threads until the server dies, each message that got
+/// a 250 written to `out` at once (and each one tried to `out.attempts`).
+struct CrashLoad {
+    let process = Process()
+    let out: String
+
+    init(port: Int, round: Int, out: String, threads: Int, maxSize: Int = 20000) throws {
+        self.out = out
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [
+            "python3", Peer.script, "crash-load", "--port", "\(port)", "--threads", "\(threads)", "--duration", "60",
+            "--round", "\(round)", "--out", out, "--max-size", "\(maxSize)",
+        ]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+    }
+
+    /// Messages acknowledged so far, in every round.
+    var acknowledged: Int {
+        ((try? Data(contentsOf: URL(fileURLWithPath: out))) ?? Data()).count { $0 == UInt8(ascii: "\n") }
+    }
+
+    /// Kills the server with SIGKILL at a random moment once this load has had 20 messages acknowledged (so
+    /// every round cuts into a busy server however slow the machine), and waits for the load to give up.
+    func killWhenBusy(_ server: ServerProcess, using generator: inout some RandomNumberGenerator) async throws {
+        let target = acknowledged + 20
+        let deadline = ContinuousClock.now + .seconds(30)
+        while acknowledged < target && process.isRunning {
+            guard ContinuousClock.now < deadline else { throw ServerProcessError("the load got no 250s:\n\(server.logText)") }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        try await Task.sleep(for: .milliseconds(Int.random(in: 0...600, using: &generator)))
+        await server.stop(signal: SIGKILL)
+        await process.exited()
     }
 }

@@ -23,7 +23,7 @@ final class FakeUpstream: @unchecked Sendable {
     private(set) var port = 0
 
     /// - Parameter tls: make a self-signed certificate and offer STARTTLS.
-    init(mode: String, tls: Bool = false, user: String? = nil, password: String? = nil) throws {
+    init(mode: String, tls: Bool = false, user: String? = nil, password: String? = nil) async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("relaygate-upstream-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         record = directory.appendingPathComponent("received.jsonl")
@@ -31,7 +31,7 @@ final class FakeUpstream: @unchecked Sendable {
         if tls {
             let certificate = directory.appendingPathComponent("cert.pem").path
             let key = directory.appendingPathComponent("key.pem").path
-            let openssl = try ServerProcess.run(
+            let openssl = try await ServerProcess.run(
                 [
                     "/usr/bin/openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
                     "/CN=fake.upstream", "-keyout", key, "-out", certificate,
@@ -48,7 +48,7 @@ final class FakeUpstream: @unchecked Sendable {
         // The helper exits when this pipe closes: when this object goes, or the test process dies.
         process.standardInput = lifeline
         try process.run()
-        let line = output.fileHandleForReading.availableLineBlocking()
+        let line = try await unblocked { output.fileHandleForReading.availableLineBlocking() }
         guard line.hasPrefix("PORT "), let port = Int(line.dropFirst(5)) else {
             throw ServerProcessError("fake upstream did not start: \(line)")
         }

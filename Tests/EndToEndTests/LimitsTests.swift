@@ -8,16 +8,16 @@ import Testing
         try await withServer(config: "smtp:\n  max_connections_per_client: 2\n") { server in
             let first = try RawClient(port: server.smtpPort)
             let second = try RawClient(port: server.smtpPort)
-            #expect(try first.readReply()?.first?.hasPrefix("220") == true)
-            #expect(try second.readReply()?.first?.hasPrefix("220") == true)
+            #expect(try await first.readReply()?.first?.hasPrefix("220") == true)
+            #expect(try await second.readReply()?.first?.hasPrefix("220") == true)
             let third = try RawClient(port: server.smtpPort)
-            #expect(try third.readReply()?.first?.hasPrefix("421 4.7.0 Too many connections from your address") == true)
-            #expect(try third.isClosed())
+            #expect(try await third.readReply()?.first?.hasPrefix("421 4.7.0 Too many connections from your address") == true)
+            #expect(try await third.isClosed())
             // A place frees up when a client leaves.
-            try first.send("QUIT\r\n")
-            _ = try first.readReply()
-            #expect(try first.isClosed())
-            try await waitUntil { (try? RawClient(port: server.smtpPort).readReply()?.first?.hasPrefix("220")) == true }
+            try await first.send("QUIT\r\n")
+            _ = try await first.readReply()
+            #expect(try await first.isClosed())
+            try await waitUntil { (try? await RawClient(port: server.smtpPort).readReply()?.first?.hasPrefix("220")) == true }
             withExtendedLifetime(second) {}
         }
     }
@@ -25,20 +25,20 @@ import Testing
     @Test func connectionsInTotalAreLimited() async throws {
         try await withServer(config: "smtp:\n  max_connections: 1\n") { server in
             let first = try RawClient(port: server.smtpPort)
-            #expect(try first.readReply()?.first?.hasPrefix("220") == true)
+            #expect(try await first.readReply()?.first?.hasPrefix("220") == true)
             let second = try RawClient(port: server.smtpsPort)  // the limit spans listeners
-            #expect(try second.isClosed(), "over the limit, a TLS client gets no greeting and is closed")
+            #expect(try await second.isClosed(), "over the limit, a TLS client gets no greeting and is closed")
             let third = try RawClient(port: server.smtpPort)
-            #expect(try third.readReply()?.first?.hasPrefix("421 4.7.0 Too many connections") == true)
+            #expect(try await third.readReply()?.first?.hasPrefix("421 4.7.0 Too many connections") == true)
         }
     }
 
     @Test func idleClientTimesOut() async throws {
         try await withServer(config: "smtp:\n  command_timeout: 300ms\n") { server in
             let client = try RawClient(port: server.smtpPort)
-            #expect(try client.readReply()?.first?.hasPrefix("220") == true)
-            #expect(try client.readReply()?.first?.hasPrefix("421 4.4.2") == true)
-            #expect(try client.isClosed())
+            #expect(try await client.readReply()?.first?.hasPrefix("220") == true)
+            #expect(try await client.readReply()?.first?.hasPrefix("421 4.4.2") == true)
+            #expect(try await client.isClosed())
             try await server.waitForLog("timeout, closing")
         }
     }
@@ -46,14 +46,14 @@ import Testing
     @Test func stalledDataTimesOutAndKeepsNothing() async throws {
         try await withServer(config: "smtp:\n  data_timeout: 300ms\n") { server in
             let client = try RawClient(port: server.smtpPort)
-            _ = try client.readReply()
-            try client.send("EHLO c\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\n")
-            for _ in 0..<3 { _ = try client.readReply() }
-            try client.send("DATA\r\n")
-            #expect(try client.readReply()?.first?.hasPrefix("354") == true)
-            try client.send("Subject: never finished\r\n")
-            #expect(try client.readReply()?.first?.hasPrefix("421 4.4.2") == true)
-            #expect(try client.isClosed())
+            _ = try await client.readReply()
+            try await client.send("EHLO c\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\n")
+            for _ in 0..<3 { _ = try await client.readReply() }
+            try await client.send("DATA\r\n")
+            #expect(try await client.readReply()?.first?.hasPrefix("354") == true)
+            try await client.send("Subject: never finished\r\n")
+            #expect(try await client.readReply()?.first?.hasPrefix("421 4.4.2") == true)
+            #expect(try await client.isClosed())
             try await server.waitForLog("phase=DATA")
             #expect(try FileManager.default.contentsOfDirectory(atPath: server.spool + "/tmp").isEmpty)
             #expect(try FileManager.default.contentsOfDirectory(atPath: server.spool + "/incoming").isEmpty)
@@ -63,26 +63,26 @@ import Testing
     @Test func lowDiskSpaceIsRefusedAtMail() async throws {
         try await withServer(config: "smtp:\n  min_free_space: 1000000GiB\n") { server in
             let client = try RawClient(port: server.smtpPort)
-            _ = try client.readReply()
-            try client.send("EHLO c\r\n")
-            _ = try client.readReply()
-            try client.send("MAIL FROM:<a@example.org>\r\n")
-            #expect(try client.readReply()?.first?.hasPrefix("452 4.3.1") == true)
+            _ = try await client.readReply()
+            try await client.send("EHLO c\r\n")
+            _ = try await client.readReply()
+            try await client.send("MAIL FROM:<a@example.org>\r\n")
+            #expect(try await client.readReply()?.first?.hasPrefix("452 4.3.1") == true)
         }
     }
 
     @Test func largeMessageIsStreamedToDiskExactly() async throws {
         try await withServer { server in
             let client = try RawClient(port: server.smtpPort)
-            _ = try client.readReply()
-            try client.send("EHLO c\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n")
-            for _ in 0..<3 { _ = try client.readReply() }
-            #expect(try client.readReply()?.first?.hasPrefix("354") == true)
+            _ = try await client.readReply()
+            try await client.send("EHLO c\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n")
+            for _ in 0..<3 { _ = try await client.readReply() }
+            #expect(try await client.readReply()?.first?.hasPrefix("354") == true)
             var content = [UInt8]("Subject: large\r\n\r\n".utf8)
             let line = [UInt8](repeating: UInt8(ascii: "z"), count: 998) + [13, 10]
             while content.count < 12 << 20 { content += line }
-            try client.send(content + Array(".\r\n".utf8))
-            let reply = try #require(try client.readReply()?.first)
+            try await client.send(content + Array(".\r\n".utf8))
+            let reply = try #require(try await client.readReply()?.first)
             #expect(reply.hasPrefix("250 2.0.0 Ok: queued as"))
             let id = String(reply.split(separator: " ").last!)
             let body = try Data(contentsOf: URL(fileURLWithPath: server.spool + "/queue/" + id))
@@ -91,31 +91,32 @@ import Testing
     }
 
     @Test func stopFinishesTheTransactionInFlightThenExits() async throws {
-        let server = try await ServerProcess()
+        // A grace far longer than the test needs: what is tested is that the stop waits for the transaction.
+        let server = try await ServerProcess(config: "shutdown_grace: 5m\n")
         defer { server.removeDirectory() }
         let idle = try RawClient(port: server.smtpPort)
-        _ = try idle.readReply()
+        _ = try await idle.readReply()
         let busy = try RawClient(port: server.smtpPort)
-        _ = try busy.readReply()
-        try busy.send("EHLO c\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n")
-        for _ in 0..<4 { _ = try busy.readReply() }
-        try busy.send("Subject: in flight\r\n\r\n")
+        _ = try await busy.readReply()
+        try await busy.send("EHLO c\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n")
+        for _ in 0..<4 { _ = try await busy.readReply() }
+        try await busy.send("Subject: in flight\r\n\r\n")
         kill(server.process.processIdentifier, SIGTERM)
         try await server.waitForLog("stopping")
         // The idle session is told at once; the busy one may finish its message.
-        #expect(try idle.readReply()?.first?.hasPrefix("421 4.3.2") == true)
-        try busy.send("last line\r\n.\r\n")
-        #expect(try busy.readReply()?.first?.hasPrefix("250 2.0.0 Ok: queued") == true)
-        #expect(try busy.readReply()?.first?.hasPrefix("421 4.3.2") == true)
+        #expect(try await idle.readReply()?.first?.hasPrefix("421 4.3.2") == true)
+        try await busy.send("last line\r\n.\r\n")
+        #expect(try await busy.readReply()?.first?.hasPrefix("250 2.0.0 Ok: queued") == true)
+        #expect(try await busy.readReply()?.first?.hasPrefix("421 4.3.2") == true)
         #expect(await server.stop() == 0)
         #expect(try FileManager.default.contentsOfDirectory(atPath: server.spool + "/incoming").count == 1)
     }
 }
 
 /// Polls a condition for up to five seconds (for effects that land asynchronously in another process).
-func waitUntil(_ condition: () throws -> Bool) async throws {
+func waitUntil(_ condition: () async throws -> Bool) async throws {
     let deadline = ContinuousClock.now + .seconds(5)
-    while try !condition() {
+    while try await !condition() {
         guard ContinuousClock.now < deadline else { throw ServerProcessError("condition not met in time") }
         try await Task.sleep(for: .milliseconds(20))
     }
@@ -127,7 +128,7 @@ extension LimitsTests {
     @Test func silentTLSClientIsClosed() async throws {
         try await withServer(config: "smtp:\n  command_timeout: 200ms\n") { server in
             let client = try RawClient(port: server.smtpsPort, timeout: .seconds(15))
-            #expect(try client.isClosed())
+            #expect(try await client.isClosed())
         }
     }
 }

@@ -5,23 +5,15 @@ enum Peer {
     static let script = ServerProcess.packageRoot.appendingPathComponent("Tests/EndToEndTests/Peers/smtp_peer.py").path
 
     static func run(_ command: String, server: ServerProcess, _ arguments: [String]) async throws -> [String: Any] {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", script, command, "--cafile", server.spool + "/tls/cert.pem"] + arguments
-        let output = Pipe()
-        let errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        let errorText = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        guard process.terminationStatus == 0,
-            let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+        let finished = try await runToEnd(
+            URL(fileURLWithPath: "/usr/bin/env"),
+            ["python3", script, command, "--cafile", server.spool + "/tls/cert.pem"] + arguments, separateErrors: true)
+        guard finished.status == 0,
+            let object = try? JSONSerialization.jsonObject(with: finished.output) as? [String: Any]
         else {
             throw ServerProcessError(
-                "python peer failed (\(process.terminationStatus)): \(String(decoding: data, as: UTF8.self)) \(errorText)"
-            )
+                "python peer failed (\(finished.status)): \(String(decoding: finished.output, as: UTF8.self)) "
+                    + String(decoding: finished.errors, as: UTF8.self))
         }
         return object
     }

@@ -1,7 +1,9 @@
 import Foundation
 
-/// A blocking TCP client for raw SMTP dialogs: exact bytes out, replies in, with a timeout on every read.
-final class RawClient {
+/// A TCP client for raw SMTP dialogs: exact bytes out, replies in, with a timeout on every read. The socket
+/// calls block, so each runs on a thread of its own (`unblocked`), never on the test's pool thread.
+final class RawClient: @unchecked Sendable {
+    // @unchecked: a client belongs to one test, which awaits each call before making the next.
     private let fd: Int32
     private var buffer: [UInt8] = []
 
@@ -17,8 +19,9 @@ final class RawClient {
                 connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
             }
         }
+        // No close here: the instance is whole, so a throw still runs deinit, which closes the socket. Closing
+        // twice could close a descriptor another thread has opened meanwhile.
         guard connected == 0 else {
-            close(fd)
             throw ServerProcessError("connect to port \(port): \(String(cString: strerror(errno)))")
         }
         var time = timeval(tv_sec: Int(timeout.components.seconds), tv_usec: 0)
@@ -27,7 +30,23 @@ final class RawClient {
 
     deinit { close(fd) }
 
-    func send(_ bytes: [UInt8]) throws {
+    func send(_ bytes: [UInt8]) async throws {
+        try await unblocked { try self.sendNow(bytes) }
+    }
+
+    func send(_ text: String) async throws { try await send(Array(text.utf8)) }
+
+    /// The next whole reply (all its lines), or nil if the server closed the connection.
+    func readReply() async throws -> [String]? {
+        try await unblocked { try self.readReplyNow() }
+    }
+
+    /// True when the server has closed the connection (after any replies still unread).
+    func isClosed() async throws -> Bool {
+        try await unblocked { try self.readLine() == nil }
+    }
+
+    private func sendNow(_ bytes: [UInt8]) throws {
         var offset = 0
         while offset < bytes.count {
             let sent = bytes[offset...].withUnsafeBytes {
@@ -38,21 +57,13 @@ final class RawClient {
         }
     }
 
-    func send(_ text: String) throws { try send(Array(text.utf8)) }
-
-    /// The next whole reply (all its lines), or nil if the server closed the connection.
-    func readReply() throws -> [String]? {
+    private func readReplyNow() throws -> [String]? {
         var lines: [String] = []
         while true {
             guard let line = try readLine() else { return lines.isEmpty ? nil : lines }
             lines.append(line)
             if line.count < 4 || line[line.index(line.startIndex, offsetBy: 3)] == " " { return lines }
         }
-    }
-
-    /// True when the server has closed the connection (after any replies still unread).
-    func isClosed() throws -> Bool {
-        try readLine() == nil
     }
 
     private func readLine() throws -> String? {

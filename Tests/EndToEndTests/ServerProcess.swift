@@ -52,7 +52,7 @@ final class ServerProcess: @unchecked Sendable {
                 to: self.directory.appendingPathComponent("rules/" + name), atomically: true, encoding: .utf8)
         }
         for (name, password) in users {
-            let result = try Self.run(["users", "add", name, "--rules", self.rules], input: password + "\n")
+            let result = try await Self.run(["users", "add", name, "--rules", self.rules], input: password + "\n")
             guard result.status == 0 else { throw ServerProcessError("users add failed: \(result.output)") }
         }
         try await start(extraArguments: extraArguments)
@@ -94,6 +94,14 @@ final class ServerProcess: @unchecked Sendable {
 
     var logText: String { log.text }
 
+    /// When the server logged the first line containing `text` (from the line's timestamp).
+    func logTime(of text: String) -> Date? {
+        guard let line = logText.split(separator: "\n").first(where: { $0.contains(text) }),
+            let stamp = line.split(separator: " ").first
+        else { return nil }
+        return try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(String(stamp))
+    }
+
     /// Waits until the log contains `text`; fails with the log so far if it does not come in time.
     func waitForLog(_ text: String, timeout: Duration = .seconds(10)) async throws {
         let deadline = ContinuousClock.now + timeout
@@ -128,23 +136,12 @@ final class ServerProcess: @unchecked Sendable {
     /// Runs `relaygate ARGS` to completion, with `input` on stdin.
     /// With `executable`, the first argument is the program to run instead.
     static func run(_ arguments: [String], input: String = "", directory: URL? = nil, executable other: Bool = false)
-        throws -> (status: Int32, output: String)
+        async throws -> (status: Int32, output: String)
     {
-        let process = Process()
-        process.executableURL = other ? URL(fileURLWithPath: arguments[0]) : executable
-        process.arguments = other ? Array(arguments.dropFirst()) : arguments
-        if let directory { process.currentDirectoryURL = directory }
-        let stdin = Pipe()
-        let output = Pipe()
-        process.standardInput = stdin
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        stdin.fileHandleForWriting.write(Data(input.utf8))
-        try stdin.fileHandleForWriting.close()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        let finished = try await runToEnd(
+            other ? URL(fileURLWithPath: arguments[0]) : executable, other ? Array(arguments.dropFirst()) : arguments,
+            input: input, directory: directory)
+        return (finished.status, String(decoding: finished.output, as: UTF8.self))
     }
 }
 

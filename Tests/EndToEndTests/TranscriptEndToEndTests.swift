@@ -14,7 +14,7 @@ import TranscriptSupport
             try await withServer(config: config.isEmpty ? nil : config, users: ["alice": "secret"]) { server in
                 for transcript in group {
                     do {
-                        try play(transcript, on: server)
+                        try await play(transcript, on: server)
                     } catch {
                         Issue.record("\(transcript.name): \(error)\nserver log:\n\(server.logText.suffix(3000))")
                     }
@@ -23,22 +23,22 @@ import TranscriptSupport
         }
     }
 
-    private func play(_ transcript: Transcript, on server: ServerProcess) throws {
+    private func play(_ transcript: Transcript, on server: ServerProcess) async throws {
         let client = try RawClient(port: server.smtpPort)
         var lastQueueID: String?
         for step in transcript.steps {
             switch step {
             case .send(let bytes):
-                try client.send(bytes)
+                try await client.send(bytes)
             case .expectReply(let prefix):
-                guard let reply = try client.readReply() else {
+                guard let reply = try await client.readReply() else {
                     throw ServerProcessError("expected \(prefix), the server closed the connection")
                 }
                 let first = reply[0].count > 3 ? String(reply[0].prefix(3)) + " " + reply[0].dropFirst(4) : reply[0]
                 #expect(first.hasPrefix(prefix), "\(transcript.name): expected \(prefix), got \(reply)")
                 if let range = first.range(of: "queued as ") { lastQueueID = String(first[range.upperBound...]) }
             case .expectClosed:
-                #expect(try client.isClosed(), "\(transcript.name): expected the connection to close")
+                #expect(try await client.isClosed(), "\(transcript.name): expected the connection to close")
             case .expectBody(let expected):
                 let id = try #require(lastQueueID, "\(transcript.name): B: without a queued message")
                 let body = try Data(contentsOf: URL(fileURLWithPath: server.spool + "/queue/" + id))
