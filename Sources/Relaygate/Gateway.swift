@@ -81,7 +81,7 @@ public enum Gateway {
             threadPool: threadPool, logger: Logger(label: "delivery"),
             notify: DeliverySetup.notificationQueue(spool: spool, router: router, hostname: configuration.hostname))
 
-        let service = try SMTPServiceContext(
+        var service = try SMTPServiceContext(
             configuration: sessionConfiguration(configuration),
             watchdogLimits: watchdogLimits(configuration),
             policy: router,
@@ -97,10 +97,11 @@ public enum Gateway {
                 maxConnections: configuration.smtp.maxConnections,
                 maxPerClient: configuration.smtp.maxConnectionsPerClient),
             logger: Logger(label: "smtp"))
+        service.shutdownGrace = .nanoseconds(Clocks.nanoseconds(configuration.shutdownGrace.duration))
 
         let server = SMTPServer(service: service, group: group)
         let listeners = ListenerService(
-            server: server, listeners: settings.listeners, grace: configuration.shutdownGrace.duration, logger: logger)
+            server: server, listeners: settings.listeners, logger: logger)
         let reloader = RulesReloader(
             settings: settings, router: router, secrets: secrets, interval: .seconds(2), logger: Logger(label: "rules"))
         var running: [any Service] = [listeners, reloader]
@@ -202,7 +203,6 @@ public struct StartupError: Error, CustomStringConvertible {
 struct ListenerService: Service {
     let server: SMTPServer
     let listeners: [SMTPServer.Listener]
-    let grace: Duration
     let logger: Logger
 
     func run() async throws {
@@ -211,8 +211,9 @@ struct ListenerService: Service {
         logger.info("ready", metadata: ["listeners": "\(bound.count)"])
         try? await gracefulShutdown()
         logger.info(
-            "stopping: no new connections; finishing transactions in flight", metadata: ["grace": "\(TimeSpan(grace))"])
-        await server.shutdown(grace: grace)
+            "stopping: no new connections; finishing transactions in flight",
+            metadata: ["grace": "\(TimeSpan(.nanoseconds(server.service.shutdownGrace.nanoseconds)))"])
+        await server.shutdown()
     }
 }
 
@@ -226,13 +227,14 @@ extension Gateway {
         configuration.maxErrors = 1_000_000
         var sinkLogger = Logger(label: "sink")
         sinkLogger.logLevel = .warning
-        let service = SMTPServiceContext(
+        var service = SMTPServiceContext(
             configuration: configuration, watchdogLimits: SessionWatchdog.Limits(), policy: AcceptAllPolicy(),
             store: store, authenticator: nil, tlsContext: nil,
             connectionLimiter: ConnectionLimiter(maxConnections: 10_000, maxPerClient: 10_000), logger: sinkLogger)
+        service.shutdownGrace = .seconds(1)
         let server = SMTPServer(service: service, group: group)
         let listeners = ListenerService(
-            server: server, listeners: [.init(address: listen, implicitTLS: false)], grace: .seconds(1), logger: logger)
+            server: server, listeners: [.init(address: listen, implicitTLS: false)], logger: logger)
         let reporter = SinkReporter(store: store, logger: logger)
         let services = ServiceGroup(
             services: [listeners, reporter], gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [],

@@ -132,6 +132,16 @@ public struct SMTPServerSession {
         shutdownRequested = true
     }
 
+    /// The stop's grace ran out and this session is still busy: a message being received is dropped (it was
+    /// never acknowledged, so the client still holds it and will try again) and the client is told 421
+    /// (RFC 5321 3.8). A commit or password check under way is left to finish; its reply then closes the
+    /// session, since a stop was asked for.
+    public mutating func shutdownGraceExpired() {
+        guard phase == .command || phase == .data else { return }
+        if state.isReceivingData { emit(.abortMessage) }
+        close(with: .shuttingDown)
+    }
+
     // MARK: Pulling actions
 
     public var phase: Phase {

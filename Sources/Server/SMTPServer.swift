@@ -26,7 +26,7 @@ public final class SMTPServer: Sendable {
         public let localAddress: SocketAddress
     }
 
-    private let service: SMTPServiceContext
+    public let service: SMTPServiceContext
     private let group: any EventLoopGroup
     /// One per listening socket: each collects the connections its listener accepts.
     private let quiescingHelpers = Mutex<[ServerQuiescingHelper]>([])
@@ -62,8 +62,10 @@ public final class SMTPServer: Sendable {
     }
 
     /// Stops accepting, asks every session to finish (idle ones close with 421 at once; one in a
-    /// transaction after it), and returns when all are closed or `grace` is over.
-    public func shutdown(grace: Duration) async {
+    /// transaction after it, or with 421 when the service's `shutdownGrace` is over), and returns when all
+    /// are closed. A commit still running then has a few seconds more; after that the caller may go on and
+    /// tear the event loops down.
+    public func shutdown() async {
         // Taking the helpers out also lets them go while the event loops still run, which they need.
         let helpers = quiescingHelpers.withLock { helpers in
             defer { helpers.removeAll() }
@@ -77,7 +79,7 @@ public final class SMTPServer: Sendable {
         }
         let done = loop.makePromise(of: Void.self)
         EventLoopFuture.andAllComplete(quiesced, on: loop).cascade(to: done)
-        let timeout = loop.scheduleTask(in: .nanoseconds(Clocks.nanoseconds(grace))) { done.succeed() }
+        let timeout = loop.scheduleTask(in: service.shutdownGrace + .seconds(3)) { done.succeed() }
         try? await done.futureResult.get()
         timeout.cancel()
     }

@@ -119,6 +119,13 @@ final class SMTPServerHandler: ChannelDuplexHandler {
         case is ChannelShouldQuiesceEvent:
             session.shutdownStarted()
             drain(context: context)
+            context.eventLoop.assumeIsolated().scheduleTask(in: service.shutdownGrace) {
+                guard context.channel.isActive, self.session.phase != .closed else { return }
+                self.logger.info("the stop's grace is over, closing", metadata: ["phase": "\(self.session.phase)"])
+                self.session.shutdownGraceExpired()
+                // A client that does not read would leave the 421 queued behind its unread replies.
+                if self.writable { self.drain(context: context) } else { context.close(promise: nil) }
+            }
         default:
             context.fireUserInboundEventTriggered(event)
         }

@@ -19,6 +19,8 @@ public struct SMTPServiceContext: Sendable {
     public var connectionLimiter: ConnectionLimiter
     public var logger: Logger
     public var makeQueueID: @Sendable () -> QueueID
+    /// On a stop, how long a session in a transaction may take to finish it before it is told 421 and closed.
+    public var shutdownGrace: TimeAmount = .seconds(10)
 
     public init(
         configuration: SMTPServerConfiguration, watchdogLimits: SessionWatchdog.Limits, policy: any RecipientPolicy,

@@ -113,6 +113,28 @@ import Testing
     }
 }
 
+extension LimitsTests {
+    /// A transaction still open when the stop's grace ends is cut with 421 (RFC 5321 3.8), its message
+    /// dropped (never acknowledged: the client still has it), and the server exits cleanly.
+    @Test func aTransactionStillOpenWhenTheGraceEndsIsCutWith421() async throws {
+        let server = try await ServerProcess(config: "shutdown_grace: 300ms\n")
+        defer { server.removeDirectory() }
+        let busy = try RawClient(port: server.smtpPort)
+        _ = try await busy.readReply()
+        try await busy.send("EHLO c\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n")
+        for _ in 0..<4 { _ = try await busy.readReply() }
+        try await busy.send("Subject: never finished\r\n\r\n")
+        #expect(await server.stop() == 0)
+        #expect(try await busy.readReply()?.first?.hasPrefix("421 4.3.2") == true)
+        #expect(try await busy.isClosed())
+        #expect(server.logText.contains("the stop's grace is over, closing"), "\(server.logText)")
+        #expect(!server.logText.contains("ERROR"), "\(server.logText)")
+        for queue in ["incoming", "tmp"] {
+            #expect(try FileManager.default.contentsOfDirectory(atPath: server.spool + "/" + queue).isEmpty)
+        }
+    }
+}
+
 /// Polls a condition for up to five seconds (for effects that land asynchronously in another process).
 func waitUntil(_ condition: () async throws -> Bool) async throws {
     let deadline = ContinuousClock.now + .seconds(5)

@@ -107,6 +107,36 @@ import Testing
         #expect(busy.closed)
     }
 
+    @Test func aSessionStillBusyWhenTheGraceEndsIsToldAndItsMessageDropped() {
+        let transaction = "EHLO c\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n"
+        var busy = SessionHarness()
+        busy.feed(transaction)
+        busy.feed("half a message\r\n")
+        busy.session.shutdownStarted()
+        busy.drain()
+        #expect(!busy.closed)
+        busy.session.shutdownGraceExpired()
+        busy.drain()
+        #expect(busy.currentBody == nil, "the unacknowledged message is dropped")
+        #expect(busy.committed.isEmpty)
+        #expect(busy.replies.last?.code == 421 && busy.replies.last?.enhancedCode == .init(4, 3, 2))
+        #expect(busy.closed)
+
+        // A commit already under way is answered; then the session closes.
+        var committing = SessionHarness()
+        committing.holdCommits = true
+        committing.feed(transaction)
+        committing.feed("x\r\n.\r\n")
+        committing.session.shutdownStarted()
+        committing.session.shutdownGraceExpired()
+        committing.drain()
+        #expect(!committing.closed)
+        committing.session.messageCommitted(queueID: committing.committed[0].0.queueID)
+        committing.drain()
+        #expect(committing.replies.suffix(2).map(\.code) == [250, 421])
+        #expect(committing.closed)
+    }
+
     @Test func noAUTHBeforeTheHandshakeCompletes() {
         var harness = SessionHarness()
         harness.session = SMTPServerSession(

@@ -22,7 +22,7 @@ import Testing
         } throws: { error in
             "\(error)".contains("implicit TLS needs a TLS certificate")
         }
-        await server.shutdown(grace: .seconds(1))
+        await server.shutdown()
         try await group.shutdownGracefully()
     }
 }
