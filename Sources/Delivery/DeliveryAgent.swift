@@ -73,7 +73,11 @@ public actor DeliveryAgent {
         Task { await self.add(id) }
     }
 
-    private var announced: [QueueID] = []
+    /// Messages in incoming/ known to be waiting, oldest first, and the same as a set (so one announced by
+    /// intake and seen again by a scan is listed once). Each wake-up takes only what the limits allow from
+    /// the front: with ten thousand waiting, a wake-up per commit must not touch all of them.
+    private var waiting = CircularBuffer<QueueID>()
+    private var waitingSet: Set<QueueID> = []
     private var lastFullScan = ContinuousClock.now - .seconds(3600)
     /// How often incoming/ is listed whole anyway: for messages an operator put there (`queue retry`,
     /// `release`), which must be seen within a second. Once a second is cheap even for a long queue; once per
@@ -81,8 +85,13 @@ public actor DeliveryAgent {
     private let fullScanInterval = Duration.seconds(1)
 
     private func add(_ id: QueueID) {
-        announced.append(id)
+        addWaiting(id)
         wakeUp()
+    }
+
+    private func addWaiting(_ id: QueueID) {
+        guard !inFlight.contains(id), waitingSet.insert(id).inserted else { return }
+        waiting.append(id)
     }
 
     private var waiter: CheckedContinuation<Void, Never>?
@@ -130,13 +139,9 @@ public actor DeliveryAgent {
         // many messages pass through.
         await withDiscardingTaskGroup { group in
             while !Task.isCancelled {
-                let ready = readyMessages()
-                var next = 0
                 // Messages that are one SMTP transaction each, by next hop: they share connections.
                 var shareable: [NextHop: [(Envelope, DeliveryJob)]] = [:]
-                while next < ready.count && inFlight.count < limits.connections {
-                    let (id, queue) = ready[next]
-                    next += 1
+                for (id, queue) in readyMessages(upTo: limits.connections - inFlight.count) {
                     guard let envelope = try? await claim(id, from: queue) else {
                         // Gone: an operator moved or deleted it (it will be seen where it went).
                         deferredDue[id] = nil
@@ -157,27 +162,27 @@ public actor DeliveryAgent {
                         group.addTask { await self.deliver(batch, to: nextHop) }
                     }
                 }
-                // What the limit left for later is taken first next time.
-                announced = ready[next...].filter { $0.1 == .incoming }.map(\.0) + announced
                 await waitForWork()
             }
             group.cancelAll()
         }
     }
 
-    private func readyMessages() -> [(QueueID, Spool.Queue)] {
-        let now = clock()
-        var incomingIDs = announced
-        announced = []
-        if ContinuousClock.now - lastFullScan >= fullScanInterval || incomingIDs.isEmpty && inFlight.isEmpty {
+    /// Up to `limit` messages to claim: waiting ones in arrival order, then deferred ones that are due.
+    private func readyMessages(upTo limit: Int) -> [(QueueID, Spool.Queue)] {
+        if ContinuousClock.now - lastFullScan >= fullScanInterval || waiting.isEmpty && inFlight.isEmpty {
             lastFullScan = ContinuousClock.now
-            incomingIDs = spool.ids(in: .incoming)
+            for id in spool.ids(in: .incoming) { addWaiting(id) }
         }
-        let incoming = incomingIDs.filter { !inFlight.contains($0) }.map { ($0, Spool.Queue.incoming) }
-        let due = deferredDue.filter { $0.value <= now && !inFlight.contains($0.key) }.keys.sorted().map {
-            ($0, Spool.Queue.deferred)
+        var ready: [(QueueID, Spool.Queue)] = []
+        while ready.count < limit, let id = waiting.popFirst() {
+            waitingSet.remove(id)
+            if !inFlight.contains(id) { ready.append((id, .incoming)) }
         }
-        return incoming + due
+        guard ready.count < limit, !deferredDue.isEmpty else { return ready }
+        let now = clock()
+        let due = deferredDue.filter { $0.value <= now && !inFlight.contains($0.key) }.keys.sorted()
+        return ready + due.prefix(limit - ready.count).map { ($0, .deferred) }
     }
 
     private func claim(_ id: QueueID, from queue: Spool.Queue) async throws -> Envelope? {
@@ -197,6 +202,7 @@ public actor DeliveryAgent {
         }
         let delivered = await transport.deliver(to: nextHop, batch: items)
         release(nextHop)
+        var attempts: [Attempt] = []
         for ((envelope, job), results) in zip(batch, delivered.results) {
             var byIndex: [Int: SMTPClientSession.RecipientResult] = [:]
             for (index, result) in zip(job.recipients, results) {
@@ -204,8 +210,9 @@ public actor DeliveryAgent {
                 logAttempt(envelope, index: index, result: result, relay: delivered.relay)
             }
             let notices = delivered.peerOffersDSN ? [:] : Dictionary(uniqueKeysWithValues: job.recipients.map { ($0, DeliveryStatusNotification.Kind.relayed) })
-            await complete(envelope, results: byIndex, successNotices: notices)
+            attempts.append(Attempt(envelope: envelope, results: byIndex, successNotices: notices))
         }
+        await complete(attempts)
     }
 
     private func message(for job: DeliveryJob, of envelope: Envelope) -> SMTPClientSession.Message {
@@ -214,23 +221,34 @@ public actor DeliveryAgent {
             parameters: envelope.parameters, size: envelope.size, has8BitContent: envelope.has8BitContent)
     }
 
-    /// - Parameter successNotices: for recipients that may be delivered, what a NOTIFY=SUCCESS would say.
-    private func complete(
-        _ original: Envelope, results: [Int: SMTPClientSession.RecipientResult],
-        successNotices: [Int: DeliveryStatusNotification.Kind]
-    ) async {
-        var envelope = original
+    /// One message's attempt, done: its recipients' results and, for recipients that may be delivered, what
+    /// a NOTIFY=SUCCESS would say.
+    struct Attempt {
+        let envelope: Envelope
+        let results: [Int: SMTPClientSession.RecipientResult]
+        let successNotices: [Int: DeliveryStatusNotification.Kind]
+    }
+
+    /// Applies attempts' results and records them (several messages from one connection together, so
+    /// their removals share one directory sync).
+    private func complete(_ attempts: [Attempt]) async {
         var generator = SystemRandomNumberGenerator()
-        let outcome = AttemptOutcome.apply(results, to: &envelope, now: clock(), policy: policy, using: &generator)
-        for kind in [DeliveryStatusNotification.Kind.delivered, .relayed] {
-            let delivered = outcome.delivered.filter { successNotices[$0] == kind }
-            let owed = DeliveryStatusNotification.recipients(delivered, of: envelope, for: kind)
-            if !owed.isEmpty {
-                queueNotification(kind, envelope, owed.map { .init(recipient: envelope.recipients[$0], failure: nil) })
+        var outcomes: [(Envelope, AttemptOutcome)] = []
+        for attempt in attempts {
+            var envelope = attempt.envelope
+            let outcome = AttemptOutcome.apply(
+                attempt.results, to: &envelope, now: clock(), policy: policy, using: &generator)
+            for kind in [DeliveryStatusNotification.Kind.delivered, .relayed] {
+                let delivered = outcome.delivered.filter { attempt.successNotices[$0] == kind }
+                let owed = DeliveryStatusNotification.recipients(delivered, of: envelope, for: kind)
+                if !owed.isEmpty {
+                    queueNotification(kind, envelope, owed.map { .init(recipient: envelope.recipients[$0], failure: nil) })
+                }
             }
+            outcomes.append((envelope, outcome))
         }
-        await finishAttempt(envelope, outcome: outcome)
-        inFlight.remove(envelope.queueID)
+        await finishAttempts(outcomes)
+        for attempt in attempts { inFlight.remove(attempt.envelope.queueID) }
         wake()
     }
 
@@ -251,7 +269,7 @@ public actor DeliveryAgent {
                 }
             }
         }
-        await complete(envelope, results: results, successNotices: notices)
+        await complete([Attempt(envelope: envelope, results: results, successNotices: notices)])
     }
 
     /// One recipient's result from one job.
@@ -299,10 +317,39 @@ public actor DeliveryAgent {
         }
     }
 
-    /// Records the outcome, sends what notifications are owed, then finishes or postpones the message.
-    private func finishAttempt(_ envelope: Envelope, outcome: AttemptOutcome) async {
-        let id = envelope.queueID
+    /// Sends what notifications are owed, then finishes or postpones each message.
+    private func finishAttempts(_ outcomes: [(Envelope, AttemptOutcome)]) async {
         // Notifications first: a crash between the DSN's commit and the record means a second DSN, never none.
+        for (envelope, outcome) in outcomes { queueNotifications(envelope, outcome) }
+        // Every recipient final: removing the envelope is the durable mark; recording the final state first
+        // would only cost another fsync. A crash before it means delivery again (at least once), never a loss.
+        let finished = outcomes.filter { $0.1.isFinished }.map(\.0.queueID)
+        if !finished.isEmpty {
+            do {
+                try await blocking { [spool] in try spool.finish(finished) }
+            } catch {
+                logger.error(
+                    "could not record a delivery outcome; the messages stay active until restart",
+                    metadata: ["queue_ids": "\(finished.map(\.rawValue).joined(separator: ","))", "error": "\(error)"])
+            }
+        }
+        for (envelope, outcome) in outcomes where !outcome.isFinished {
+            let id = envelope.queueID
+            do {
+                try await blocking { [spool] in
+                    try spool.record(envelope)
+                    try spool.postpone(id)
+                }
+                deferredDue[id] = envelope.nextAttempt?.timeIntervalSince1970 ?? clock()
+            } catch {
+                logger.error(
+                    "could not record a delivery outcome; the message stays active until restart",
+                    metadata: ["queue_id": "\(id)", "error": "\(error)"])
+            }
+        }
+    }
+
+    private func queueNotifications(_ envelope: Envelope, _ outcome: AttemptOutcome) {
         let failed = DeliveryStatusNotification.recipients(outcome.failed.map(\.index), of: envelope, for: .failed)
         if !failed.isEmpty {
             let failures = Dictionary(outcome.failed.map { ($0.index, $0.failure) }, uniquingKeysWith: { first, _ in first })
@@ -317,24 +364,6 @@ public actor DeliveryAgent {
                         recipient: envelope.recipients[index],
                         failure: .init(stage: .connect, reply: nil, detail: envelope.recipients[index].lastError ?? "", isPermanent: false))
                 })
-        }
-        do {
-            if outcome.isFinished {
-                // Every recipient is final: removing the envelope is the durable mark; recording the final
-                // state first would only cost another fsync. A crash before it means delivery again
-                // (at least once), never a loss.
-                try await blocking { [spool] in try spool.finish(id) }
-            } else {
-                try await blocking { [spool] in
-                    try spool.record(envelope)
-                    try spool.postpone(id)
-                }
-                deferredDue[id] = envelope.nextAttempt?.timeIntervalSince1970 ?? clock()
-            }
-        } catch {
-            logger.error(
-                "could not record a delivery outcome; the message stays active until restart",
-                metadata: ["queue_id": "\(id)", "error": "\(error)"])
         }
     }
 

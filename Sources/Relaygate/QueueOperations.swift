@@ -58,7 +58,7 @@ public enum QueueOperations {
                 now: Int(Date().timeIntervalSince1970))
             dsnID = try queue(envelope, dsn)
         }
-        try spool.finish(id)
+        try spool.finish([id])
         return dsnID
     }
 }

@@ -59,13 +59,14 @@ extension Spool {
         try FileSystem.move(envelopePath(id, in: .active), to: envelopePath(id, in: .incoming))
     }
 
-    /// Every recipient is final: the message leaves the spool. The envelope goes first, so a crash between
-    /// the two leaves an orphan body, which recovery deletes, never an envelope without its body.
-    public func finish(_ id: QueueID) throws {
-        FileSystem.remove(envelopePath(id, in: .active))
-        // The removal must be durable before we rely on it; concurrent finishes share the fsync.
+    /// Every recipient is final: the messages leave the spool. Envelopes go first, so a crash between the
+    /// two leaves an orphan body, which recovery deletes, never an envelope without its body.
+    public func finish(_ ids: [QueueID]) throws {
+        for id in ids { recycler.retire(envelopePath(id, in: .active)) }
+        // The removals must be durable before we rely on them; they share one fsync, and concurrent
+        // finishes share it too.
         try activeSync.syncAfterNow()
-        FileSystem.remove(bodyPath(id))
+        for id in ids { recycler.retire(bodyPath(id)) }
     }
 
     /// The IDs in a queue directory, oldest first (queue IDs sort by arrival).

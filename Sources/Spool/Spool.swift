@@ -6,7 +6,7 @@ import Synchronization
 /// A message is two files: its body in `queue/ID`, immutable once committed, and its envelope, whose place
 /// says its state. Every state change is one atomic rename (the Postfix and qmail shape):
 ///
-///     tmp/          being written; anything left at start is deleted
+///     tmp/          being written, and finished files kept for reuse (`FileRecycler`); emptied at start
 ///     queue/        message bodies, by queue ID
 ///     incoming/     envelopes: durable, not yet picked up
 ///     active/       envelopes a delivery worker holds; moved back to incoming/ at start
@@ -32,6 +32,7 @@ public final class Spool: Sendable {
     /// Delivery's own group commit: many finished messages share one fsync of active/.
     let activeSync: DirectorySync
     let commitCount = Atomic<Int>(0)
+    let recycler: FileRecycler
 
     var tmpDirectory: String { directory + "/tmp" }
     var bodyDirectory: String { directory + "/queue" }
@@ -51,6 +52,7 @@ public final class Spool: Sendable {
             directory + "/queue", directory + "/" + Queue.incoming.rawValue,
         ])
         activeSync = try DirectorySync(paths: [directory + "/" + Queue.active.rawValue])
+        recycler = FileRecycler(directory: directory + "/tmp")
     }
 
     public func path(of queue: Queue) -> String { directory + "/" + queue.rawValue }

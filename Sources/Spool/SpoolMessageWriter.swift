@@ -38,7 +38,7 @@ public final class SpoolMessageWriter: Sendable {
     public func write(_ bytes: UnsafeRawBufferPointer) throws {
         try state.withLock { state in
             precondition(!state.finished, "write after commit or discard")
-            let fd = try state.fd ?? FileSystem.createExclusive(tmpBodyPath)
+            let fd = try state.fd ?? spool.recycler.create(tmpBodyPath)
             state.fd = fd
             try FileSystem.writeAll(fd, bytes, path: tmpBodyPath)
             state.written += bytes.count
@@ -66,14 +66,14 @@ public final class SpoolMessageWriter: Sendable {
         // What this commit has put in place so far: on failure exactly that is taken back, nothing else.
         var created: [String] = []
         do {
-            let fd = try state.fd ?? FileSystem.createExclusive(tmpBodyPath)
+            let fd = try state.fd ?? spool.recycler.create(tmpBodyPath)
             state.fd = nil
             created.append(tmpBodyPath)
             defer { FileSystem.closeDescriptor(fd) }
             try FileSystem.dataSync(fd, path: tmpBodyPath)
 
             let record = try EnvelopeCodec.encode(envelope)
-            let envelopeFD = try FileSystem.createExclusive(tmpEnvelopePath)
+            let envelopeFD = try spool.recycler.create(tmpEnvelopePath)
             created.append(tmpEnvelopePath)
             defer { FileSystem.closeDescriptor(envelopeFD) }
             try record.withUnsafeBytes { try FileSystem.writeAll(envelopeFD, $0, path: tmpEnvelopePath) }

@@ -23,10 +23,13 @@ import Testing
 
         let again = try #require(try spool.spool.claim(id, from: .deferred))
         #expect(again == envelope, "the recorded state is what the next attempt sees")
-        try spool.spool.finish(id)
-        for directory in ["incoming", "active", "deferred", "queue", "tmp"] {
+        try spool.spool.finish([id])
+        for directory in ["incoming", "active", "deferred", "queue"] {
             #expect(spool.files(in: directory).isEmpty, "\(directory) is empty")
         }
+        #expect(spool.files(in: "tmp").allSatisfy { $0.hasPrefix("recycled.") }, "only files kept for reuse")
+        _ = try spool.spool.recover()
+        #expect(spool.files(in: "tmp").isEmpty, "recovery empties tmp/")
     }
 
     @Test func anActiveEnvelopeGoesBackToIncomingOnRecovery() throws {
