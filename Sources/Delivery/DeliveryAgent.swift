@@ -68,9 +68,10 @@ public actor DeliveryAgent {
     }
 
     /// Intake committed this message: take it without listing incoming/ again (a directory of thousands,
-    /// listed on every commit, would cost more than the delivery).
-    public nonisolated func enqueue(_ id: QueueID) {
-        Task { await self.add(id) }
+    /// listed on every commit, would cost more than the delivery), and, while few wait, without reading its
+    /// envelope back either.
+    public nonisolated func enqueue(_ envelope: Envelope) {
+        Task { await self.add(envelope) }
     }
 
     /// Messages in incoming/ known to be waiting, oldest first, and the same as a set (so one announced by
@@ -84,8 +85,14 @@ public actor DeliveryAgent {
     /// commit was not.
     private let fullScanInterval = Duration.seconds(1)
 
-    private func add(_ id: QueueID) {
-        addWaiting(id)
+    /// Envelopes intake handed over, for messages still waiting; bounded, so a long queue costs no memory
+    /// (beyond the bound, envelopes are read from the spool when claimed).
+    private var known: [QueueID: Envelope] = [:]
+    private static let knownLimit = 1000
+
+    private func add(_ envelope: Envelope) {
+        if known.count < Self.knownLimit { known[envelope.queueID] = envelope }
+        addWaiting(envelope.queueID)
         wakeUp()
     }
 
@@ -177,7 +184,7 @@ public actor DeliveryAgent {
         var ready: [(QueueID, Spool.Queue)] = []
         while ready.count < limit, let id = waiting.popFirst() {
             waitingSet.remove(id)
-            if !inFlight.contains(id) { ready.append((id, .incoming)) }
+            if inFlight.contains(id) { known[id] = nil } else { ready.append((id, .incoming)) }
         }
         guard ready.count < limit, !deferredDue.isEmpty else { return ready }
         let now = clock()
@@ -186,7 +193,8 @@ public actor DeliveryAgent {
     }
 
     private func claim(_ id: QueueID, from queue: Spool.Queue) async throws -> Envelope? {
-        try await blocking { [spool] in try spool.claim(id, from: queue) }
+        let known = queue == .incoming ? self.known.removeValue(forKey: id) : nil
+        return try await blocking { [spool] in try spool.claim(id, from: queue, known: known) }
     }
 
     // MARK: One message

@@ -24,14 +24,15 @@ public final class SpoolMessageStore: MessageStore {
         var takenAt: NIODeadline
         var refreshing = false
     }
-    /// Called after each message becomes durable (delivery uses it to look at once).
-    public let committed: (@Sendable (QueueID) -> Void)?
+    /// Called with each message's envelope, as stored, once it is durable (delivery takes it from there
+    /// without reading it back).
+    public let committed: (@Sendable (Envelope) -> Void)?
     /// How old the free-space figure may be before a MAIL asks for a fresh one.
     static let freeSpaceMaximumAge = TimeAmount.seconds(1)
 
     public init(
         spool: Spool, threadPool: NIOThreadPool, chunkSize: Int = 256 * 1024, highWatermark: Int = 1024 * 1024,
-        committed: (@Sendable (QueueID) -> Void)? = nil
+        committed: (@Sendable (Envelope) -> Void)? = nil
     ) {
         self.committed = committed
         self.spool = spool
@@ -120,10 +121,10 @@ final class SpooledMessage: IncomingMessage {
         return lastWrite.flatMap { [threadPool, eventLoop] in
             threadPool.runIfActive(eventLoop: eventLoop) {
                 if tail.readableBytes > 0 { try tail.withUnsafeReadableBytes { try writer.write($0) } }
-                try writer.commit(envelope)
+                return try writer.commit(envelope)
             }
-        }.map { [store] in
-            store.committed?(envelope.queueID)
+        }.map { [store] stored in
+            store.committed?(stored)
         }.flatMapError { [threadPool, eventLoop] error in
             // An earlier chunk failed: drop what was written, then report the failure.
             threadPool.runIfActive(eventLoop: eventLoop) { writer.discard() }.flatMapThrowing { throw error }

@@ -14,14 +14,16 @@ import MailModel
 /// active/ back into incoming/.
 extension Spool {
     /// Takes an envelope for delivery. Nil when it is no longer there (an operator moved or deleted it).
-    /// An envelope that cannot be read is quarantined, and nil returned.
-    public func claim(_ id: QueueID, from queue: Queue) throws -> Envelope? {
+    /// An envelope that cannot be read is quarantined, and nil returned. `known` is the envelope as this
+    /// process stored it, when it has it: then the file is not read back.
+    public func claim(_ id: QueueID, from queue: Queue, known: Envelope? = nil) throws -> Envelope? {
         let active = envelopePath(id, in: .active)
         do {
             try FileSystem.move(envelopePath(id, in: queue), to: active)
         } catch where error.code == ENOENT {
             return nil
         }
+        if let known { return known }
         do {
             return try EnvelopeCodec.decode(try FileSystem.readFile(active))
         } catch {

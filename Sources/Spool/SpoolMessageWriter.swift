@@ -52,11 +52,13 @@ public final class SpoolMessageWriter: Sendable {
     /// Makes the message durable: only when this returns may the client be told 250. `envelope.size` is set
     /// from what was written. On failure nothing of the message stays in the spool, so the client's retry
     /// cannot make a duplicate.
-    public func commit(_ envelope: Envelope) throws {
+    /// Returns the envelope as stored (with its size).
+    @discardableResult
+    public func commit(_ envelope: Envelope) throws -> Envelope {
         try state.withLock { state in try commit(envelope, &state) }
     }
 
-    private func commit(_ envelope: Envelope, _ state: inout State) throws {
+    private func commit(_ envelope: Envelope, _ state: inout State) throws -> Envelope {
         precondition(!state.finished, "commit after commit or discard")
         state.finished = true
         var envelope = envelope
@@ -86,6 +88,7 @@ public final class SpoolMessageWriter: Sendable {
             created[1] = envelopePath
             try spool.directorySync.syncAfterNow()
             spool.commitCount.add(1, ordering: .relaxed)
+            return envelope
         } catch {
             // The envelope goes first, so a crash half-way through never leaves an envelope without its body.
             for path in created.reversed() { FileSystem.remove(path) }

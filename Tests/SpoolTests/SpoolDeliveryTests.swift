@@ -32,6 +32,17 @@ import Testing
         #expect(spool.files(in: "tmp").isEmpty, "recovery empties tmp/")
     }
 
+    @Test func aClaimWithTheStoredEnvelopeDoesNotReadItBack() throws {
+        let spool = try TemporarySpool()
+        let id = try spool.commit("Subject: x\r\n\r\nbody\r\n")
+        let stored = try #require(spool.spool.peek(id, in: .incoming))
+        // Were the file read, this would be quarantined.
+        try Data("garbage".utf8).write(to: URL(fileURLWithPath: spool.spool.envelopePath(id, in: .incoming)))
+        #expect(try spool.spool.claim(id, from: .incoming, known: stored) == stored)
+        #expect(spool.files(in: "active") == [id.rawValue])
+        #expect(try spool.spool.claim(id, from: .incoming, known: stored) == nil, "gone: nothing to claim")
+    }
+
     @Test func anActiveEnvelopeGoesBackToIncomingOnRecovery() throws {
         let spool = try TemporarySpool()
         let id = try spool.commit("Subject: x\r\n\r\nbody\r\n")
