@@ -22,6 +22,8 @@ final class FileRecycler: Sendable {
     private let largestKept: Int
     private let free = Mutex<[String]>([])
     private let names = Atomic<Int>(0)
+    /// How recycled files in tmp/ are named (the rest of the name is a counter).
+    static let prefix = "recycled."
 
     init(directory: String, capacity: Int = 1024, largestKept: Int = 64 * 1024) {
         self.directory = directory
@@ -52,7 +54,7 @@ final class FileRecycler: Sendable {
         var status = stat()
         let keep =
             stat(path, &status) == 0 && Int(status.st_size) <= largestKept && free.withLock { $0.count < capacity }
-        let name = directory + "/recycled." + String(names.add(1, ordering: .relaxed).newValue)
+        let name = directory + "/" + Self.prefix + String(names.add(1, ordering: .relaxed).newValue)
         guard keep, rename(path, name) == 0 else { return FileSystem.remove(path) }
         free.withLock { $0.append(name) }
     }

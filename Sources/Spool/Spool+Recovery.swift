@@ -31,7 +31,8 @@ extension Spool {
 
         for name in try FileSystem.list(tmpDirectory) {
             FileSystem.remove(tmpDirectory + "/" + name)
-            report.temporaryFilesRemoved += 1
+            // Files kept for reuse are not news; only half-written ones are worth a count in the log.
+            if !name.hasPrefix(FileRecycler.prefix) { report.temporaryFilesRemoved += 1 }
         }
 
         for name in try FileSystem.list(path(of: .active)) {
