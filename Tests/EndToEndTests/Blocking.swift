@@ -43,33 +43,14 @@ func runToEnd(
     process.standardOutput = output
     process.standardError = errors
     try process.run()
-    return try await unblocked {
+    // Both pipes are drained at once, so a child that fills one while we read the other cannot stall.
+    async let errorData = separateErrors ? unblocked { errors.fileHandleForReading.readDataToEndOfFile() } : Data()
+    let data = try await unblocked {
         stdin.fileHandleForWriting.write(Data(input.utf8))
         try stdin.fileHandleForWriting.close()
-        // Both pipes are drained at once, so a child that fills one while we read the other cannot stall.
-        let errorReader = separateErrors ? DrainedHandle(errors.fileHandleForReading) : nil
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        let errorData = errorReader?.wait() ?? Data()
-        process.waitUntilExit()
-        return Finished(status: process.terminationStatus, output: data, errors: errorData)
+        return output.fileHandleForReading.readDataToEndOfFile()
     }
-}
-
-/// Reads a handle to its end on a thread of its own.
-private final class DrainedHandle: @unchecked Sendable {
-    // @unchecked: `data` is written once by the reading thread before `done` is signalled, read after.
-    private var data = Data()
-    private let done = DispatchSemaphore(value: 0)
-
-    init(_ handle: FileHandle) {
-        Thread { [self] in
-            data = handle.readDataToEndOfFile()
-            done.signal()
-        }.start()
-    }
-
-    func wait() -> Data {
-        done.wait()
-        return data
-    }
+    let errorsRead = try await errorData
+    await process.exited()
+    return Finished(status: process.terminationStatus, output: data, errors: errorsRead)
 }

@@ -121,7 +121,7 @@ final class ServerProcess: @unchecked Sendable {
     @discardableResult
     func stop(signal: Int32 = SIGTERM) async -> Int32 {
         if process.isRunning { kill(process.processIdentifier, signal) }
-        while process.isRunning { try? await Task.sleep(for: .milliseconds(10)) }
+        await process.exited()
         return process.terminationStatus
     }
 
