@@ -26,10 +26,17 @@ let package = Package(
         // Shared vocabulary. No dependencies.
         .target(name: "MailModel", swiftSettings: strict),
 
+        // Pure pieces the SMTP, POP3 and IMAP protocols share: CRLF line framing, dot-stuffing, SASL PLAIN.
+        .target(
+            name: "ProtocolSupport",
+            dependencies: [.product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: strict
+        ),
+
         // Pure SMTP protocol: framing, parsing, session state machine. ByteBuffer only, no sockets.
         .target(
             name: "SMTPProtocol",
-            dependencies: ["MailModel", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: ["MailModel", "ProtocolSupport", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: strict
         ),
 
@@ -39,24 +46,27 @@ let package = Package(
             dependencies: ["MailModel", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict),
 
+        // The POSIX file calls the spool and the mailboxes make, with errors that name the path.
+        .target(name: "FileSupport", swiftSettings: strict),
+
         // The durable on-disk queue. Files only.
         .target(
             name: "Spool",
-            dependencies: ["MailModel", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["MailModel", "FileSupport", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict
         ),
 
         // crypt(3) from libxcrypt: yescrypt, SHA-512-crypt, bcrypt.
         .systemLibrary(name: "CCrypt", providers: [.apt(["libcrypt-dev"])]),
 
-        // Users and password hashes (and, later, Maildir boxes).
-        .target(name: "Mailbox", dependencies: ["MailModel", "CCrypt"], swiftSettings: strict),
+        // Maildir mailboxes, and the users and their password hashes.
+        .target(name: "Mailbox", dependencies: ["MailModel", "FileSupport", "CCrypt"], swiftSettings: strict),
 
         // SwiftNIO listeners and connection drivers; TLS setup.
         .target(
             name: "Server",
             dependencies: [
-                "MailModel", "SMTPProtocol", "Routing", "Spool", "Mailbox",
+                "MailModel", "ProtocolSupport", "SMTPProtocol", "Routing", "Spool", "Mailbox",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -76,7 +86,7 @@ let package = Package(
         .target(
             name: "Delivery",
             dependencies: [
-                "MailModel", "SMTPProtocol", "Spool", "CResolv",
+                "MailModel", "ProtocolSupport", "SMTPProtocol", "Spool", "Mailbox", "CResolv",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -123,9 +133,13 @@ let package = Package(
         .target(name: "TranscriptSupport", path: "Tests/TranscriptSupport", swiftSettings: strict),
         .testTarget(name: "MailModelTests", dependencies: ["MailModel"], swiftSettings: strict),
         .testTarget(
+            name: "ProtocolSupportTests",
+            dependencies: ["ProtocolSupport", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: strict),
+        .testTarget(
             name: "SMTPProtocolTests",
             dependencies: [
-                "SMTPProtocol", "MailModel", "Routing", "TranscriptSupport",
+                "SMTPProtocol", "ProtocolSupport", "MailModel", "Routing", "TranscriptSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             exclude: ["Fixtures"],
@@ -142,9 +156,10 @@ let package = Package(
         .testTarget(name: "RoutingTests", dependencies: ["Routing"], exclude: ["Fixtures"], swiftSettings: strict),
         .testTarget(
             name: "SpoolTests",
-            dependencies: ["Spool", "MailModel", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["Spool", "FileSupport", "MailModel", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict),
-        .testTarget(name: "MailboxTests", dependencies: ["Mailbox"], swiftSettings: strict),
+        .testTarget(name: "FileSupportTests", dependencies: ["FileSupport"], swiftSettings: strict),
+        .testTarget(name: "MailboxTests", dependencies: ["Mailbox", "FileSupport", "MailModel"], swiftSettings: strict),
         .testTarget(
             name: "ServerTests",
             dependencies: [

@@ -301,11 +301,14 @@ public actor DeliveryAgent {
             let mailboxes = self.mailboxes
             return await withTaskGroup(of: JobResult.self) { group in
                 for index in job.recipients {
-                    let recipient = envelope.recipients[index].address
+                    let recipient = envelope.recipients[index]
                     group.addTask {
                         let result =
                             (try? await self.blocking {
-                                mailboxes.deliver(name: name, recipient: recipient, bodyPath: bodyPath, queueID: envelope.queueID)
+                                mailboxes.deliver(
+                                    name: name, recipient: recipient.address,
+                                    returnPath: recipient.sender ?? envelope.sender, bodyPath: bodyPath,
+                                    queueID: envelope.queueID)
                             }) ?? .failed(.init(stage: .data, reply: nil, detail: "local delivery did not run", isPermanent: false))
                         return JobResult(index: index, result: result, relay: "mailbox:\(name)", successNotice: .delivered)
                     }

@@ -4,6 +4,7 @@ import NIOCore
 import NIOPosix
 import NIOSSL
 import NIOTLS
+import ProtocolSupport
 import SMTPProtocol
 
 /// The NIO driver of one outbound SMTP connection: feeds `SMTPClientSession` the server's replies and

@@ -51,7 +51,11 @@ public enum Route: Sendable, Hashable, Codable, CustomStringConvertible {
         }
     }
 
-    /// Upstream and mailbox names: letters, digits, `.`, `_` and `-`; a mailbox name is also a directory name.
+    /// Whether a mailbox name is one `mailbox:NAME` accepts (and so a safe directory name).
+    public static func isValidMailboxName(_ name: String) -> Bool { Self.name(name[...]) != nil }
+
+    /// Upstream and mailbox names: letters, digits, `.`, `_` and `-`, not starting with `.`; a mailbox name is
+    /// also a directory name, so it can never be `..` or reach outside the mailbox root.
     private static func name(_ text: Substring) -> String? {
         guard !text.isEmpty, text.count <= 64, !text.hasPrefix("."),
             text.utf8.allSatisfy({ byte in

@@ -1,5 +1,6 @@
 import MailModel
 import NIOCore
+import ProtocolSupport
 
 /// Reads SMTP replies (RFC 5321 4.2) from a server: `250-first`, `250 last`, each line ending in CRLF.
 /// Anything else — a bad code, lines of different codes in one reply, an overlong line or reply — is a
@@ -18,7 +19,7 @@ public struct SMTPReplyParser: Sendable {
     }
 
     public static let maxLines = 100
-    private var framer = SMTPLineFramer(maxLineLength: 4096)
+    private var framer = CRLFLineFramer(maxLineLength: 4096)
     private var code: Int?
     private var lines: [String] = []
 

@@ -1,4 +1,5 @@
 import MailModel
+import ProtocolSupport
 
 #if canImport(FoundationEssentials)
     import FoundationEssentials
@@ -48,32 +49,30 @@ extension SMTPServerSession {
     mutating func saslResponseReceived(_ line: [UInt8], exchange: SASLExchange) {
         state = .ready
         if line == [UInt8(ascii: "*")] { return fail(.authCanceled, command: "AUTH") }
-        guard let decoded = Data(base64Encoded: Data(line)) else { return fail(.base64Invalid, command: "AUTH") }
-        let bytes = Array(decoded)
+        guard Data(base64Encoded: Data(line)) != nil else { return fail(.base64Invalid, command: "AUTH") }
         switch exchange {
         case .plain:
-            // authzid NUL authcid NUL passwd (RFC 4616 2): exactly two NULs, a non-empty authcid and password.
-            // Acting for someone else (an authzid other than the authcid) is not supported.
-            let parts = bytes.split(separator: 0, omittingEmptySubsequences: false)
-            guard parts.count == 3, !parts[1].isEmpty, !parts[2].isEmpty,
-                let authzid = String(validating: parts[0], as: UTF8.self),
-                let username = String(validating: parts[1], as: UTF8.self),
-                let password = String(validating: parts[2], as: UTF8.self),
-                authzid.isEmpty || authzid == username
-            else { return fail(.authInvalid, command: "AUTH") }
-            verify(Credentials(mechanism: "PLAIN", username: username, password: password))
+            guard let credentials = SASLPlain.credentials(fromBase64: line) else {
+                return fail(.authInvalid, command: "AUTH")
+            }
+            verify(credentials)
         case .loginUsername:
-            guard let username = String(validating: bytes, as: UTF8.self) else {
+            guard let username = base64UTF8(line) else {
                 return fail(.authInvalid, command: "AUTH")
             }
             state = .saslResponse(.loginPassword(username: username))
             emit(.send(.saslPasswordChallenge))
         case .loginPassword(let username):
-            guard let password = String(validating: bytes, as: UTF8.self) else {
+            guard let password = base64UTF8(line) else {
                 return fail(.authInvalid, command: "AUTH")
             }
             verify(Credentials(mechanism: "LOGIN", username: username, password: password))
         }
+    }
+
+    /// A LOGIN response: base64 of UTF-8 text.
+    private func base64UTF8(_ line: [UInt8]) -> String? {
+        Data(base64Encoded: Data(line)).flatMap { String(validating: Array($0), as: UTF8.self) }
     }
 
     private mutating func verify(_ credentials: Credentials) {

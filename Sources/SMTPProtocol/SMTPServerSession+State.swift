@@ -1,4 +1,5 @@
 import MailModel
+import ProtocolSupport
 
 extension SMTPServerSession {
     /// Where the session is. Each case names what it waits for and carries its own data.
@@ -107,33 +108,6 @@ public struct AcceptedMessage: Sendable {
     public let contentSize: Int
     /// True when the content has octets above 127, whatever BODY= said.
     public let has8BitContent: Bool
-}
-
-/// A username and password to check. The password never appears in a description or a log.
-public struct Credentials: Sendable, CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
-    public let mechanism: String
-    public let username: String
-    public let password: String
-
-    public init(mechanism: String, username: String, password: String) {
-        self.mechanism = mechanism
-        self.username = username
-        self.password = password
-    }
-
-    public var description: String { "\(mechanism) user=\(username) password=<redacted>" }
-    public var debugDescription: String { description }
-    public var customMirror: Mirror { Mirror(self, children: ["mechanism": mechanism, "username": username]) }
-}
-
-/// The outcome of a credential check.
-public enum AuthenticationResult: Sendable, Equatable {
-    case accepted
-    case rejected
-    /// This client failed too often lately; it is not allowed to try now.
-    case throttled
-    /// The check could not be made (the users file is unreadable, say).
-    case temporaryFailure
 }
 
 /// Things the session reports for the log; the driver adds the connection's facts.

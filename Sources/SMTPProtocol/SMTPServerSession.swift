@@ -1,5 +1,6 @@
 import MailModel
 import NIOCore
+import ProtocolSupport
 
 /// The server side of one SMTP connection (RFC 5321), as a pure state machine.
 ///
@@ -56,7 +57,7 @@ public struct SMTPServerSession {
     var shutdownRequested = false
 
     var input = ByteBuffer()
-    var framer: SMTPLineFramer
+    var framer: CRLFLineFramer
     var pending = CircularBuffer<Action>(initialCapacity: 4)
 
     public init(
@@ -65,7 +66,7 @@ public struct SMTPServerSession {
         self.configuration = configuration
         self.client = client
         self.environment = environment
-        self.framer = SMTPLineFramer(maxLineLength: configuration.maxCommandLineLength)
+        self.framer = CRLFLineFramer(maxLineLength: configuration.maxCommandLineLength)
         self.tls = client.implicitTLS ? .negotiating : .none
     }
 

@@ -3,6 +3,7 @@ import MailModel
 import Mailbox
 import NIOCore
 import NIOPosix
+import ProtocolSupport
 import SMTPProtocol
 import Synchronization
 

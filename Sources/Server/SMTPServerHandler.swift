@@ -4,6 +4,7 @@ import NIOCore
 import NIOExtras
 import NIOSSL
 import NIOTLS
+import ProtocolSupport
 import SMTPProtocol
 
 /// The NIO driver of one SMTP connection: it feeds the pure `SMTPServerSession` what happens on the channel

@@ -1,3 +1,4 @@
+import FileSupport
 import Foundation
 
 /// Group commit for directory entries. After renaming a file into place, a writer must fsync the directory

@@ -1,3 +1,4 @@
+import FileSupport
 import Synchronization
 
 #if canImport(Glibc)

@@ -1,3 +1,4 @@
+import FileSupport
 import MailModel
 
 extension Spool {

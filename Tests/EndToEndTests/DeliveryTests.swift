@@ -243,7 +243,11 @@ import Testing
             let files = try FileManager.default.contentsOfDirectory(atPath: new)
             #expect(files.count == 1)
             let message = try String(contentsOfFile: new + "/" + files[0], encoding: .utf8)
-            #expect(message.hasPrefix("Delivered-To: sales@shop.example\r\nReceived: from peer.test"))
+            #expect(
+                message.hasPrefix(
+                    "Return-Path: <alice@example.org>\r\nDelivered-To: sales@shop.example\r\nReceived: from peer.test"))
+            let sizes = files[0].split(separator: ",").dropFirst()
+            #expect(sizes == ["S=\(message.utf8.count)", "W=\(message.utf8.count)"], "sizes in the name: \(files[0])")
         }
     }
 }

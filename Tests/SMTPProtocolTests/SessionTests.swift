@@ -1,5 +1,6 @@
 import MailModel
 import NIOCore
+import ProtocolSupport
 import Routing
 import SMTPProtocol
 import Testing

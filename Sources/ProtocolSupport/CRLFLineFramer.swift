@@ -1,13 +1,13 @@
 import NIOCore
 
-/// Splits SMTP command input into lines. Only CRLF ends a line (RFC 5321 2.3.8): a bare CR or LF stays inside
-/// the line, where the command parser refuses it. NIO's `LineBasedFrameDecoder` is not used because it
+/// Splits command input into lines for SMTP, POP3 and IMAP. Only CRLF ends a line (RFC 5321 2.3.8, RFC 1939
+/// 3, RFC 3501 2.2): a bare CR or LF stays inside the line, where the command parser refuses it. NIO's `LineBasedFrameDecoder` is not used because it
 /// accepts a bare LF and has no length limit.
 ///
 /// A line longer than the limit is discarded as it arrives, so memory stays bounded even if its CRLF never
 /// comes; `tooLong` is reported when the CRLF does arrive, so replies stay in line order for a pipelining
 /// client.
-public struct SMTPLineFramer: Sendable {
+public struct CRLFLineFramer: Sendable {
     public enum Frame: Equatable, Sendable {
         /// A line without its CRLF.
         case line([UInt8])

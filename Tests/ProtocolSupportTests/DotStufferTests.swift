@@ -1,5 +1,5 @@
 import NIOCore
-import SMTPProtocol
+import ProtocolSupport
 import Testing
 
 @Suite struct DotStufferTests {

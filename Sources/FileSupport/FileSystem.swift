@@ -1,0 +1,154 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// A failed system call on a path, with what an operator needs to act: the operation, the path and the
+/// system's reason.
+public struct FileSystemError: Error, CustomStringConvertible, Sendable, Equatable {
+    public let operation: String
+    public let path: String
+    public let code: Int32
+
+    public init(operation: String, path: String, code: Int32) {
+        self.operation = operation
+        self.path = path
+        self.code = code
+    }
+
+    public var description: String { "\(operation) \(path): \(String(cString: strerror(code)))" }
+}
+
+/// The few POSIX calls the spool and the mailboxes need, each turning a failure into a `FileSystemError`.
+/// Plain system calls rather than FileManager, because durability depends on exactly which calls happen
+/// (open flags, fdatasync, rename, directory fsync).
+public enum FileSystem {
+    public static func check(_ result: Int32, _ operation: String, _ path: String) throws(FileSystemError) {
+        if result < 0 { throw FileSystemError(operation: operation, path: path, code: errno) }
+    }
+
+    public static func makeDirectory(_ path: String) throws(FileSystemError) {
+        if mkdir(path, 0o700) != 0 && errno != EEXIST {
+            throw FileSystemError(operation: "mkdir", path: path, code: errno)
+        }
+    }
+
+    public static func openDirectory(_ path: String) throws(FileSystemError) -> Int32 {
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        try check(fd, "open", path)
+        return fd
+    }
+
+    /// Creates a new file; fails if it exists, so two writers can never share one.
+    public static func createExclusive(_ path: String) throws(FileSystemError) -> Int32 {
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        try check(fd, "create", path)
+        return fd
+    }
+
+    public static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws(FileSystemError) {
+        var offset = 0
+        while offset < bytes.count {
+            let written = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+            if written < 0 {
+                if errno == EINTR { continue }
+                throw FileSystemError(operation: "write", path: path, code: errno)
+            }
+            offset += written
+        }
+    }
+
+    /// Writes an array's octets (and part of it, with `count`).
+    public static func writeAll(_ fd: Int32, _ bytes: [UInt8], count: Int? = nil, path: String)
+        throws(FileSystemError)
+    {
+        let failure = bytes.withUnsafeBytes { raw -> FileSystemError? in
+            do throws(FileSystemError) {
+                try writeAll(fd, UnsafeRawBufferPointer(rebasing: raw[..<(count ?? raw.count)]), path: path)
+                return nil
+            } catch {
+                return error
+            }
+        }
+        if let failure { throw failure }
+    }
+
+    public static func dataSync(_ fd: Int32, path: String) throws(FileSystemError) {
+        #if os(Linux)
+            try check(fdatasync(fd), "fdatasync", path)
+        #else
+            try check(fsync(fd), "fsync", path)
+        #endif
+    }
+
+    public static func sync(_ fd: Int32, path: String) throws(FileSystemError) {
+        try check(fsync(fd), "fsync", path)
+    }
+
+    public static func move(_ from: String, to: String) throws(FileSystemError) {
+        try check(rename(from, to), "rename to \(to)", from)
+    }
+
+    public static func remove(_ path: String) {
+        unlink(path)
+    }
+
+    public static func closeDescriptor(_ fd: Int32) {
+        _ = close(fd)
+    }
+
+    /// Names in a directory, without `.` and `..`.
+    public static func list(_ path: String) throws(FileSystemError) -> [String] {
+        guard let directory = opendir(path) else {
+            throw FileSystemError(operation: "opendir", path: path, code: errno)
+        }
+        defer { closedir(directory) }
+        var names: [String] = []
+        let nameOffset = MemoryLayout<dirent>.offset(of: \dirent.d_name)!
+        while let entry = readdir(directory) {
+            // Read the name in place, up to its NUL. Copying `entry.pointee` (or its d_name) would read the
+            // full 256-octet array, but readdir's record is only d_reclen long: at the end of its buffer that
+            // reads past the mapping and crashes.
+            let name = String(cString: (UnsafeRawPointer(entry) + nameOffset).assumingMemoryBound(to: CChar.self))
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+
+    public static func readFile(_ path: String, limit: Int = 16 * 1024 * 1024) throws(FileSystemError) -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        try check(fd, "open", path)
+        defer { closeDescriptor(fd) }
+        var result: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while result.count < limit {
+            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw FileSystemError(operation: "read", path: path, code: errno)
+            }
+            if count == 0 { break }
+            result.append(contentsOf: chunk[..<count])
+        }
+        return result
+    }
+
+    /// Size in octets, or nil if the file does not exist.
+    public static func size(_ path: String) -> Int? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        return Int(info.st_size)
+    }
+
+    public static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
+
+    /// Octets available to an unprivileged writer on the file system holding `path`.
+    public static func availableSpace(_ path: String) -> Int? {
+        var info = statvfs()
+        guard statvfs(path, &info) == 0 else { return nil }
+        return Int(info.f_bavail) * Int(info.f_frsize)
+    }
+}
