@@ -40,6 +40,13 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        // Pure POP3 session (RFC 1939 + CAPA, STLS, SASL PLAIN). ByteBuffer only, no sockets.
+        .target(
+            name: "POP3Protocol",
+            dependencies: ["ProtocolSupport", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: strict
+        ),
+
         // Pure policy: which recipients a client may hand us.
         .target(
             name: "Routing",
@@ -135,6 +142,10 @@ let package = Package(
         .testTarget(
             name: "ProtocolSupportTests",
             dependencies: ["ProtocolSupport", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: strict),
+        .testTarget(
+            name: "POP3ProtocolTests",
+            dependencies: ["POP3Protocol", "ProtocolSupport", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: strict),
         .testTarget(
             name: "SMTPProtocolTests",
