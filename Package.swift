@@ -73,7 +73,7 @@ let package = Package(
         .target(
             name: "Server",
             dependencies: [
-                "MailModel", "ProtocolSupport", "SMTPProtocol", "Routing", "Spool", "Mailbox",
+                "MailModel", "ProtocolSupport", "SMTPProtocol", "POP3Protocol", "Routing", "Spool", "Mailbox",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -114,7 +114,7 @@ let package = Package(
         .target(
             name: "Relaygate",
             dependencies: [
-                "MailModel", "SMTPProtocol", "Routing", "Spool", "Mailbox", "Server", "Delivery",
+                "MailModel", "SMTPProtocol", "POP3Protocol", "Routing", "Spool", "Mailbox", "Server", "Delivery",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

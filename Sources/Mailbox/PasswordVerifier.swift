@@ -37,6 +37,11 @@ public final class PasswordVerifier: Sendable {
         return PasswordHash.verify(password, against: hash) ? .accepted : .rejected
     }
 
+    /// A user's line (their mailbox and allowed senders), as the file says now.
+    public func entry(for name: String) -> UsersFile.Entry? {
+        currentUsers().entry(for: name)
+    }
+
     private func currentUsers() -> UsersFile {
         (try? reloadIfChanged()) ?? cache.withLock { $0.users }
     }

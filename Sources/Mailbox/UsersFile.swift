@@ -1,12 +1,16 @@
 import Foundation
+import MailModel
 
-/// The users file (default `rules/users`): one `name:hash` per line, hashes in crypt(3) format
-/// (see `PasswordHash`). Lines starting with `#` and blank lines are ignored; fields after the hash are
-/// kept for later use (per-user mailbox and sender addresses) and ignored today.
+/// The users file (default `rules/users`): one `name:hash[:setting...]` per line, hashes in crypt(3) format
+/// (see `PasswordHash`). Lines starting with `#` and blank lines are ignored. Settings after the hash:
+/// - `mailbox=NAME`: the mailbox (`mailbox:NAME` in the rules) the user reads over POP3 and IMAP. Without
+///   it, a user whose name is a valid mailbox name reads the mailbox of that name.
+/// - `send_as=ADDRESS,...`: the envelope senders the user may use over SMTP AUTH; `*@example.org` allows
+///   a whole domain. Without it, any sender.
 ///
 ///     # relaygate users
 ///     alice:$y$j9T$...
-///     bob:{SHA512-CRYPT}$6$...
+///     bob:{SHA512-CRYPT}$6$...:mailbox=sales:send_as=bob@example.org,sales@example.org
 ///
 /// Edited with `relaygate users add NAME`, which rewrites the file atomically (temp file, fsync, rename).
 public struct UsersFile: Sendable, Equatable {
@@ -14,6 +18,25 @@ public struct UsersFile: Sendable, Equatable {
         public var name: String
         public var hash: String
         public var line: Int
+        /// `mailbox=`, if set.
+        public var mailbox: String?
+        /// `send_as=`, lower-cased; empty when any sender is allowed.
+        public var sendAs: [String] = []
+        /// The settings as written, kept when the password changes.
+        var settings: [String] = []
+
+        /// The mailbox the user reads: `mailbox=`, else the user's own name if it is a valid mailbox name.
+        public var readsMailbox: String? {
+            mailbox ?? (Route.isValidMailboxName(name) ? name : nil)
+        }
+
+        /// Whether the user may send with this envelope sender (compared case-insensitively).
+        public func maySend(as address: String) -> Bool {
+            guard !sendAs.isEmpty else { return true }
+            let address = address.lowercased()
+            let domain = address.split(separator: "@").last.map { "*@" + $0 }
+            return sendAs.contains { $0 == address || $0 == domain }
+        }
     }
 
     public let path: String
@@ -58,7 +81,11 @@ public struct UsersFile: Sendable, Equatable {
                     message: "user \(name): not a crypt(3) hash this system supports; "
                         + "make one with `relaygate users add \(name)`")
             }
-            entries.append(Entry(name: name, hash: hash, line: index + 1))
+            var entry = Entry(name: name, hash: hash, line: index + 1)
+            for setting in fields.dropFirst(2) {
+                try entry.apply(String(setting), path: path, line: index + 1)
+            }
+            entries.append(entry)
         }
     }
 
@@ -76,17 +103,20 @@ public struct UsersFile: Sendable, Equatable {
     }
 
     public func hash(for name: String) -> String? {
-        entries.first { $0.name == name }?.hash
+        entry(for: name)?.hash
     }
 
-    /// Sets a user's hash, replacing its line in place or appending a new one.
+    public func entry(for name: String) -> Entry? {
+        entries.first { $0.name == name }
+    }
+
+    /// Sets a user's hash, replacing its line in place (settings kept) or appending a new one.
     public mutating func set(_ name: String, hash: String) {
-        let line = "\(name):\(hash)"
         if let existing = entries.firstIndex(where: { $0.name == name }) {
-            lines[entries[existing].line - 1] = line
+            lines[entries[existing].line - 1] = ([name, hash] + entries[existing].settings).joined(separator: ":")
             entries[existing].hash = hash
         } else {
-            lines.append(line)
+            lines.append("\(name):\(hash)")
             entries.append(Entry(name: name, hash: hash, line: lines.count))
         }
     }
@@ -123,6 +153,36 @@ public struct UsersFile: Sendable, Equatable {
             unlink(temporary)
             throw UsersFileError.cannotWrite(path, errno)
         }
+    }
+}
+
+extension UsersFile.Entry {
+    mutating func apply(_ setting: String, path: String, line: Int) throws(UsersFile.ParseError) {
+        let parts = setting.split(separator: "=", maxSplits: 1).map(String.init)
+        func problem(_ message: String) -> UsersFile.ParseError {
+            UsersFile.ParseError(path: path, line: line, message: "user \(name): \(message)")
+        }
+        guard parts.count == 2 else { throw problem("expected mailbox=NAME or send_as=ADDRESS,..., not \"\(setting)\"") }
+        switch parts[0] {
+        case "mailbox":
+            guard Route.isValidMailboxName(parts[1]) else {
+                throw problem("mailbox=\(parts[1]): a mailbox name is letters, digits, '.', '_' and '-'")
+            }
+            mailbox = parts[1]
+        case "send_as":
+            let addresses = parts[1].split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+            for address in addresses {
+                let domain = address.hasPrefix("*@") ? String(address.dropFirst(2)) : nil
+                let valid = domain.map { (try? Domain(validating: $0)) != nil } ?? ((try? EmailAddress(parsing: address)) != nil)
+                guard valid else {
+                    throw problem("send_as: \(address) is not an address or *@domain")
+                }
+            }
+            sendAs = addresses
+        default:
+            throw problem("unknown setting \(parts[0]) (known: mailbox, send_as)")
+        }
+        settings.append(setting)
     }
 }
 

@@ -126,7 +126,8 @@ public struct POP3Session: Sendable {
     }
 
     public mutating func receive(_ bytes: ByteBuffer) {
-        guard state != .closed else { return }
+        // Plaintext arriving before the handshake ends is not to be trusted (RFC 2595 4).
+        guard state != .closed, !tlsStarting else { return }
         var bytes = bytes
         input.writeBuffer(&bytes)
         processInput()
@@ -228,14 +229,15 @@ public struct POP3Session: Sendable {
         switch state {
         case .closed: .closed
         case .connected, .verifyingCredentials, .openingMaildrop, .sendingMessage, .update: .waitingForDriver
-        case .authorization, .saslResponse, .transaction: tlsStarting ? .waitingForDriver : .command
+        // During the TLS handshake the driver must keep reading: the handshake comes that way.
+        case .authorization, .saslResponse, .transaction: .command
         }
     }
 
     // MARK: Input
 
     mutating func processInput() {
-        while phase == .command, let frame = framer.next(from: &input) {
+        while phase == .command, !tlsStarting, let frame = framer.next(from: &input) {
             switch frame {
             case .tooLong:
                 fail("Line too long")

@@ -44,7 +44,7 @@ public enum ConfigurationCheck {
             }
         }
         if settings.listeners.isEmpty {
-            problems.append("no listeners: give --smtp or --smtps, or listen: in the config")
+            problems.append("no listeners: give --smtp, --smtps, --pop3 or --pop3s, or listen: in the config")
         }
         let spool = configuration.spool
         var isDirectory: ObjCBool = false
@@ -78,8 +78,7 @@ public enum ConfigurationCheck {
             "configuration OK (\(settings.configFileExists ? settings.configFile : "embedded defaults"))",
             "  hostname: \(configuration.hostname)",
             "  spool: \(configuration.spool)",
-            "  listeners: "
-                + settings.listeners.map { "\($0.address)\($0.implicitTLS ? " (TLS)" : "")" }.joined(separator: ", "),
+            "  listeners: " + settings.listeners.summary,
             "  tls: "
                 + (configuration.tls.certificate.map { "certificate \($0)" } ?? "self-signed, generated under the spool"),
             "  users: \(users) in \(settings.usersFile)\(users == 0 ? " (AUTH not offered)" : "")",

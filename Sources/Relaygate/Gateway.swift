@@ -4,6 +4,7 @@ import MailModel
 import Mailbox
 import NIOCore
 import NIOPosix
+import POP3Protocol
 import Routing
 import SMTPProtocol
 import Server
@@ -100,8 +101,21 @@ public enum Gateway {
         service.shutdownGrace = .nanoseconds(Clocks.nanoseconds(configuration.shutdownGrace.duration))
 
         let server = SMTPServer(service: service, group: group)
+        let authenticator = service.authenticator
+        var pop3Service = POP3ServiceContext(
+            configuration: POP3Session.Configuration(hostname: configuration.hostname, tlsAvailable: true),
+            tlsContext: service.tlsContext, authenticator: authenticator,
+            maildrops: Maildrops(
+                store: MailboxStore(root: DeliverySetup.mailboxRoot(configuration)), threadPool: threadPool,
+                mailboxOf: { verifier.entry(for: $0)?.readsMailbox }),
+            connectionLimiter: ConnectionLimiter(
+                maxConnections: configuration.pop3.maxConnections,
+                maxPerClient: configuration.pop3.maxConnectionsPerClient),
+            logger: Logger(label: "pop3"))
+        pop3Service.idleTimeout = .nanoseconds(Clocks.nanoseconds(configuration.pop3.idleTimeout.duration))
+        let pop3 = POP3Server(service: pop3Service, group: group)
         let listeners = ListenerService(
-            server: server, listeners: settings.listeners, logger: logger)
+            server: server, pop3: pop3, listeners: settings.listeners, logger: logger)
         let reloader = RulesReloader(
             settings: settings, router: router, secrets: secrets, interval: .seconds(2), logger: Logger(label: "rules"))
         var running: [any Service] = [listeners, reloader]
@@ -202,18 +216,22 @@ public struct StartupError: Error, CustomStringConvertible {
 /// Binds the listeners, then waits for the stop signal and winds the sessions down.
 struct ListenerService: Service {
     let server: SMTPServer
-    let listeners: [SMTPServer.Listener]
+    var pop3: POP3Server?
+    let listeners: Settings.Listeners
     let logger: Logger
 
     func run() async throws {
-        let bound = try await server.start(listeners)
+        var bound = try await server.start(listeners.smtp)
+        if let pop3 { bound += try await pop3.start(listeners.pop3) }
         guard !bound.isEmpty else { throw StartupError("no listener could be started") }
         logger.info("ready", metadata: ["listeners": "\(bound.count)"])
         try? await gracefulShutdown()
         logger.info(
             "stopping: no new connections; finishing transactions in flight",
             metadata: ["grace": "\(TimeSpan(.nanoseconds(server.service.shutdownGrace.nanoseconds)))"])
-        await server.shutdown()
+        async let smtpStopped: Void = server.shutdown()
+        async let pop3Stopped: Void? = pop3?.shutdown()
+        _ = await (smtpStopped, pop3Stopped)
     }
 }
 
@@ -234,7 +252,8 @@ extension Gateway {
         service.shutdownGrace = .seconds(1)
         let server = SMTPServer(service: service, group: group)
         let listeners = ListenerService(
-            server: server, listeners: [.init(address: listen, implicitTLS: false)], logger: logger)
+            server: server, listeners: .init(smtp: [.init(address: listen, implicitTLS: false)], pop3: []),
+            logger: logger)
         let reporter = SinkReporter(store: store, logger: logger)
         let services = ServiceGroup(
             services: [listeners, reporter], gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [],

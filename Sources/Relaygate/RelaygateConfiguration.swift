@@ -15,6 +15,8 @@ import MailModel
 ///     listen:
 ///       smtp: ["0.0.0.0:25", "[::]:25", "0.0.0.0:2525", "[::]:2525"]
 ///       smtps: ["0.0.0.0:465", "[::]:465"]
+///       pop3: ["0.0.0.0:110", "[::]:110"]
+///       pop3s: ["0.0.0.0:995", "[::]:995"]
 ///     smtp:
 ///       max_message_size: 50MiB
 ///       relay_networks: [127.0.0.0/8, "::1/128", 10.0.0.0/8]
@@ -26,11 +28,12 @@ public struct RelaygateConfiguration: Sendable, Equatable {
     public var hostname: String = RelaygateConfiguration.systemHostname()
     /// The spool directory: the queue, the generated TLS certificate.
     public var spool: String = "spool"
-    /// The users file for SMTP AUTH (and later POP3/IMAP). Defaults to `users` in the rules directory.
+    /// The users file for SMTP AUTH and POP3. Defaults to `users` in the rules directory.
     public var usersFile: String?
     public var tls = TLSSettings()
     public var listen = ListenSettings()
     public var smtp = SMTPSettings()
+    public var pop3 = POP3Settings()
     public var auth = AuthSettings()
     /// How long a stop waits for transactions in flight before closing them.
     public var shutdownGrace = TimeSpan(.seconds(10))
@@ -104,6 +107,9 @@ public struct RelaygateConfiguration: Sendable, Equatable {
         public var smtp = ["0.0.0.0:25", "[::]:25", "0.0.0.0:2525", "[::]:2525"]
         /// Implicit-TLS listeners (RFC 8314).
         public var smtps = ["0.0.0.0:465", "[::]:465"]
+        /// POP3 listeners offering STLS, and implicit-TLS POP3 listeners.
+        public var pop3 = ["0.0.0.0:110", "[::]:110"]
+        public var pop3s = ["0.0.0.0:995", "[::]:995"]
         /// True while these are the embedded defaults, so an IPv6 listener may be skipped on hosts without IPv6.
         public var isDefault = true
     }
@@ -124,6 +130,13 @@ public struct RelaygateConfiguration: Sendable, Equatable {
         public var relayNetworks = ["127.0.0.0/8", "::1/128"]
         /// Below this much free space in the spool, MAIL is answered 452 4.3.1.
         public var minFreeSpace = ByteSize(octets: 64 << 20)
+    }
+
+    public struct POP3Settings: Sendable, Equatable {
+        /// RFC 1939 3 asks for at least 10 minutes.
+        public var idleTimeout = TimeSpan(.seconds(600))
+        public var maxConnections = 500
+        public var maxConnectionsPerClient = 20
     }
 
     public struct AuthSettings: Sendable, Equatable {

@@ -10,9 +10,11 @@ public struct CommandLineOverrides: Sendable {
     public var rulesDirectory: String?
     public var spool: String?
     public var hostname: String?
-    /// --smtp / --smtps: any of them replaces the whole default listener set.
+    /// --smtp / --smtps / --pop3 / --pop3s: any of them replaces the whole default listener set.
     public var smtp: [String] = []
     public var smtps: [String] = []
+    public var pop3: [String] = []
+    public var pop3s: [String] = []
     public var tlsCertificate: String?
     public var tlsKey: String?
 
@@ -39,13 +41,19 @@ public struct Settings: Sendable {
             configuration.hostname = hostname
         }
         if let spool = overrides.spool { configuration.spool = spool }
-        if !overrides.smtp.isEmpty || !overrides.smtps.isEmpty {
-            for (flag, values) in [("--smtp", overrides.smtp), ("--smtps", overrides.smtps)] {
+        let flags = [
+            ("--smtp", overrides.smtp), ("--smtps", overrides.smtps), ("--pop3", overrides.pop3),
+            ("--pop3s", overrides.pop3s),
+        ]
+        if flags.contains(where: { !$0.1.isEmpty }) {
+            for (flag, values) in flags {
                 for value in values where ListenAddress(value) == nil {
                     throw UsageError("\(flag) \(value): expected ADDRESS:PORT, such as 127.0.0.1:2525 or [::1]:2525")
                 }
             }
-            configuration.listen = .init(smtp: overrides.smtp, smtps: overrides.smtps, isDefault: false)
+            configuration.listen = .init(
+                smtp: overrides.smtp, smtps: overrides.smtps, pop3: overrides.pop3, pop3s: overrides.pop3s,
+                isDefault: false)
         }
         switch (overrides.tlsCertificate, overrides.tlsKey) {
         case (nil, nil): break
@@ -60,15 +68,32 @@ public struct Settings: Sendable {
             usersFile: configuration.usersFile ?? rules + "/users")
     }
 
-    /// The listeners to bind. With the embedded defaults, IPv6 ones are optional (a host may have no IPv6).
-    public var listeners: [SMTPServer.Listener] {
+    /// The listeners to bind, per protocol. With the embedded defaults, IPv6 ones are optional (a host may
+    /// have no IPv6).
+    public var listeners: Listeners {
         let listen = configuration.listen
-        return listen.smtp.compactMap(ListenAddress.init).map {
-            SMTPServer.Listener(address: $0, implicitTLS: false, optional: listen.isDefault && $0.isIPv6)
-        }
-            + listen.smtps.compactMap(ListenAddress.init).map {
-                SMTPServer.Listener(address: $0, implicitTLS: true, optional: listen.isDefault && $0.isIPv6)
+        func make(_ addresses: [String], implicitTLS: Bool) -> [ListenerSet.Listener] {
+            addresses.compactMap(ListenAddress.init).map {
+                ListenerSet.Listener(address: $0, implicitTLS: implicitTLS, optional: listen.isDefault && $0.isIPv6)
             }
+        }
+        return Listeners(
+            smtp: make(listen.smtp, implicitTLS: false) + make(listen.smtps, implicitTLS: true),
+            pop3: make(listen.pop3, implicitTLS: false) + make(listen.pop3s, implicitTLS: true))
+    }
+
+    public struct Listeners: Sendable {
+        public var smtp: [ListenerSet.Listener]
+        public var pop3: [ListenerSet.Listener]
+
+        public var isEmpty: Bool { smtp.isEmpty && pop3.isEmpty }
+
+        /// "SMTP 0.0.0.0:25, 0.0.0.0:465 (TLS); POP3 …" for the configuration summary.
+        public var summary: String {
+            [("SMTP", smtp), ("POP3", pop3)].filter { !$0.1.isEmpty }.map { name, listeners in
+                name + " " + listeners.map { "\($0.address)\($0.implicitTLS ? " (TLS)" : "")" }.joined(separator: ", ")
+            }.joined(separator: "; ")
+        }
     }
 }
 

@@ -1,64 +1,25 @@
 import Logging
 import NIOCore
-import NIOExtras
-import NIOPosix
-import NIOSSL
-import Synchronization
 
 /// The SMTP listeners: plain ones that offer STARTTLS (25, 2525) and implicit-TLS ones (465, RFC 8314).
 public final class SMTPServer: Sendable {
-    public struct Listener: Sendable, Hashable {
-        public var address: ListenAddress
-        public var implicitTLS: Bool
-        /// A default listener that may be skipped when the host cannot offer it (IPv6 switched off).
-        public var optional: Bool
-
-        public init(address: ListenAddress, implicitTLS: Bool, optional: Bool = false) {
-            self.address = address
-            self.implicitTLS = implicitTLS
-            self.optional = optional
-        }
-    }
-
-    /// A listener that is up, with the port the system gave it.
-    public struct BoundListener: Sendable {
-        public let listener: Listener
-        public let localAddress: SocketAddress
-    }
+    public typealias Listener = ListenerSet.Listener
+    public typealias BoundListener = ListenerSet.BoundListener
 
     public let service: SMTPServiceContext
-    private let group: any EventLoopGroup
-    /// One per listening socket: each collects the connections its listener accepts.
-    private let quiescingHelpers = Mutex<[ServerQuiescingHelper]>([])
+    private let listeners: ListenerSet
 
     public init(service: SMTPServiceContext, group: any EventLoopGroup) {
         self.service = service
-        self.group = group
+        listeners = ListenerSet(group: group, tlsContext: service.tlsContext, logger: service.logger) {
+            remote, implicitTLS in
+            SMTPServerHandler(service: service, remoteAddress: remote, implicitTLS: implicitTLS)
+        }
     }
 
     /// Binds every listener, or fails with a message that names the address and what to do about it.
     public func start(_ listeners: [Listener]) async throws -> [BoundListener] {
-        var bound: [BoundListener] = []
-        for listener in listeners {
-            do {
-                let channel = try await bind(listener)
-                let local = channel.localAddress!
-                bound.append(BoundListener(listener: listener, localAddress: local))
-                service.logger.info(
-                    "listening",
-                    metadata: [
-                        "address": "\(Self.describe(local))", "tls": listener.implicitTLS ? "implicit" : "starttls",
-                    ])
-            } catch let error as IOError
-                where listener.optional && [EAFNOSUPPORT, EADDRNOTAVAIL].contains(error.errnoCode)
-            {
-                service.logger.warning(
-                    "skipping listener: this host has no such address", metadata: ["address": "\(listener.address)"])
-            } catch {
-                throw ListenError(address: listener.address, underlying: error)
-            }
-        }
-        return bound
+        try await self.listeners.start(listeners)
     }
 
     /// Stops accepting, asks every session to finish (idle ones close with 421 at once; one in a
@@ -66,93 +27,6 @@ public final class SMTPServer: Sendable {
     /// are closed. A commit still running then has a few seconds more; after that the caller may go on and
     /// tear the event loops down.
     public func shutdown() async {
-        // Taking the helpers out also lets them go while the event loops still run, which they need.
-        let helpers = quiescingHelpers.withLock { helpers in
-            defer { helpers.removeAll() }
-            return helpers
-        }
-        let loop = group.next()
-        let quiesced = helpers.map { helper in
-            let promise = loop.makePromise(of: Void.self)
-            helper.initiateShutdown(promise: promise)
-            return promise.futureResult
-        }
-        let done = loop.makePromise(of: Void.self)
-        EventLoopFuture.andAllComplete(quiesced, on: loop).cascade(to: done)
-        let timeout = loop.scheduleTask(in: service.shutdownGrace + .seconds(3)) { done.succeed() }
-        try? await done.futureResult.get()
-        timeout.cancel()
-    }
-
-    private func bind(_ listener: Listener) async throws -> any Channel {
-        let service = self.service
-        let implicitTLS = listener.implicitTLS
-        guard !implicitTLS || service.tlsContext != nil else { throw ImplicitTLSWithoutCertificate() }
-        let quiescing = ServerQuiescingHelper(group: group)
-        var bootstrap = ServerBootstrap(group: group)
-            .serverChannelOption(.backlog, value: 256)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .serverChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(quiescing.makeServerChannelHandler(channel: channel))
-                }
-            }
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .childChannelOption(.maxMessagesPerRead, value: 4)
-            // Replies a client leaves unread stop the session above 64 KiB (see SMTPServerHandler).
-            .childChannelOption(.writeBufferWaterMark, value: .init(low: 32 * 1024, high: 64 * 1024))
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    if implicitTLS, let tlsContext = service.tlsContext {
-                        try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tlsContext))
-                    }
-                    try channel.pipeline.syncOperations.addHandler(
-                        SMTPServerHandler(
-                            service: service, remoteAddress: channel.remoteAddress, implicitTLS: implicitTLS))
-                }
-            }
-        if listener.address.isIPv6 {
-            // Let 0.0.0.0:25 and [::]:25 both bind: the IPv6 socket takes IPv6 only.
-            bootstrap = bootstrap.serverChannelOption(.socketOption(.ipv6_v6only), value: 1)
-        }
-        let channel = try await bootstrap.bind(to: listener.address.socketAddress()).get()
-        // Only a listener that is up has connections to wind down at shutdown.
-        quiescingHelpers.withLock { $0.append(quiescing) }
-        return channel
-    }
-
-    static func describe(_ address: SocketAddress) -> String {
-        guard let ip = address.ipAddress, let port = address.port else { return "\(address)" }
-        return ip.contains(":") ? "[\(ip)]:\(port)" : "\(ip):\(port)"
-    }
-}
-
-/// An implicit-TLS listener must never fall back to plaintext.
-struct ImplicitTLSWithoutCertificate: Error, CustomStringConvertible {
-    var description: String { "implicit TLS needs a TLS certificate, and none is set up" }
-}
-
-/// A listener that could not bind, with the fix.
-public struct ListenError: Error, CustomStringConvertible {
-    public let address: ListenAddress
-    public let underlying: any Error
-
-    public var description: String {
-        let code = (underlying as? IOError)?.errnoCode
-        let hint: String =
-            switch code {
-            case EACCES?:
-                address.port < 1024
-                    ? "ports below 1024 need root or CAP_NET_BIND_SERVICE (e.g. `setcap cap_net_bind_service=+ep` on the binary, "
-                        + "or AmbientCapabilities= in the systemd unit), or choose other ports with --smtp/--smtps"
-                    : "permission denied"
-            case EADDRINUSE?:
-                "the port is in use (is another mail server running?); stop it or choose other ports with --smtp/--smtps"
-            case EADDRNOTAVAIL?:
-                "this host has no such address; check the address or choose another with --smtp/--smtps"
-            default:
-                "check the address, or choose another with --smtp/--smtps"
-            }
-        return "cannot listen on \(address): \(underlying); \(hint)"
+        await listeners.shutdown(timeout: service.shutdownGrace + .seconds(3))
     }
 }

@@ -5,10 +5,11 @@ import Relaygate
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
-        abstract: "Run the server: SMTP on 25, 2525 (STARTTLS) and 465 (implicit TLS) into the spool.",
+        abstract:
+            "Run the server: SMTP on 25, 2525 (STARTTLS) and 465 (implicit TLS) into the spool; POP3 on 110 and 995.",
         discussion: """
-            With no file and no flags it runs on the embedded defaults. Any --smtp or --smtps replaces the whole \
-            default listener set, so `relaygate serve --smtp 127.0.0.1:2525` runs just that listener, as any \
+            With no file and no flags it runs on the embedded defaults. Any listener flag (--smtp, --smtps, \
+            --pop3, --pop3s) replaces the whole default listener set, so `relaygate serve --smtp 127.0.0.1:2525` runs just that listener, as any \
             user can. Stops cleanly on SIGTERM or SIGINT.
             """)
 
@@ -27,6 +28,16 @@ struct ServeCommand: AsyncParsableCommand {
         help: ArgumentHelp("Implicit-TLS SMTP listener (repeatable).", valueName: "addr:port"))
     var smtps: [String] = []
 
+    @Option(
+        name: .customLong("pop3"),
+        help: ArgumentHelp("Plain POP3 listener offering STLS (repeatable).", valueName: "addr:port"))
+    var pop3: [String] = []
+
+    @Option(
+        name: .customLong("pop3s"),
+        help: ArgumentHelp("Implicit-TLS POP3 listener (repeatable).", valueName: "addr:port"))
+    var pop3s: [String] = []
+
     @Option(name: .customLong("tls-cert"), help: ArgumentHelp("PEM certificate chain.", valueName: "file"))
     var tlsCertificate: String?
 
@@ -38,6 +49,8 @@ struct ServeCommand: AsyncParsableCommand {
         overrides.hostname = hostname
         overrides.smtp = smtp
         overrides.smtps = smtps
+        overrides.pop3 = pop3
+        overrides.pop3s = pop3s
         overrides.tlsCertificate = tlsCertificate
         overrides.tlsKey = tlsKey
         let settings: Settings

@@ -17,7 +17,10 @@ import Testing
         let good = try await ServerProcess.run(["check"], directory: directory)
         #expect(good.status == 0, "\(good.output)")
         #expect(good.output.contains("configuration OK (embedded defaults)"))
-        #expect(good.output.contains("0.0.0.0:25, [::]:25, 0.0.0.0:2525, [::]:2525, 0.0.0.0:465 (TLS), [::]:465 (TLS)"))
+        #expect(
+            good.output.contains(
+                "SMTP 0.0.0.0:25, [::]:25, 0.0.0.0:2525, [::]:2525, 0.0.0.0:465 (TLS), [::]:465 (TLS); "
+                    + "POP3 0.0.0.0:110, [::]:110, 0.0.0.0:995 (TLS), [::]:995 (TLS)"))
 
         try "smtp:\n  max_recipients: 10\n  relay_network: [10.0.0.0/8]\n".write(
             to: directory.appendingPathComponent("rules/relaygate.yaml"), atomically: true, encoding: .utf8)

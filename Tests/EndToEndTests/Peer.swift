@@ -1,13 +1,25 @@
 import Foundation
 
-/// Runs `Peers/smtp_peer.py` (Python's smtplib, a real client no one here wrote) and decodes its JSON answer.
+/// Runs the Python peers (Python's smtplib and poplib, real clients no one here wrote) and decodes their
+/// JSON answers.
 enum Peer {
-    static let script = ServerProcess.packageRoot.appendingPathComponent("Tests/EndToEndTests/Peers/smtp_peer.py").path
+    static let peers = ServerProcess.packageRoot.appendingPathComponent("Tests/EndToEndTests/Peers")
+    static let script = peers.appendingPathComponent("smtp_peer.py").path
 
+    /// `smtp_peer.py COMMAND ...`.
     static func run(_ command: String, server: ServerProcess, _ arguments: [String]) async throws -> [String: Any] {
+        try await runScript(script, [command, "--cafile", server.spool + "/tls/cert.pem"] + arguments)
+    }
+
+    /// `pop3_peer.py ...`: one POP3 session.
+    static func pop3(server: ServerProcess, _ arguments: [String]) async throws -> [String: Any] {
+        try await runScript(
+            peers.appendingPathComponent("pop3_peer.py").path, ["--cafile", server.spool + "/tls/cert.pem"] + arguments)
+    }
+
+    private static func runScript(_ path: String, _ arguments: [String]) async throws -> [String: Any] {
         let finished = try await runToEnd(
-            URL(fileURLWithPath: "/usr/bin/env"),
-            ["python3", script, command, "--cafile", server.spool + "/tls/cert.pem"] + arguments, separateErrors: true)
+            URL(fileURLWithPath: "/usr/bin/env"), ["python3", path] + arguments, separateErrors: true)
         guard finished.status == 0,
             let object = try? JSONSerialization.jsonObject(with: finished.output) as? [String: Any]
         else {

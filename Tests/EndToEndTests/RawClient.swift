@@ -41,6 +41,11 @@ final class RawClient: @unchecked Sendable {
         try await unblocked { try self.readReplyNow() }
     }
 
+    /// The next line, whatever it is (POP3 and IMAP replies are not SMTP's), or nil if the server closed.
+    func readAnyLine() async throws -> String? {
+        try await unblocked { try self.readLine() }
+    }
+
     /// True when the server has closed the connection (after any replies still unread).
     func isClosed() async throws -> Bool {
         try await unblocked { try self.readLine() == nil }

@@ -10,6 +10,8 @@ final class ServerProcess: @unchecked Sendable {
     private let log = LogBuffer()
     private(set) var smtpPort = 0
     private(set) var smtpsPort = 0
+    private(set) var pop3Port = 0
+    private(set) var pop3sPort = 0
 
     var spool: String { directory.appendingPathComponent("spool").path }
     var rules: String { directory.appendingPathComponent("rules").path }
@@ -69,7 +71,7 @@ final class ServerProcess: @unchecked Sendable {
         process.arguments =
             [
                 "serve", "--rules", rules, "--spool", spool, "--hostname", "mx.test", "--smtp", "127.0.0.1:0",
-                "--smtps", "127.0.0.1:0",
+                "--smtps", "127.0.0.1:0", "--pop3", "127.0.0.1:0", "--pop3s", "127.0.0.1:0",
             ] + extraArguments
         process.currentDirectoryURL = directory
         let pipe = Pipe()
@@ -88,7 +90,12 @@ final class ServerProcess: @unchecked Sendable {
         for line in logText.split(separator: "\n") where line.contains("listening address=") {
             let address = line.split(separator: " ").first { $0.hasPrefix("address=") }!.dropFirst("address=".count)
             let port = Int(address.split(separator: ":").last!)!
-            if line.contains("tls=implicit") { smtpsPort = port } else { smtpPort = port }
+            switch (line.contains(" pop3: "), line.contains("tls=implicit")) {
+            case (false, false): smtpPort = port
+            case (false, true): smtpsPort = port
+            case (true, false): pop3Port = port
+            case (true, true): pop3sPort = port
+            }
         }
     }
 

@@ -76,3 +76,40 @@ import Testing
         #expect(verifier.verify(username: "bob", password: "secret") == .rejected)
     }
 }
+
+@Suite struct UsersFileSettingsTests {
+    let sha = "$5$relaygatesalt$y2KGkwxB7ONE1iXD804IhR984Ktu3N5GMr.iMBd94x9"
+
+    @Test func mailboxAndSendAs() throws {
+        let file = try UsersFile(
+            path: "users",
+            text: "alice:\(sha)\nbob:\(sha):mailbox=sales:send_as=Bob@Example.org,*@shop.example\nc@d.example:\(sha)\n")
+        #expect(file.entry(for: "alice")?.readsMailbox == "alice")
+        #expect(file.entry(for: "c@d.example")?.readsMailbox == nil, "not a mailbox name, and none set")
+        let bob = try #require(file.entry(for: "bob"))
+        #expect(bob.readsMailbox == "sales")
+        #expect(bob.maySend(as: "bob@example.org") && bob.maySend(as: "anyone@SHOP.example"))
+        #expect(!bob.maySend(as: "alice@example.org"))
+        #expect(file.entry(for: "alice")?.maySend(as: "x@y.example") == true, "no send_as: anything")
+    }
+
+    @Test func changingAPasswordKeepsTheSettings() throws {
+        var file = try UsersFile(path: "users", text: "bob:\(sha):mailbox=sales\n")
+        file.set("bob", hash: "$5$other$hash")
+        #expect(file.text == "bob:$5$other$hash:mailbox=sales\n")
+    }
+
+    @Test(arguments: [
+        ("bob:$5$x$y:mailbox=../etc", "mailbox=../etc: a mailbox name"),
+        ("bob:$5$x$y:send_as=not an address", "send_as: not an address"),
+        ("bob:$5$x$y:colour=blue", "unknown setting colour"),
+        ("bob:$5$x$y:mailbox", "expected mailbox=NAME"),
+    ])
+    func badSettingsNameTheLine(_ line: String, _ message: String) {
+        #expect {
+            try UsersFile(path: "users", text: line + "\n")
+        } throws: { error in
+            "\(error)".hasPrefix("users:1: user bob: ") && "\(error)".contains(message)
+        }
+    }
+}

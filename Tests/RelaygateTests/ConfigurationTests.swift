@@ -135,8 +135,9 @@ import Testing
         overrides.rulesDirectory = "/nonexistent-rules"
         overrides.smtp = ["127.0.0.1:2525"]
         let settings = try Settings.resolve(overrides)
-        #expect(settings.listeners.map(\.address.description) == ["127.0.0.1:2525"])
-        #expect(settings.listeners.allSatisfy { !$0.optional })
+        #expect(settings.listeners.smtp.map(\.address.description) == ["127.0.0.1:2525"])
+        #expect(settings.listeners.smtp.allSatisfy { !$0.optional })
+        #expect(settings.listeners.pop3.isEmpty, "no POP3 listener unless asked for")
         #expect(settings.usersFile == "/nonexistent-rules/users")
         #expect(settings.configFile == "/nonexistent-rules/relaygate.yaml")
     }
@@ -145,9 +146,21 @@ import Testing
         var overrides = CommandLineOverrides()
         overrides.rulesDirectory = "/nonexistent-rules"
         let listeners = try Settings.resolve(overrides).listeners
-        #expect(listeners.count == 6)
-        #expect(listeners.filter(\.implicitTLS).map(\.address.port) == [465, 465])
-        #expect(listeners.filter(\.optional).map(\.address.host) == ["::", "::", "::"])
+        #expect(listeners.smtp.count == 6)
+        #expect(listeners.smtp.filter(\.implicitTLS).map(\.address.port) == [465, 465])
+        #expect(listeners.smtp.filter(\.optional).map(\.address.host) == ["::", "::", "::"])
+        #expect(listeners.pop3.map(\.address.port) == [110, 110, 995, 995])
+        #expect(listeners.pop3.filter(\.implicitTLS).map(\.address.port) == [995, 995])
+    }
+
+    @Test func aPOP3FlagAloneRunsJustPOP3() throws {
+        var overrides = CommandLineOverrides()
+        overrides.rulesDirectory = "/nonexistent-rules"
+        overrides.pop3s = ["127.0.0.1:9950"]
+        let listeners = try Settings.resolve(overrides).listeners
+        #expect(listeners.smtp.isEmpty)
+        #expect(listeners.pop3.map(\.address.description) == ["127.0.0.1:9950"])
+        #expect(listeners.pop3.allSatisfy { $0.implicitTLS })
     }
 
     @Test func badFlagsAreExplained() {

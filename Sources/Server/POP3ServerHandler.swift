@@ -1,0 +1,318 @@
+import Logging
+import MailModel
+import NIOCore
+import NIOSSL
+import NIOTLS
+import POP3Protocol
+import ProtocolSupport
+
+/// The NIO driver of one POP3 connection: it feeds the pure `POP3Session` what happens and carries out its
+/// actions. Messages are streamed from disk a chunk at a time, each chunk read only when the one before is
+/// written, so a large message or a slow client never makes memory grow. Reading stops while the session
+/// waits for us and while replies are unwritten above the high-water mark.
+final class POP3ServerHandler: ChannelDuplexHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private let service: POP3ServiceContext
+    private let address: IPAddress?
+    private let implicitTLS: Bool
+    private var session: POP3Session
+    private var logger: Logger
+    private var admitted = false
+    private var maildrop: Maildrops.Maildrop?
+    private var readHeld = false
+    private var writable = true
+    private var lastWrite: EventLoopFuture<Void>?
+    private var closeRequested = false
+    private var lastActivity = NIODeadline.now()
+
+    init(service: POP3ServiceContext, remoteAddress: SocketAddress?, implicitTLS: Bool) {
+        self.service = service
+        self.implicitTLS = implicitTLS
+        address = remoteAddress?.ipAddress.flatMap(IPAddress.init)
+        var configuration = service.configuration
+        configuration.tlsAvailable = service.tlsContext != nil
+        session = POP3Session(configuration: configuration, implicitTLS: implicitTLS)
+        logger = service.logger
+        logger[metadataKey: "client"] =
+            "\(address.map { $0.isIPv6 ? "[\($0)]" : "\($0)" } ?? "unknown"):\(remoteAddress?.port ?? 0)"
+    }
+
+    // MARK: Channel events
+
+    func channelActive(context: ChannelHandlerContext) {
+        lastActivity = context.eventLoop.now
+        let admission = service.connectionLimiter.admit(address)
+        guard admission == .admitted else {
+            logger.warning("connection refused: over the limit")
+            context.fireChannelActive()
+            if !implicitTLS {
+                context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: "-ERR [SYS/TEMP] Too many connections\r\n")))
+                    .assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+            } else {
+                context.close(promise: nil)
+            }
+            return
+        }
+        admitted = true
+        logger.debug("connect", metadata: ["tls": implicitTLS ? "implicit" : "none"])
+        session.start()
+        armIdleTimer(context: context)
+        drain(context: context)
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        // A dropped connection never reaches UPDATE: nothing is deleted.
+        session.inputClosed()
+        if let maildrop {
+            service.maildrops.release(maildrop.mailbox)
+            self.maildrop = nil
+            logger.info("maildrop released")
+        }
+        if admitted {
+            service.connectionLimiter.release(address)
+            admitted = false
+            logger.debug("disconnect")
+        }
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        lastActivity = context.eventLoop.now
+        session.receive(unwrapInboundIn(data))
+        drain(context: context)
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        writable = context.channel.isWritable
+        if writable { drain(context: context) }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        switch event {
+        case TLSUserEvent.handshakeCompleted:
+            let version = (try? context.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self))?.tlsVersion
+            logger[metadataKey: "tls"] = "\(version.map(SMTPServerHandler.name(of:)) ?? "TLS")"
+            session.tlsEstablished()
+            drain(context: context)
+        case is ChannelShouldQuiesceEvent:
+            session.shutdownStarted()
+            drain(context: context)
+        default:
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let tlsError = error as? NIOSSLError, case .uncleanShutdown = tlsError {
+            logger.debug("client closed without TLS close_notify")
+        } else if error is NIOSSLError || error is BoringSSLError {
+            logger.info("TLS failed, closing", metadata: ["error": "\(error)"])
+        } else {
+            logger.debug("connection error, closing", metadata: ["error": "\(error)"])
+        }
+        context.close(promise: nil)
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if isPaused {
+            readHeld = true
+        } else {
+            context.read()
+        }
+    }
+
+    private var isPaused: Bool { !writable || session.phase != .command }
+
+    // MARK: Carrying out actions
+
+    private func drain(context: ChannelHandlerContext) {
+        while let action = session.next() {
+            perform(action, context: context)
+        }
+        context.flush()
+        if readHeld && !isPaused {
+            readHeld = false
+            context.read()
+        }
+    }
+
+    private func perform(_ action: POP3Session.Action, context: ChannelHandlerContext) {
+        switch action {
+        case .send(let text):
+            write(ByteBuffer(string: text), context: context)
+        case .startTLS:
+            guard let tlsContext = service.tlsContext else { return close(context: context) }
+            context.flush()
+            do {
+                try context.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tlsContext), position: .first)
+            } catch {
+                logger.error("could not start TLS", metadata: ["error": "\(error)"])
+                context.close(promise: nil)
+            }
+        case .verifyCredentials(let credentials):
+            verify(credentials, context: context)
+        case .openMaildrop(let user):
+            openMaildrop(user, context: context)
+        case .sendMessage(let index, let bodyLines, let status):
+            sendMessage(index, bodyLines: bodyLines, status: status, context: context)
+        case .removeMessages(let indexes):
+            remove(indexes, context: context)
+        case .close:
+            close(context: context)
+        case .log(let event):
+            log(event)
+        }
+    }
+
+    private func write(_ buffer: ByteBuffer, context: ChannelHandlerContext) {
+        lastWrite = context.write(wrapOutboundOut(buffer))
+    }
+
+    private func verify(_ credentials: Credentials, context: ChannelHandlerContext) {
+        guard let authenticator = service.authenticator else {
+            session.authenticationFinished(.rejected)
+            return
+        }
+        authenticator.authenticate(credentials, from: address, on: context.eventLoop).assumeIsolated()
+            .whenComplete { result in
+                let verdict = (try? result.get()) ?? Authenticator.Verdict(result: .temporaryFailure, delay: .zero)
+                let finish = {
+                    self.session.authenticationFinished(verdict.result)
+                    self.drain(context: context)
+                }
+                if verdict.delay > .zero {
+                    context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(Clocks.nanoseconds(verdict.delay))) {
+                        finish()
+                    }
+                } else {
+                    finish()
+                }
+            }
+    }
+
+    private func openMaildrop(_ user: String, context: ChannelHandlerContext) {
+        service.maildrops.open(user: user, on: context.eventLoop).assumeIsolated().whenSuccess { result in
+            switch result {
+            case .success(let maildrop):
+                guard context.channel.isActive else {
+                    // Gone while we listed: give the lock straight back.
+                    self.service.maildrops.release(maildrop.mailbox)
+                    return
+                }
+                self.maildrop = maildrop
+                self.logger[metadataKey: "mailbox"] = "\(maildrop.mailbox)"
+                self.logger.info("maildrop opened", metadata: ["messages": "\(maildrop.messages.count)"])
+                self.session.maildropOpened(.success(maildrop.entries))
+            case .failure(let failure):
+                self.logger.info("maildrop not opened", metadata: ["reason": "\(failure)"])
+                self.session.maildropOpened(.failure(failure))
+            }
+            self.drain(context: context)
+        }
+    }
+
+    /// Streams one message: status line, then content chunk by chunk, each read after the previous one is
+    /// written, then the final dot.
+    private func sendMessage(_ index: Int, bodyLines: Int?, status: String, context: ChannelHandlerContext) {
+        guard let maildrop else { return session.messageSent(false) }
+        let maildrops = service.maildrops
+        maildrops.openMessage(maildrop.messages[index], in: maildrop, on: context.eventLoop).assumeIsolated()
+            .whenComplete { result in
+                guard case .success(let fd?) = result else {
+                    self.session.messageSent(false)
+                    return self.drain(context: context)
+                }
+                self.write(ByteBuffer(string: status), context: context)
+                var stuffer = DotStuffer(bodyLineLimit: bodyLines)
+                func nextChunk() {
+                    maildrops.read(fd, on: context.eventLoop).assumeIsolated().whenComplete { result in
+                        guard context.channel.isActive, case .success(let chunk?) = result else {
+                            // Half a message cannot be taken back: the client must see the connection end.
+                            if context.channel.isActive {
+                                self.logger.error("could not read a message, closing", metadata: ["index": "\(index)"])
+                            }
+                            maildrops.close(fd, on: context.eventLoop)
+                            return context.close(promise: nil)
+                        }
+                        if chunk.readableBytes == 0 || stuffer.isComplete {
+                            maildrops.close(fd, on: context.eventLoop)
+                            self.write(stuffer.terminator(), context: context)
+                            self.lastActivity = context.eventLoop.now
+                            self.session.messageSent()
+                            return self.drain(context: context)
+                        }
+                        let output = stuffer.stuff(chunk)
+                        context.writeAndFlush(self.wrapOutboundOut(output)).assumeIsolated().whenComplete { _ in
+                            self.lastActivity = context.eventLoop.now
+                            nextChunk()
+                        }
+                    }
+                }
+                nextChunk()
+            }
+    }
+
+    private func remove(_ indexes: [Int], context: ChannelHandlerContext) {
+        guard let maildrop else { return session.updateFinished(removed: false) }
+        service.maildrops.remove(indexes, from: maildrop, on: context.eventLoop).assumeIsolated().whenSuccess { removed in
+            if removed {
+                self.logger.info("messages deleted", metadata: ["count": "\(indexes.count)"])
+            } else {
+                self.logger.error("could not delete every message QUIT asked for")
+            }
+            self.session.updateFinished(removed: removed)
+            self.drain(context: context)
+        }
+    }
+
+    private func close(context: ChannelHandlerContext) {
+        guard !closeRequested else { return }
+        closeRequested = true
+        context.flush()
+        guard let lastWrite else { return context.close(promise: nil) }
+        lastWrite.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+        context.eventLoop.assumeIsolated().scheduleTask(in: .seconds(5)) {
+            if context.channel.isActive { context.close(promise: nil) }
+        }
+    }
+
+    private func log(_ event: POP3Session.Event) {
+        switch event {
+        case .authenticated(let user, let mechanism):
+            logger[metadataKey: "user"] = "\(user)"
+            logger.info("authenticated", metadata: ["mechanism": "\(mechanism)"])
+        case .authenticationFailed(let user, let result):
+            logger.warning("authentication failed", metadata: ["user": "\(user)", "result": "\(result)"])
+        case .protocolError(let what):
+            logger.info("protocol error", metadata: ["detail": "\(what)"])
+        case .timeout:
+            logger.info("idle timeout, closing")
+        }
+    }
+
+    // MARK: Idle timer
+
+    private func armIdleTimer(context: ChannelHandlerContext) {
+        let interval = TimeAmount.nanoseconds(max(service.idleTimeout.nanoseconds / 4, 10_000_000))
+        context.eventLoop.assumeIsolated().scheduleTask(in: min(interval, .seconds(5))) {
+            guard context.channel.isActive, self.session.phase != .closed else { return }
+            if context.eventLoop.now - self.lastActivity >= self.service.idleTimeout {
+                if self.session.phase == .command && self.writable {
+                    self.session.timeoutFired()
+                    self.drain(context: context)
+                } else {
+                    // A client that stopped reading a message holds its mailbox's lock: let it go.
+                    self.logger.info("idle timeout while sending, closing")
+                    context.close(promise: nil)
+                }
+                return
+            }
+            self.armIdleTimer(context: context)
+        }
+    }
+}
