@@ -143,3 +143,42 @@ import Testing
         }
     }
 }
+
+/// fetchmail (Debian's package), a second real POP3 client: it logs in over implicit TLS checking our
+/// certificate, fetches with TOP, deletes, and quits.
+@Suite struct FetchmailTests {
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/fetchmail")))
+    func fetchmailFetchesEverythingAndLeavesTheMailboxEmpty() async throws {
+        try await withServer(users: POP3EndToEndTests.users, rules: POP3EndToEndTests.rules, delivery: true) { server in
+            let messages = (1...3).map { "Subject: fetch \($0)\r\n\r\n.leading dot\r\nbody \($0)\r\n" }
+            try await POP3EndToEndTests().deliver(server, messages)
+            let stored = try POP3EndToEndTests().mailboxFiles(server).map {
+                String(decoding: try Data(contentsOf: URL(fileURLWithPath: server.spool + "/mailboxes/alice/" + $0)), as: UTF8.self)
+            }
+            let out = server.directory.appendingPathComponent("fetched")
+            try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+            let rc = server.directory.appendingPathComponent("fetchmailrc")
+            try """
+            poll 127.0.0.1 with proto POP3 port \(server.pop3sPort) timeout 20
+              user "alice" there with password "correct horse" is "alice" here
+              ssl sslcertck sslcertfile "\(server.spool)/tls/cert.pem" sslcommonname "mx.test"
+              nokeep
+              mda "/bin/sh -c 'cat > \(out.path)/msg.$$'"
+
+            """.write(to: rc, atomically: true, encoding: .utf8)
+            try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: rc.path)
+            let finished = try await runToEnd(
+                URL(fileURLWithPath: "/usr/bin/env"),
+                ["HOME=\(server.directory.path)", "fetchmail", "-f", rc.path, "--nosyslog", "--invisible", "-v"],
+                separateErrors: false)
+            let transcript = String(decoding: finished.output, as: UTF8.self)
+            #expect(finished.status == 0, "\(transcript)")
+            let fetched = try FileManager.default.contentsOfDirectory(atPath: out.path).map {
+                String(decoding: try Data(contentsOf: out.appendingPathComponent($0)), as: UTF8.self)
+            }
+            // fetchmail hands its MDA LF line ends.
+            #expect(Set(fetched) == Set(stored.map { $0.replacingOccurrences(of: "\r\n", with: "\n") }), "\(transcript)")
+            #expect(POP3EndToEndTests().mailboxFiles(server).isEmpty, "fetched messages are deleted at QUIT")
+        }
+    }
+}
