@@ -99,6 +99,7 @@ public enum Gateway {
                 maxPerClient: configuration.smtp.maxConnectionsPerClient),
             logger: Logger(label: "smtp"))
         service.shutdownGrace = .nanoseconds(Clocks.nanoseconds(configuration.shutdownGrace.duration))
+        service.userMaySend = { user, sender in verifier.entry(for: user)?.maySend(as: "\(sender)") ?? true }
 
         let server = SMTPServer(service: service, group: group)
         let authenticator = service.authenticator

@@ -64,6 +64,9 @@ extension SMTPReply {
         538, .init(5, 7, 11), "Encryption required for requested authentication mechanism; use STARTTLS")
     static let authInvalid = SMTPReply(535, .init(5, 7, 8), "Authentication credentials invalid")
     static let messageTooBig = SMTPReply(552, .init(5, 3, 4), "Message size exceeds fixed maximum message size")
+    static func senderNotOwned(_ sender: EmailAddress, user: String) -> SMTPReply {
+        SMTPReply(553, .init(5, 7, 1), "<\(sender)>: sender address not allowed for user \(user)")
+    }
     static let utf8Required = SMTPReply(553, .init(5, 6, 7), "Non-ASCII address needs the SMTPUTF8 parameter")
     static let noValidRecipients = SMTPReply(554, .init(5, 5, 1), "No valid recipients")
     static let earlyData = SMTPReply(

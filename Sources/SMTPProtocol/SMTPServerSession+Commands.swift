@@ -92,6 +92,11 @@ extension SMTPServerSession {
             parameters.authorizedSender = ""
         }
         if !sender.isASCII && !parameters.smtpUTF8 { return fail(.utf8Required, command: "MAIL") }
+        // An authenticated user sends only as what the users file allows; the null sender (a bounce from an
+        // application) is always allowed, as Postfix's sender-login check allows it.
+        if let user = authenticatedUser, let address = sender.address, !environment.userMaySend(user, address) {
+            return fail(.senderNotOwned(address, user: user), command: "MAIL")
+        }
         if let size = parameters.declaredSize, size > configuration.maxMessageSize {
             return fail(.messageTooBig, command: "MAIL")
         }

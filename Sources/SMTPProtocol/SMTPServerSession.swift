@@ -259,13 +259,17 @@ public struct SMTPSessionEnvironment: Sendable {
     /// Whether the spool has room for a message of this declared size (nil when undeclared).
     public var spoolHasRoom: @Sendable (_ declaredSize: Int?) -> Bool
     public var makeQueueID: @Sendable () -> QueueID
+    /// Whether an authenticated user may use this envelope sender (the users file's `send_as`).
+    public var userMaySend: @Sendable (_ user: String, _ sender: EmailAddress) -> Bool
 
     public init(
         policy: any RecipientPolicy, spoolHasRoom: @escaping @Sendable (Int?) -> Bool,
-        makeQueueID: @escaping @Sendable () -> QueueID
+        makeQueueID: @escaping @Sendable () -> QueueID,
+        userMaySend: @escaping @Sendable (String, EmailAddress) -> Bool = { _, _ in true }
     ) {
         self.policy = policy
         self.spoolHasRoom = spoolHasRoom
         self.makeQueueID = makeQueueID
+        self.userMaySend = userMaySend
     }
 }

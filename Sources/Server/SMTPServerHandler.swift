@@ -47,7 +47,7 @@ final class SMTPServerHandler: ChannelDuplexHandler {
             environment: SMTPSessionEnvironment(
                 policy: service.policy,
                 spoolHasRoom: { [store = service.store] in store.hasRoom(forDeclaredSize: $0) },
-                makeQueueID: service.makeQueueID))
+                makeQueueID: service.makeQueueID, userMaySend: service.userMaySend))
         watchdog = SessionWatchdog(limits: service.watchdogLimits, now: .zero)
         logger = service.logger
         logger[metadataKey: "client"] =

@@ -21,6 +21,8 @@ public struct SMTPServiceContext: Sendable {
     public var makeQueueID: @Sendable () -> QueueID
     /// On a stop, how long a session in a transaction may take to finish it before it is told 421 and closed.
     public var shutdownGrace: TimeAmount = .seconds(10)
+    /// Whether an authenticated user may use an envelope sender (the users file's `send_as`).
+    public var userMaySend: @Sendable (String, EmailAddress) -> Bool = { _, _ in true }
 
     public init(
         configuration: SMTPServerConfiguration, watchdogLimits: SessionWatchdog.Limits, policy: any RecipientPolicy,

@@ -27,7 +27,8 @@ struct SessionHarness {
         configuration: SMTPServerConfiguration = SMTPServerConfiguration(hostname: "mx.test"),
         client: SMTPClientConnection = SessionHarness.client,
         policy: any RecipientPolicy = RelayNetworksPolicy(),
-        spoolHasRoom: @escaping @Sendable (Int?) -> Bool = { _ in true }
+        spoolHasRoom: @escaping @Sendable (Int?) -> Bool = { _ in true },
+        userMaySend: @escaping @Sendable (String, EmailAddress) -> Bool = { _, _ in true }
     ) {
         let counter = Counter()
         let environment = SMTPSessionEnvironment(
@@ -35,7 +36,7 @@ struct SessionHarness {
             makeQueueID: {
                 var generator = FixedGenerator()
                 return QueueID.make(microsecondsSince1970: counter.next(), using: &generator)
-            })
+            }, userMaySend: userMaySend)
         session = SMTPServerSession(configuration: configuration, client: client, environment: environment)
         if client.implicitTLS { session.tlsEstablished(version: "TLSv1.3") }
         session.start()

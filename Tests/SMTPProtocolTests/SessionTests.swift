@@ -292,6 +292,22 @@ import Testing
         #expect(try #require(authenticated.committed.first).0.parameters.authorizedSender == "a@example.org")
     }
 
+    @Test func anAuthenticatedUserSendsOnlyAsTheUsersFileAllows() {
+        var harness = SessionHarness(
+            client: Self.tlsClient, userMaySend: { user, sender in user == "alice" && sender.domain.name == "example.org" })
+        harness.feed("EHLO c\r\nAUTH PLAIN AGFsaWNlAHNlY3JldA==\r\n")
+        harness.replies = []
+        harness.feed("MAIL FROM:<mallory@example.net>\r\n")
+        #expect(harness.replies.last?.code == 553)
+        #expect(harness.replies.last?.lines == ["<mallory@example.net>: sender address not allowed for user alice"])
+        harness.feed("MAIL FROM:<>\r\nRSET\r\nMAIL FROM:<alice@example.org>\r\n")
+        #expect(harness.replies.suffix(3).map(\.code) == [250, 250, 250], "the null sender and an allowed one")
+
+        var anonymous = SessionHarness(userMaySend: { _, _ in false })
+        anonymous.feed("EHLO c\r\nMAIL FROM:<mallory@example.net>\r\n")
+        #expect(anonymous.replies.last?.code == 250, "only authenticated users are checked")
+    }
+
     @Test func receivedHeaderNamesNoRecipientWhenThereAreSeveral() throws {
         var harness = SessionHarness()
         harness.feed(
