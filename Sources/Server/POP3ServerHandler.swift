@@ -67,11 +67,7 @@ final class POP3ServerHandler: ChannelDuplexHandler {
     func channelInactive(context: ChannelHandlerContext) {
         // A dropped connection never reaches UPDATE: nothing is deleted.
         session.inputClosed()
-        if let maildrop {
-            service.maildrops.release(maildrop.mailbox)
-            self.maildrop = nil
-            logger.info("maildrop released")
-        }
+        releaseMaildrop()
         if admitted {
             service.connectionLimiter.release(address)
             admitted = false
@@ -270,7 +266,17 @@ final class POP3ServerHandler: ChannelDuplexHandler {
         }
     }
 
+    /// Gives the mailbox back: at the session's end, before its last reply goes out, so a client that
+    /// reconnects the moment it reads "+OK" after QUIT does not find its own old session holding the lock.
+    private func releaseMaildrop() {
+        guard let maildrop else { return }
+        service.maildrops.release(maildrop.mailbox)
+        self.maildrop = nil
+        logger.info("maildrop released")
+    }
+
     private func close(context: ChannelHandlerContext) {
+        releaseMaildrop()
         guard !closeRequested else { return }
         closeRequested = true
         context.flush()

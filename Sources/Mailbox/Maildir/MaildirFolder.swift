@@ -92,7 +92,10 @@ public struct MaildirFolder: Sendable {
     /// The message's file, opened for reading, found again by its base name if another session renamed it.
     /// Nil if it is gone.
     public func open(_ message: Message) -> Int32? {
-        for relative in [relativePath(message.name, isNew: message.isNew)] + locate(message.name.base) {
+        let fd = Glibc.open(path + "/" + relativePath(message.name, isNew: message.isNew), O_RDONLY | O_CLOEXEC)
+        if fd >= 0 || errno != ENOENT { return fd >= 0 ? fd : nil }
+        // Renamed since the snapshot (only then: listing the directory costs as much as the folder is big).
+        for relative in locate(message.name.base) {
             let fd = Glibc.open(path + "/" + relative, O_RDONLY | O_CLOEXEC)
             if fd >= 0 { return fd }
         }
