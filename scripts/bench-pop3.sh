@@ -79,4 +79,5 @@ print("login with listing: first %.0f ms (gives every message its UID), then %.0
 print("RETR all: %.1f s, %.0f messages/s, %.1f MB/s (pipelined, 50 at a time, over TLS)"
       % (elapsed, count / elapsed, received / elapsed / 1e6))
 PY
+echo "folder listing at login (server log): $(grep -o 'listed_in=[0-9]*ms' "$work/server.log" | cut -d= -f2 | paste -sd' ')"
 echo "server peak RSS: $(awk '/^VmHWM:/ {printf "%.1f MiB", $2 / 1024}' "/proc/$server/status")"

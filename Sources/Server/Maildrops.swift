@@ -30,6 +30,8 @@ public final class Maildrops: Sendable {
         public let folder: MaildirFolder
         public let uidValidity: UInt32
         public let messages: [MaildirFolder.Message]
+        /// How long listing the folder took (it is in the log: a slow disk or a huge folder shows here).
+        public let listingTime: Duration
 
         /// The session's view: CRLF sizes, and UIDVALIDITY.UID as the unique ID, so UIDL stays the same across
         /// sessions and agrees with what IMAP calls the message.
@@ -51,11 +53,12 @@ public final class Maildrops: Sendable {
             do {
                 try store.createMailbox(mailbox)
                 let folder = store.inbox(of: mailbox)
+                let start = ContinuousClock.now
                 let snapshot = try folder.snapshot()
                 return .success(
                     Maildrop(
                         mailbox: mailbox, folder: folder, uidValidity: snapshot.uidValidity,
-                        messages: snapshot.messages))
+                        messages: snapshot.messages, listingTime: ContinuousClock.now - start))
             } catch {
                 return .failure(.unavailable("mailbox \(mailbox): \(error)"))
             }

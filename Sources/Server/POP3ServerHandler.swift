@@ -202,7 +202,12 @@ final class POP3ServerHandler: ChannelDuplexHandler {
                 }
                 self.maildrop = maildrop
                 self.logger[metadataKey: "mailbox"] = "\(maildrop.mailbox)"
-                self.logger.info("maildrop opened", metadata: ["messages": "\(maildrop.messages.count)"])
+                self.logger.info(
+                    "maildrop opened",
+                    metadata: [
+                        "messages": "\(maildrop.messages.count)",
+                        "listed_in": "\(Clocks.nanoseconds(maildrop.listingTime) / 1_000_000)ms",
+                    ])
                 self.session.maildropOpened(.success(maildrop.entries))
             case .failure(let failure):
                 self.logger.info("maildrop not opened", metadata: ["reason": "\(failure)"])

@@ -55,22 +55,26 @@ public struct MaildirFileName: Hashable, Sendable {
         self.otherInfo = otherInfo
     }
 
-    /// Nil for names that are not messages: dot files, and names with a separator or a NUL.
+    /// Nil for names that are not messages: dot files, and names with a separator or a NUL. Works on the
+    /// UTF-8 octets: a folder lists thousands of these on every open.
     public init?(_ name: String) {
-        guard !name.isEmpty, !name.hasPrefix("."), !name.contains("/"), !name.contains("\0") else { return nil }
-        guard let colon = name.firstIndex(of: ":") else {
+        let octets = name.utf8
+        guard let first = octets.first, first != UInt8(ascii: "."),
+            !octets.contains(UInt8(ascii: "/")), !octets.contains(0)
+        else { return nil }
+        guard let colon = octets.firstIndex(of: UInt8(ascii: ":")) else {
             self.init(base: name)
             return
         }
-        let info = name[name.index(after: colon)...]
         var flags: MessageFlags = []
         var other = ""
-        if info.hasPrefix("2,") {
+        let info = octets[octets.index(after: colon)...]
+        if info.starts(with: "2,".utf8) {
             for letter in info.dropFirst(2) {
-                if let flag = MessageFlags.letters.first(where: { $0.0 == letter })?.1 {
+                if let flag = MessageFlags.letters.first(where: { $0.0.asciiValue == letter })?.1 {
                     flags.insert(flag)
                 } else {
-                    other.append(letter)
+                    other.unicodeScalars.append(Unicode.Scalar(letter))
                 }
             }
         }

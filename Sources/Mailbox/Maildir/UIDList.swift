@@ -30,23 +30,42 @@ public struct UIDList: Equatable, Sendable {
     /// Nil when the text is not a list we wrote (or is damaged): the caller starts a new one with a new
     /// UIDVALIDITY, so clients resynchronise rather than trust UIDs that may be wrong.
     public init?(text: String) {
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: true)[...]
-        guard let header = lines.popFirst(), header.hasPrefix(Self.magic + " ") else { return nil }
-        let numbers = header.dropFirst(Self.magic.count + 1).split(separator: " ")
-        guard numbers.count == 2, let validity = UInt32(numbers[0]), let next = UInt32(numbers[1]), validity > 0
+        var text = text
+        guard let list = text.withUTF8({ Self.parse($0) }) else { return nil }
+        self = list
+    }
+
+    /// Parses octet by octet (a large folder's list is read on every open).
+    private static func parse(_ bytes: UnsafeBufferPointer<UInt8>) -> UIDList? {
+        var lines = bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: true)[...]
+        guard let header = lines.popFirst(), header.starts(with: (magic + " ").utf8) else { return nil }
+        let numbers = header.dropFirst(magic.utf8.count + 1).split(separator: UInt8(ascii: " "))
+        guard numbers.count == 2, let validity = number(numbers[0]), let next = number(numbers[1]), validity > 0,
+            let validity32 = UInt32(exactly: validity), let next32 = UInt32(exactly: next)
         else { return nil }
         var entries: [Entry] = []
         entries.reserveCapacity(lines.count)
-        var previous: UInt32 = 0
+        var previous = 0
         for line in lines {
-            let fields = line.split(separator: " ", maxSplits: 2)
-            guard fields.count == 3, let uid = UInt32(fields[0]), let size = Int(fields[1]), uid > previous,
-                uid < next, size >= 0
+            let fields = line.split(separator: UInt8(ascii: " "), maxSplits: 2)
+            guard fields.count == 3, let uid = number(fields[0]), let size = number(fields[1]), uid > previous,
+                uid < next
             else { return nil }
-            entries.append(Entry(uid: uid, size: size, base: String(fields[2])))
+            entries.append(Entry(uid: UInt32(uid), size: size, base: String(decoding: fields[2], as: UTF8.self)))
             previous = uid
         }
-        self.init(uidValidity: validity, uidNext: next, entries: entries)
+        return UIDList(uidValidity: validity32, uidNext: next32, entries: entries)
+    }
+
+    /// A decimal number of at most 18 digits.
+    private static func number(_ digits: Slice<UnsafeBufferPointer<UInt8>>) -> Int? {
+        guard !digits.isEmpty, digits.count <= 18 else { return nil }
+        var value = 0
+        for digit in digits {
+            guard digit >= UInt8(ascii: "0") && digit <= UInt8(ascii: "9") else { return nil }
+            value = value * 10 + Int(digit - UInt8(ascii: "0"))
+        }
+        return value
     }
 
     public var text: String {
