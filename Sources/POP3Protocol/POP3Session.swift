@@ -107,6 +107,7 @@ public struct POP3Session: Sendable {
     var maildrop: [MaildropEntry] = []
     var deleted: Set<Int> = []
     var errorCount = 0
+    var shutdownRequested = false
     var input = ByteBuffer()
     var framer: CRLFLineFramer
     var pending = CircularBuffer<Action>(initialCapacity: 4)
@@ -211,10 +212,11 @@ public struct POP3Session: Sendable {
         close(withError: "Idle too long, closing")
     }
 
-    /// The server is stopping: like a timeout, nothing is deleted.
+    /// The server is stopping: like a timeout, nothing is deleted. A session in the middle of something
+    /// (a message being sent, a login being checked, QUIT's deletions) finishes it first.
     public mutating func shutdownStarted() {
-        guard state != .closed, state != .update else { return }
-        close(withError: "[SYS/TEMP] Server shutting down; reconnect later")
+        shutdownRequested = true
+        processInput()
     }
 
     public mutating func inputClosed() {
@@ -237,6 +239,9 @@ public struct POP3Session: Sendable {
     // MARK: Input
 
     mutating func processInput() {
+        if shutdownRequested && phase == .command {
+            return close(withError: "[SYS/TEMP] Server shutting down; reconnect later")
+        }
         while phase == .command, !tlsStarting, let frame = framer.next(from: &input) {
             switch frame {
             case .tooLong:

@@ -6,7 +6,7 @@ import Relaygate
 struct UsersCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "users",
-        abstract: "Manage the users file (SMTP AUTH; later POP3 and IMAP).",
+        abstract: "Manage the users file (SMTP AUTH and POP3 logins).",
         subcommands: [Add.self, Remove.self, List.self])
 
     struct Add: ParsableCommand {

@@ -133,6 +133,18 @@ import Testing
         }
     }
 
+    @Test func aStopTellsOpenSessionsAndExits() async throws {
+        try await withServer(users: Self.users, rules: Self.rules) { server in
+            let client = try RawClient(port: server.pop3Port)
+            #expect(try await client.readAnyLine()?.hasPrefix("+OK") == true)
+            let started = ContinuousClock.now
+            #expect(await server.stop() == 0)
+            #expect(ContinuousClock.now - started < .seconds(5), "an idle POP3 session does not hold up the stop")
+            #expect(try await client.readAnyLine() == "-ERR [SYS/TEMP] Server shutting down; reconnect later")
+            #expect(try await client.isClosed())
+        }
+    }
+
     @Test func overlongCommandsAreRefused() async throws {
         try await withServer(users: Self.users, rules: Self.rules) { server in
             let client = try RawClient(port: server.pop3Port)

@@ -221,6 +221,17 @@ struct Harness {
         #expect(harness.actions == [.close])
     }
 
+    @Test func aStopWaitsForTheMessageBeingSentThenClosesWithoutDeleting() {
+        var harness = Harness.loggedIn()
+        harness.send("DELE 1\r\nRETR 2\r\n")
+        #expect(harness.finish { $0.shutdownStarted() } == "", "nothing may interrupt a message in flight")
+        #expect(harness.finish { $0.messageSent() } == "-ERR [SYS/TEMP] Server shutting down; reconnect later\r\n")
+        #expect(harness.actions == [.close])
+
+        var idle = Harness.loggedIn()
+        #expect(idle.finish { $0.shutdownStarted() }.hasPrefix("-ERR [SYS/TEMP] Server shutting down"))
+    }
+
     @Test func aDroppedConnectionRemovesNothing() {
         var harness = Harness.loggedIn()
         harness.send("DELE 1\r\n")
