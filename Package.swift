@@ -47,6 +47,13 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        // Pure IMAP: command framing with literals, the parser, the session state machine.
+        .target(
+            name: "IMAPProtocol",
+            dependencies: ["ProtocolSupport", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: strict
+        ),
+
         // Pure policy: which recipients a client may hand us.
         .target(
             name: "Routing",
@@ -146,6 +153,10 @@ let package = Package(
         .testTarget(
             name: "POP3ProtocolTests",
             dependencies: ["POP3Protocol", "ProtocolSupport", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: strict),
+        .testTarget(
+            name: "IMAPProtocolTests",
+            dependencies: ["IMAPProtocol", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: strict),
         .testTarget(
             name: "SMTPProtocolTests",

@@ -1,0 +1,107 @@
+import NIOCore
+import ProtocolSupport
+
+/// One piece of a command as it arrived: a line (without its CRLF), or the octets of a literal announced at
+/// the end of the line before it (RFC 3501 4.3).
+public enum IMAPSegment: Equatable, Sendable {
+    case line([UInt8])
+    case literal([UInt8])
+}
+
+/// Splits IMAP input into whole commands. A command is a line, or lines joined by literals: a line ending in
+/// `{N}` (synchronizing: the client waits for our "+" before sending the N octets) or `{N+}` (LITERAL+, RFC
+/// 7888: it sends them straight away) is followed by exactly N octets and then the rest of the command.
+///
+/// Limits keep memory bounded whatever a client announces: each line is at most `maxLineLength`, a literal
+/// at most `maxLiteralSize`, and a command at most `maxLiterals` literals.
+public struct IMAPCommandFramer: Sendable {
+    public enum Event: Equatable, Sendable {
+        /// A whole command.
+        case command([IMAPSegment])
+        /// A synchronizing literal of this size was announced: say "+" if it is welcome. The framer now
+        /// waits for its octets.
+        case continuationNeeded(size: Int)
+        /// A line longer than the limit ended; it (and the command it began) was dropped.
+        case lineTooLong
+        /// A literal above the limit was announced, in the command beginning with this line. A synchronizing
+        /// one was never sent (the client waits for a "+" that will not come), so the session goes on; a
+        /// non-synchronizing one is on its way and the connection must be closed (RFC 7888 4).
+        case literalTooLarge(firstLine: [UInt8], synchronizing: Bool)
+    }
+
+    public var maxLineLength: Int
+    public var maxLiteralSize: Int
+    public var maxLiterals = 64
+    private var lines: CRLFLineFramer
+    private var segments: [IMAPSegment] = []
+    /// Octets of the literal still to come, while reading one.
+    private var literalRemaining: Int?
+    private var literal: [UInt8] = []
+
+    public init(maxLineLength: Int, maxLiteralSize: Int) {
+        self.maxLineLength = maxLineLength
+        self.maxLiteralSize = maxLiteralSize
+        lines = CRLFLineFramer(maxLineLength: maxLineLength)
+    }
+
+    /// True while a literal's octets are being read (no line framing applies to them).
+    public var isReadingLiteral: Bool { literalRemaining != nil }
+
+    /// Drops a partial command (after STARTTLS, say).
+    public mutating func reset() {
+        lines = CRLFLineFramer(maxLineLength: maxLineLength)
+        segments = []
+        literalRemaining = nil
+        literal = []
+    }
+
+    public mutating func next(from buffer: inout ByteBuffer) -> Event? {
+        while true {
+            if let remaining = literalRemaining {
+                let take = min(remaining, buffer.readableBytes)
+                if take > 0, let bytes = buffer.readBytes(length: take) { literal += bytes }
+                guard remaining - take == 0 else {
+                    literalRemaining = remaining - take
+                    return nil
+                }
+                segments.append(.literal(literal))
+                literal = []
+                literalRemaining = nil
+                continue
+            }
+            guard let frame = lines.next(from: &buffer) else { return nil }
+            switch frame {
+            case .tooLong:
+                segments = []
+                return .lineTooLong
+            case .line(let line):
+                guard let announced = Self.literalAnnouncement(at: line) else {
+                    segments.append(.line(line))
+                    defer { segments = [] }
+                    return .command(segments)
+                }
+                let first = segments.first.flatMap { if case .line(let bytes) = $0 { bytes } else { nil } } ?? line
+                let literals = segments.count / 2 + 1
+                guard announced.size <= maxLiteralSize, literals <= maxLiterals else {
+                    segments = []
+                    return .literalTooLarge(firstLine: first, synchronizing: announced.synchronizing)
+                }
+                segments.append(.line(Array(line[..<announced.start])))
+                literalRemaining = announced.size
+                literal.reserveCapacity(min(announced.size, 1 << 20))
+                if announced.synchronizing { return .continuationNeeded(size: announced.size) }
+            }
+        }
+    }
+
+    /// `{N}` or `{N+}` at the very end of a line: where it starts, its size, whether it is synchronizing.
+    static func literalAnnouncement(at line: [UInt8]) -> (start: Int, size: Int, synchronizing: Bool)? {
+        guard line.last == UInt8(ascii: "}"), let open = line.lastIndex(of: UInt8(ascii: "{")) else { return nil }
+        var digits = line[(open + 1)..<(line.count - 1)]
+        let synchronizing = digits.last != UInt8(ascii: "+")
+        if !synchronizing { digits = digits.dropLast() }
+        guard !digits.isEmpty, digits.count <= 10, digits.allSatisfy({ $0 >= 48 && $0 <= 57 }) else { return nil }
+        let size = digits.reduce(0) { $0 * 10 + Int($1 - 48) }
+        return (open, size, synchronizing)
+    }
+}
