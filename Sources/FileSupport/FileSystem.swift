@@ -136,6 +136,34 @@ public enum FileSystem {
         return result
     }
 
+    /// Replaces a file whole: written beside it, fsynced, renamed over it. Readers see the old or the new.
+    public static func replaceFile(_ path: String, _ bytes: [UInt8]) throws(FileSystemError) {
+        let temporary = path + ".tmp-\(getpid())"
+        remove(temporary)
+        let fd = try createExclusive(temporary)
+        do throws(FileSystemError) {
+            defer { closeDescriptor(fd) }
+            try writeAll(fd, bytes, path: temporary)
+            try dataSync(fd, path: temporary)
+            try move(temporary, to: path)
+        } catch {
+            remove(temporary)
+            throw error
+        }
+    }
+
+    /// Removes a directory and everything in it (no symbolic link is followed).
+    public static func removeTree(_ path: String) throws(FileSystemError) {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { throw FileSystemError(operation: "lstat", path: path, code: errno) }
+        if (info.st_mode & S_IFMT) == S_IFDIR {
+            for name in try list(path) { try removeTree(path + "/" + name) }
+            try check(rmdir(path), "rmdir", path)
+        } else {
+            try check(unlink(path), "unlink", path)
+        }
+    }
+
     /// Size in octets, or nil if the file does not exist.
     public static func size(_ path: String) -> Int? {
         var info = stat()

@@ -1,3 +1,4 @@
+import FileSupport
 import Foundation
 import MailModel
 
@@ -138,24 +139,9 @@ public struct UsersFile: Sendable, Equatable {
         if !directory.isEmpty {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         }
-        let temporary = path + ".tmp-\(getpid())"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw UsersFileError.cannotWrite(temporary, errno) }
-        let bytes = Array(text.utf8)
-        let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        let synced = fsync(fd)
-        close(fd)
-        guard written == bytes.count, synced == 0 else {
-            unlink(temporary)
-            throw UsersFileError.cannotWrite(temporary, errno)
-        }
-        guard rename(temporary, path) == 0 else {
-            unlink(temporary)
-            throw UsersFileError.cannotWrite(path, errno)
-        }
+        try FileSystem.replaceFile(path, Array(text.utf8))
     }
 }
-
 extension UsersFile.Entry {
     mutating func apply(_ setting: String, path: String, line: Int) throws(UsersFile.ParseError) {
         let parts = setting.split(separator: "=", maxSplits: 1).map(String.init)
@@ -183,15 +169,5 @@ extension UsersFile.Entry {
             throw problem("unknown setting \(parts[0]) (known: mailbox, send_as)")
         }
         settings.append(setting)
-    }
-}
-
-public enum UsersFileError: Error, CustomStringConvertible {
-    case cannotWrite(String, Int32)
-
-    public var description: String {
-        switch self {
-        case .cannotWrite(let path, let code): "cannot write \(path): \(String(cString: strerror(code)))"
-        }
     }
 }

@@ -36,4 +36,83 @@ public struct MailboxStore: Sendable {
         }
         return [.inbox] + others.sorted { $0.name < $1.name }
     }
+
+    public enum FolderProblem: Error, Equatable, CustomStringConvertible {
+        case exists(FolderName)
+        case missing(FolderName)
+        case inbox(String)
+        case file(FileSystemError)
+
+        public var description: String {
+            switch self {
+            case .exists(let folder): "\(folder) already exists"
+            case .missing(let folder): "\(folder) does not exist"
+            case .inbox(let what): what
+            case .file(let error): "\(error)"
+            }
+        }
+    }
+
+    /// CREATE: a new Maildir++ folder (and a `maildirfolder` marker, as Maildir++ has it). Levels above it
+    /// need not exist: `Archive.2024` works without `Archive`, as with Dovecot.
+    public func createFolder(_ folder: FolderName, of mailbox: String) throws(FolderProblem) {
+        guard !folder.isInbox else { throw .exists(folder) }
+        let maildir = self.folder(folder, of: mailbox)
+        guard !maildir.exists else { throw .exists(folder) }
+        do throws(FileSystemError) {
+            try createMailbox(mailbox)
+            try maildir.create()
+            FileSystem.closeDescriptor(try FileSystem.createExclusive(maildir.path + "/maildirfolder"))
+        } catch {
+            throw .file(error)
+        }
+    }
+
+    /// DELETE: the folder and its messages. INBOX cannot be deleted (RFC 3501 6.3.4); folders below this one
+    /// stay (they are directories of their own in Maildir++).
+    public func deleteFolder(_ folder: FolderName, of mailbox: String) throws(FolderProblem) {
+        guard !folder.isInbox else { throw .inbox("INBOX cannot be deleted") }
+        let maildir = self.folder(folder, of: mailbox)
+        guard maildir.exists else { throw .missing(folder) }
+        do throws(FileSystemError) {
+            try FileSystem.removeTree(maildir.path)
+        } catch {
+            throw .file(error)
+        }
+    }
+
+    /// RENAME: the folder and every folder below it (RFC 3501 6.3.5). Renaming INBOX, which moves its
+    /// messages into a new folder, is not supported.
+    public func renameFolder(_ folder: FolderName, to newName: FolderName, of mailbox: String) throws(FolderProblem) {
+        guard !folder.isInbox, !newName.isInbox else { throw .inbox("INBOX cannot be renamed") }
+        guard self.folder(folder, of: mailbox).exists else { throw .missing(folder) }
+        guard !self.folder(newName, of: mailbox).exists else { throw .exists(newName) }
+        do throws(FileSystemError) {
+            let prefix = folder.name + String(FolderName.delimiter)
+            for child in try folders(of: mailbox) where child.name.hasPrefix(prefix) {
+                guard let renamed = try? FolderName(newName.name + child.name.dropFirst(folder.name.count)) else {
+                    continue
+                }
+                try FileSystem.move(self.folder(child, of: mailbox).path, to: self.folder(renamed, of: mailbox).path)
+            }
+            try FileSystem.move(self.folder(folder, of: mailbox).path, to: self.folder(newName, of: mailbox).path)
+        } catch {
+            throw .file(error)
+        }
+    }
+
+    // MARK: Subscriptions
+
+    /// The subscribed folder names (LSUB), one per line in `subscriptions`, as Dovecot's Maildir++ keeps them.
+    public func subscriptions(of mailbox: String) -> [String] {
+        guard let bytes = try? FileSystem.readFile(path(of: mailbox) + "/subscriptions") else { return [] }
+        return String(decoding: bytes, as: UTF8.self).split(separator: "\n").map(String.init)
+    }
+
+    public func setSubscribed(_ name: String, _ subscribed: Bool, of mailbox: String) throws(FileSystemError) {
+        var names = subscriptions(of: mailbox).filter { $0 != name }
+        if subscribed { names.append(name) }
+        try createMailbox(mailbox)
+        try FileSystem.replaceFile(path(of: mailbox) + "/subscriptions", Array(names.map { $0 + "\n" }.joined().utf8))
+    }
 }

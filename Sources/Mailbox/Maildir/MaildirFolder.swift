@@ -172,7 +172,7 @@ public struct MaildirFolder: Sendable {
         return found
     }
 
-    private func withLock<T>(_ body: () throws(FileSystemError) -> T) throws(FileSystemError) -> T {
+    func withLock<T>(_ body: () throws(FileSystemError) -> T) throws(FileSystemError) -> T {
         let lockPath = path + "/" + Self.lockName
         let fd = Glibc.open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         try FileSystem.check(fd, "open", lockPath)
@@ -184,7 +184,7 @@ public struct MaildirFolder: Sendable {
     }
 
     /// The UID list, or a new one (new UIDVALIDITY) if it is missing or damaged.
-    private func loadList(now: () -> Int) -> UIDList {
+    func loadList(now: () -> Int) -> UIDList {
         let listPath = path + "/" + Self.uidListName
         if let bytes = try? FileSystem.readFile(listPath),
             let list = UIDList(text: String(decoding: bytes, as: UTF8.self))
@@ -194,20 +194,8 @@ public struct MaildirFolder: Sendable {
         return UIDList(uidValidity: UInt32(clamping: max(now(), 1)))
     }
 
-    private func save(_ list: UIDList) throws(FileSystemError) {
-        let listPath = path + "/" + Self.uidListName
-        let temporary = listPath + ".tmp"
-        FileSystem.remove(temporary)
-        let fd = try FileSystem.createExclusive(temporary)
-        do throws(FileSystemError) {
-            defer { FileSystem.closeDescriptor(fd) }
-            try FileSystem.writeAll(fd, Array(list.text.utf8), path: temporary)
-            try FileSystem.dataSync(fd, path: temporary)
-            try FileSystem.move(temporary, to: listPath)
-        } catch {
-            FileSystem.remove(temporary)
-            throw error
-        }
+    func save(_ list: UIDList) throws(FileSystemError) {
+        try FileSystem.replaceFile(path + "/" + Self.uidListName, Array(list.text.utf8))
     }
 
     private func modified(_ file: (name: MaildirFileName, isNew: Bool)) -> Int {

@@ -1,0 +1,142 @@
+import FileSupport
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#endif
+
+/// What IMAP changes in a folder: flags (a rename within cur/), new messages (APPEND, COPY), each given its
+/// UID at once under the folder's lock so the client can be told it (UIDPLUS, RFC 4315).
+extension MaildirFolder {
+    /// Sets a message's flags: the file moves to cur/ under its new name. Found again by its base name if
+    /// another session renamed it meanwhile; nil if it is gone.
+    public func setFlags(_ message: Message, to flags: MessageFlags) throws(FileSystemError) -> Message? {
+        var renamed = message
+        renamed.name.flags = flags
+        renamed.isNew = false
+        var source = path + "/" + relativePath(message.name, isNew: message.isNew)
+        for attempt in 0..<2 {
+            let target = path + "/" + relativePath(renamed.name, isNew: false)
+            if source == target || rename(source, target) == 0 { return renamed }
+            guard errno == ENOENT else {
+                throw FileSystemError(operation: "rename to \(target)", path: source, code: errno)
+            }
+            guard attempt == 0, let current = locate(message.name.base).first else { return nil }
+            // Keep letters we do not manage (keywords another program set) from the current name.
+            if let now = MaildirFileName(String(current.split(separator: "/").last ?? "")) {
+                renamed.name.otherInfo = now.otherInfo
+            }
+            source = path + "/" + current
+        }
+        return nil
+    }
+
+    /// Writes a new message into cur/ with these flags and internal date (seconds since 1970; the file's
+    /// modification time), and gives it the next UID. Returns the UID.
+    public func append(_ bytes: [UInt8], flags: MessageFlags, internalDate: Int?, hostname: String)
+        throws(FileSystemError) -> UInt32
+    {
+        var counter = LineEndCounter()
+        counter.count(bytes[...])
+        let base = "\(MaildirFolder.uniqueName(hostname: hostname)),S=\(counter.octets),W=\(counter.wireOctets)"
+        let temporary = path + "/tmp/" + base
+        let fd = try FileSystem.createExclusive(temporary)
+        do throws(FileSystemError) {
+            defer { FileSystem.closeDescriptor(fd) }
+            try FileSystem.writeAll(fd, bytes, path: temporary)
+            try FileSystem.sync(fd, path: temporary)
+        } catch {
+            FileSystem.remove(temporary)
+            throw error
+        }
+        if let internalDate { setModificationTime(temporary, internalDate) }
+        return try place(temporary, as: MaildirFileName(base: base, flags: flags), size: counter.wireOctets)
+    }
+
+    /// Copies messages into `destination` (a hard link where the file system allows, else a copy), keeping
+    /// their flags and internal dates. Returns the new UIDs, in order; a message already gone is skipped
+    /// (nil in its place).
+    public func copy(_ messages: [Message], to destination: MaildirFolder, hostname: String)
+        throws(FileSystemError) -> [UInt32?]
+    {
+        var uids: [UInt32?] = []
+        for message in messages {
+            let base =
+                "\(MaildirFolder.uniqueName(hostname: hostname)),S=\(message.name.storedSize ?? message.size),W=\(message.size)"
+            let temporary = destination.path + "/tmp/" + base
+            // A hard link shares the (immutable) content; when the file moved or links are not possible,
+            // copy it. Flags and the internal date (the modification time) come along (RFC 3501 6.4.7).
+            let known = path + "/" + relativePath(message.name, isNew: message.isNew)
+            if link(known, temporary) != 0 {
+                guard let fd = open(message) else {
+                    uids.append(nil)
+                    continue
+                }
+                defer { FileSystem.closeDescriptor(fd) }
+                try copyContents(of: fd, to: temporary)
+                var info = stat()
+                if fstat(fd, &info) == 0 { setModificationTime(temporary, Int(info.st_mtim.tv_sec)) }
+            }
+            uids.append(try destination.place(temporary, as: MaildirFileName(base: base, flags: message.flags), size: message.size))
+        }
+        return uids
+    }
+
+    /// The file's modification time: IMAP's INTERNALDATE (seconds since 1970); nil if it is gone.
+    public func internalDate(of message: Message) -> Int? {
+        guard let fd = open(message) else { return nil }
+        defer { FileSystem.closeDescriptor(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { return nil }
+        return Int(info.st_mtim.tv_sec)
+    }
+
+    // MARK: Helpers
+
+    /// Renames a written file from tmp/ into cur/ and gives it the next UID, both under the lock, so the UID
+    /// is this file's even while other sessions list the folder.
+    func place(_ temporary: String, as name: MaildirFileName, size: Int) throws(FileSystemError) -> UInt32 {
+        try withLock { () throws(FileSystemError) -> UInt32 in
+            var list = loadList(now: MaildirFolder.wallClockSeconds)
+            do throws(FileSystemError) {
+                try FileSystem.move(temporary, to: path + "/cur/" + name.curName)
+            } catch {
+                FileSystem.remove(temporary)
+                throw error
+            }
+            let uid = list.add(base: name.base, size: size)
+            try save(list)
+            let directory = try FileSystem.openDirectory(path + "/cur")
+            defer { FileSystem.closeDescriptor(directory) }
+            try FileSystem.sync(directory, path: path + "/cur")
+            return uid
+        }
+    }
+
+    private func copyContents(of source: Int32, to target: String) throws(FileSystemError) {
+        let fd = try FileSystem.createExclusive(target)
+        do throws(FileSystemError) {
+            defer { FileSystem.closeDescriptor(fd) }
+            var buffer = [UInt8](repeating: 0, count: 256 * 1024)
+            var offset: off_t = 0
+            while true {
+                let count = buffer.withUnsafeMutableBytes { pread(source, $0.baseAddress, $0.count, offset) }
+                if count < 0 && errno == EINTR { continue }
+                try FileSystem.check(Int32(clamping: count), "read", target)
+                if count == 0 { break }
+                try FileSystem.writeAll(fd, buffer, count: count, path: target)
+                offset += off_t(count)
+            }
+            try FileSystem.sync(fd, path: target)
+        } catch {
+            FileSystem.remove(target)
+            throw error
+        }
+    }
+
+    private func setModificationTime(_ path: String, _ seconds: Int) {
+        var times = [timespec(tv_sec: seconds, tv_nsec: 0), timespec(tv_sec: seconds, tv_nsec: 0)]
+        _ = utimensat(AT_FDCWD, path, &times, 0)
+    }
+}

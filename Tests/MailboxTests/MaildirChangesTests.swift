@@ -1,0 +1,97 @@
+import FileSupport
+import Foundation
+import Mailbox
+import Testing
+
+/// What IMAP will change in folders: flags, APPEND, COPY, folder management and subscriptions.
+@Suite struct MaildirChangesTests {
+    let root = FileManager.default.temporaryDirectory.path + "/relaygate-changes-\(UUID().uuidString)"
+    var store: MailboxStore { MailboxStore(root: root) }
+
+    func files(_ folder: MaildirFolder, _ directory: String) -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: folder.path + "/" + directory)) ?? []).sorted()
+    }
+
+    @Test func flagsAreRenamesIntoCur() throws {
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try store.createMailbox("alice")
+        let inbox = store.inbox(of: "alice")
+        try Data("m\r\n".utf8).write(to: URL(fileURLWithPath: inbox.path + "/new/1.a.host"))
+        let message = try #require(try inbox.snapshot().messages.first)
+        let seen = try #require(try inbox.setFlags(message, to: [.seen, .flagged]))
+        #expect(files(inbox, "new").isEmpty && files(inbox, "cur") == ["1.a.host:2,FS"])
+        #expect(!seen.isNew && seen.flags == [.seen, .flagged])
+        // Another session set flags meanwhile (and a keyword letter): found by base name, the letter kept.
+        try FileManager.default.moveItem(atPath: inbox.path + "/cur/1.a.host:2,FS", toPath: inbox.path + "/cur/1.a.host:2,Sa")
+        _ = try inbox.setFlags(seen, to: [.deleted])
+        #expect(files(inbox, "cur") == ["1.a.host:2,Ta"])
+        #expect(try inbox.snapshot().messages.map(\.uid) == [1], "a flag change keeps the UID")
+        try FileManager.default.removeItem(atPath: inbox.path + "/cur/1.a.host:2,Ta")
+        #expect(try inbox.setFlags(seen, to: []) == nil, "a message gone is reported, not an error")
+    }
+
+    @Test func appendGivesTheNextUIDAndKeepsTheDate() throws {
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try store.createMailbox("alice")
+        let inbox = store.inbox(of: "alice")
+        try Data("old\r\n".utf8).write(to: URL(fileURLWithPath: inbox.path + "/new/1.a.host"))
+        _ = try inbox.snapshot()
+        let uid = try inbox.append(Array("Subject: a\n\nbody\n".utf8), flags: [.seen], internalDate: 837_596_665, hostname: "mx")
+        #expect(uid == 2)
+        let snapshot = try inbox.snapshot()
+        let appended = try #require(snapshot.messages.last)
+        #expect(appended.uid == 2 && appended.flags == [.seen] && appended.size == 20, "17 octets, 3 bare LFs")
+        #expect(inbox.internalDate(of: appended) == 837_596_665)
+        #expect(files(inbox, "tmp").isEmpty)
+    }
+
+    @Test func copyLinksAndNumbersInTheDestination() throws {
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try store.createMailbox("alice")
+        let inbox = store.inbox(of: "alice")
+        let archive = try FolderName("Archive")
+        try store.createFolder(archive, of: "alice")
+        let target = store.folder(archive, of: "alice")
+        _ = try inbox.append(Array("one\r\n".utf8), flags: [.flagged], internalDate: 1_000_000, hostname: "mx")
+        _ = try inbox.append(Array("two\r\n".utf8), flags: [], internalDate: nil, hostname: "mx")
+        let messages = try inbox.snapshot().messages
+        try inbox.delete([messages[1]])
+        #expect(try inbox.copy(messages, to: target, hostname: "mx") == [1, nil], "a message gone is skipped")
+        let copied = try #require(try target.snapshot().messages.first)
+        #expect(copied.flags == [.flagged] && copied.size == 5)
+        #expect(target.internalDate(of: copied) == 1_000_000)
+        try inbox.delete([messages[0]])
+        #expect(try target.snapshot().messages.count == 1, "the copy outlives the original")
+    }
+
+    @Test func foldersAreCreatedRenamedAndDeleted() throws {
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let work = try FolderName("Work")
+        let child = try FolderName("Work.2024")
+        try store.createFolder(work, of: "alice")
+        try store.createFolder(child, of: "alice")
+        #expect(throws: MailboxStore.FolderProblem.exists(work)) { try store.createFolder(work, of: "alice") }
+        #expect(throws: MailboxStore.FolderProblem.self) { try store.createFolder(.inbox, of: "alice") }
+        #expect(FileManager.default.fileExists(atPath: store.folder(work, of: "alice").path + "/maildirfolder"))
+
+        let jobs = try FolderName("Jobs")
+        try store.renameFolder(work, to: jobs, of: "alice")
+        #expect(try store.folders(of: "alice").map(\.name) == ["INBOX", "Jobs", "Jobs.2024"], "children move too")
+        #expect(throws: MailboxStore.FolderProblem.missing(work)) { try store.renameFolder(work, to: jobs, of: "alice") }
+        #expect(throws: MailboxStore.FolderProblem.inbox("INBOX cannot be renamed")) {
+            try store.renameFolder(.inbox, to: work, of: "alice")
+        }
+
+        try store.deleteFolder(jobs, of: "alice")
+        #expect(try store.folders(of: "alice").map(\.name) == ["INBOX", "Jobs.2024"])
+        #expect(throws: MailboxStore.FolderProblem.inbox("INBOX cannot be deleted")) { try store.deleteFolder(.inbox, of: "alice") }
+    }
+
+    @Test func subscriptionsPersist() throws {
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try store.setSubscribed("Sent", true, of: "alice")
+        try store.setSubscribed("Trash", true, of: "alice")
+        try store.setSubscribed("Sent", false, of: "alice")
+        #expect(store.subscriptions(of: "alice") == ["Trash"])
+    }
+}
