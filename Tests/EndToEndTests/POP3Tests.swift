@@ -99,7 +99,7 @@ import Testing
             let dropped = try await pop3(server, ["--dele", "1", "--drop"])
             #expect(dropped["dele"] as? [String] == ["+OK Message 1 deleted"])
             // The server notices the close; then the mailbox is free again and nothing was deleted.
-            try await server.waitForLog("maildrop released", timeout: .seconds(5))
+            try await server.waitForLog("maildrop released", timeout: .seconds(30))
             let kept = try await pop3(server, ["--dele", "2"])
             #expect(kept["stat"] as? [Int] == [2, (kept["stat"] as! [Int])[1]])
             #expect((kept["quit"] as? String)?.hasSuffix("(1 message left)") == true, "\(kept)")
@@ -113,9 +113,12 @@ import Testing
     @Test func uidlIsStableAcrossSessionsAndOneSessionPerMailbox() async throws {
         try await withServer(users: Self.users, rules: Self.rules, delivery: true) { server in
             try await deliver(server, ["Subject: u\r\n\r\nu\r\n"])
-            async let holder = pop3(server, ["--hold", "3"])
-            try await server.waitForLog("maildrop opened", timeout: .seconds(10))
+            // The first session stays logged in until the second has had its answer, however slow the machine.
+            let release = server.directory.appendingPathComponent("release-holder").path
+            async let holder = pop3(server, ["--hold-until", release])
+            try await server.waitForLog("maildrop opened", timeout: .seconds(30))
             let second = try await pop3(server)
+            #expect(FileManager.default.createFile(atPath: release, contents: nil))
             #expect((second["login_error"] as? String)?.hasPrefix("-ERR [IN-USE]") == true, "\(second)")
             let first = try await holder
             let again = try await pop3(server)

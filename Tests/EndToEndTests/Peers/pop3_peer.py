@@ -8,6 +8,7 @@ verified against the server's generated certificate for its hostname. Message co
 import argparse
 import base64
 import json
+import os
 import poplib
 import ssl
 import sys
@@ -45,7 +46,7 @@ def main():
     parser.add_argument("--retr-all", action="store_true")
     parser.add_argument("--top", nargs=2, type=int, metavar=("MESSAGE", "LINES"))
     parser.add_argument("--dele", type=int, action="append", default=[])
-    parser.add_argument("--hold", type=float, default=0, help="seconds to stay logged in before quitting")
+    parser.add_argument("--hold-until", metavar="FILE", help="stay logged in until FILE exists (at most 60 s)")
     parser.add_argument("--drop", action="store_true", help="close the socket instead of QUIT")
     args = parser.parse_args()
 
@@ -91,8 +92,10 @@ def main():
         result["top"] = base64.b64encode(b"\r\n".join(lines) + b"\r\n").decode()
     for number in args.dele:
         result.setdefault("dele", []).append(client.dele(number).decode())
-    if args.hold:
-        time.sleep(args.hold)
+    if args.hold_until:
+        deadline = time.monotonic() + 60
+        while not os.path.exists(args.hold_until) and time.monotonic() < deadline:
+            time.sleep(0.02)
     if args.drop:
         client.sock.close()
         result["dropped"] = True
