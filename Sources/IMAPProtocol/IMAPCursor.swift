@@ -30,7 +30,8 @@ struct IMAPCursor {
 
     /// At the end of a line that a literal follows.
     private var atLiteral: Bool {
-        peek == nil && segment + 1 < segments.count && { if case .literal = segments[segment + 1] { true } else { false } }()
+        peek == nil && segment + 1 < segments.count
+            && { if case .literal = segments[segment + 1] { true } else { false } }()
     }
 
     mutating func advance() { offset += 1 }

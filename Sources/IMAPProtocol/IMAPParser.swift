@@ -74,7 +74,8 @@ public enum IMAPParser {
             let reference = try mailbox()
             try cursor.space()
             let pattern = try cursor.listMailbox()
-            return name == "LIST" ? .list(reference: reference, pattern: pattern) : .lsub(reference: reference, pattern: pattern)
+            return name == "LIST"
+                ? .list(reference: reference, pattern: pattern) : .lsub(reference: reference, pattern: pattern)
         case "STATUS":
             let box = try mailbox()
             try cursor.space()
@@ -91,7 +92,9 @@ public enum IMAPParser {
             try cursor.space()
             var flags: [String] = []
             if cursor.peek == UInt8(ascii: "(") {
-                flags = try cursor.parenthesized { (cursor: inout IMAPCursor) throws(IMAPCursor.Failure) in try cursor.flag() }
+                flags = try cursor.parenthesized { (cursor: inout IMAPCursor) throws(IMAPCursor.Failure) in
+                    try cursor.flag()
+                }
                 try cursor.space()
             }
             var date: IMAPDateTime?
@@ -235,7 +238,9 @@ public enum IMAPParser {
         try cursor.space()
         let flags: [String]
         if cursor.peek == UInt8(ascii: "(") {
-            flags = try cursor.parenthesized { (cursor: inout IMAPCursor) throws(IMAPCursor.Failure) in try cursor.flag() }
+            flags = try cursor.parenthesized { (cursor: inout IMAPCursor) throws(IMAPCursor.Failure) in
+                try cursor.flag()
+            }
         } else {
             var list = [try cursor.flag()]
             while cursor.skip(UInt8(ascii: " ")) { list.append(try cursor.flag()) }
@@ -261,7 +266,8 @@ public enum IMAPParser {
     /// Nesting of NOT, OR and parentheses is limited, so a hostile query cannot exhaust the stack.
     static let maxSearchDepth = 32
 
-    private static func searchKey(_ cursor: inout IMAPCursor, depth: inout Int) throws(IMAPCursor.Failure) -> SearchKey {
+    private static func searchKey(_ cursor: inout IMAPCursor, depth: inout Int) throws(IMAPCursor.Failure) -> SearchKey
+    {
         depth += 1
         defer { depth -= 1 }
         guard depth <= maxSearchDepth else { throw IMAPCursor.Failure("search nested too deeply") }

@@ -30,7 +30,8 @@ public enum IMAPStructureEncoder {
         let items = [
             nstring(part.field("Date")), nstring(part.field("Subject")), from ?? "NIL", sender ?? "NIL",
             replyTo ?? "NIL", addresses(part.field("To")) ?? "NIL", addresses(part.field("Cc")) ?? "NIL",
-            addresses(part.field("Bcc")) ?? "NIL", nstring(part.field("In-Reply-To")), nstring(part.field("Message-ID")),
+            addresses(part.field("Bcc")) ?? "NIL", nstring(part.field("In-Reply-To")),
+            nstring(part.field("Message-ID")),
         ]
         return "(" + items.joined(separator: " ") + ")"
     }
@@ -43,7 +44,9 @@ public enum IMAPStructureEncoder {
         guard !parsed.isEmpty else { return nil }
         return "("
             + parsed.map { address in
-                "(" + [nstring(address.name), "NIL", nstring(address.mailbox), nstring(address.host)].joined(separator: " ")
+                "("
+                    + [nstring(address.name), "NIL", nstring(address.mailbox), nstring(address.host)].joined(
+                        separator: " ")
                     + ")"
             }.joined() + ")"
     }
@@ -56,7 +59,8 @@ public enum IMAPStructureEncoder {
             var items = part.children.map { bodyStructure($0, extended: extended) }.joined()
             items += " " + string(part.contentType.subtype.uppercased())
             if extended {
-                items += " " + parameters(part.contentType.parameters) + " " + disposition(part) + " "
+                items +=
+                    " " + parameters(part.contentType.parameters) + " " + disposition(part) + " "
                     + nstring(part.field("Content-Language")) + " " + nstring(part.field("Content-Location"))
             }
             return "(" + items + ")"

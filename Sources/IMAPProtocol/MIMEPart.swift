@@ -101,11 +101,14 @@ extension MIMEPart {
             for childRange in bodyParts(bytes, part.body, boundary: Array(("--" + boundary).utf8)) {
                 guard budget > 0 else { break }
                 part.children.append(
-                    parse(bytes, range: childRange, defaultType: childDefault, depth: depth + 1, limits: limits, budget: &budget))
+                    parse(
+                        bytes, range: childRange, defaultType: childDefault, depth: depth + 1, limits: limits,
+                        budget: &budget))
             }
         } else if part.isMessage {
             part.children = [
-                parse(bytes, range: part.body, defaultType: .textPlain, depth: depth + 1, limits: limits, budget: &budget)
+                parse(
+                    bytes, range: part.body, defaultType: .textPlain, depth: depth + 1, limits: limits, budget: &budget)
             ]
         }
         return part
@@ -240,7 +243,9 @@ struct HeaderScanner {
         return true
     }
 
-    private static let specials: Set<Character> = ["(", ")", "<", ">", "@", ",", ";", ":", "\\", "\"", "/", "[", "]", "?", "="]
+    private static let specials: Set<Character> = [
+        "(", ")", "<", ">", "@", ",", ";", ":", "\\", "\"", "/", "[", "]", "?", "=",
+    ]
 
     mutating func token() -> String? {
         skipSpace()

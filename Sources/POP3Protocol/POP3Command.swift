@@ -56,7 +56,8 @@ public enum POP3Command: Equatable, Sendable {
             return .success(.pass(String(rest)))
         case "AUTH":
             guard arguments.count <= 2 else { return .failure(.syntax("AUTH mechanism [initial-response]")) }
-            return .success(.auth(mechanism: arguments.first?.uppercased(), initialResponse: arguments.dropFirst().first))
+            return .success(
+                .auth(mechanism: arguments.first?.uppercased(), initialResponse: arguments.dropFirst().first))
         case "CAPA": return none(.capa)
         case "STLS": return none(.stls)
         case "STAT": return none(.stat)
@@ -68,7 +69,8 @@ public enum POP3Command: Equatable, Sendable {
         case "RETR": return message { .retr($0) }
         case "DELE": return message { .dele($0) }
         case "TOP":
-            guard arguments.count == 2, let number = parseNumber(arguments[0]), let lines = parseNumber(arguments[1]) else {
+            guard arguments.count == 2, let number = parseNumber(arguments[0]), let lines = parseNumber(arguments[1])
+            else {
                 return .failure(.syntax("TOP needs a message number and a line count"))
             }
             return .success(.top(number, lines: lines))

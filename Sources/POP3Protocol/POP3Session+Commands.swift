@@ -6,7 +6,8 @@ extension POP3Session {
         let command: POP3Command
         switch POP3Command.parse(line) {
         case .success(let parsed): command = parsed
-        case .failure(.unknown(let keyword)): return fail("Unknown command \(keyword.filter { $0.isASCII && !$0.isWhitespace })")
+        case .failure(.unknown(let keyword)):
+            return fail("Unknown command \(keyword.filter { $0.isASCII && !$0.isWhitespace })")
         case .failure(.syntax(let text)): return fail("Syntax: \(text)")
         }
         switch (command, state) {

@@ -5,7 +5,8 @@
 #endif
 
 /// A username and password to check. The password never appears in a description or a log.
-public struct Credentials: Sendable, Equatable, CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+public struct Credentials: Sendable, Equatable, CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable
+{
     public let mechanism: String
     public let username: String
     public let password: String

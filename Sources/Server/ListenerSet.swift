@@ -60,7 +60,9 @@ public final class ListenerSet: Sendable {
                 bound.append(BoundListener(listener: listener, localAddress: local))
                 logger.info(
                     "listening",
-                    metadata: ["address": "\(Self.describe(local))", "tls": listener.implicitTLS ? "implicit" : "starttls"])
+                    metadata: [
+                        "address": "\(Self.describe(local))", "tls": listener.implicitTLS ? "implicit" : "starttls",
+                    ])
             } catch let error as IOError
                 where listener.optional && [EAFNOSUPPORT, EADDRNOTAVAIL].contains(error.errnoCode)
             {

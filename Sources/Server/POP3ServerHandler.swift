@@ -145,7 +145,8 @@ final class POP3ServerHandler: ChannelDuplexHandler {
             guard let tlsContext = service.tlsContext else { return close(context: context) }
             context.flush()
             do {
-                try context.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tlsContext), position: .first)
+                try context.pipeline.syncOperations.addHandler(
+                    NIOSSLServerHandler(context: tlsContext), position: .first)
             } catch {
                 logger.error("could not start TLS", metadata: ["error": "\(error)"])
                 context.close(promise: nil)
@@ -182,7 +183,8 @@ final class POP3ServerHandler: ChannelDuplexHandler {
                     self.drain(context: context)
                 }
                 if verdict.delay > .zero {
-                    context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(Clocks.nanoseconds(verdict.delay))) {
+                    context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(Clocks.nanoseconds(verdict.delay)))
+                    {
                         finish()
                     }
                 } else {
@@ -260,7 +262,8 @@ final class POP3ServerHandler: ChannelDuplexHandler {
 
     private func remove(_ indexes: [Int], context: ChannelHandlerContext) {
         guard let maildrop else { return session.updateFinished(removed: false) }
-        service.maildrops.remove(indexes, from: maildrop, on: context.eventLoop).assumeIsolated().whenSuccess { removed in
+        service.maildrops.remove(indexes, from: maildrop, on: context.eventLoop).assumeIsolated().whenSuccess {
+            removed in
             if removed {
                 self.logger.info("messages deleted", metadata: ["count": "\(indexes.count)"])
             } else {

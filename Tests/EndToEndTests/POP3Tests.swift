@@ -11,7 +11,10 @@ import Testing
         for message in messages {
             let result = try await Peer.run(
                 "send", server: server,
-                ["--port", "\(server.smtpPort)", "--from", "bob@example.org", "--to", "alice@shop.example", "--message", message])
+                [
+                    "--port", "\(server.smtpPort)", "--from", "bob@example.org", "--to", "alice@shop.example",
+                    "--message", message,
+                ])
             #expect(result["ok"] as? Bool == true, "\(result)")
         }
         let new = server.spool + "/mailboxes/alice/new"
@@ -23,20 +26,24 @@ import Testing
     }
 
     func pop3(_ server: ServerProcess, tls: Bool = true, _ arguments: [String] = []) async throws -> [String: Any] {
-        let connection = tls ? ["--port", "\(server.pop3sPort)", "--implicit-tls"] : ["--port", "\(server.pop3Port)", "--stls"]
-        return try await Peer.pop3(server: server, connection + ["--user", "alice", "--password", "correct horse"] + arguments)
+        let connection =
+            tls ? ["--port", "\(server.pop3sPort)", "--implicit-tls"] : ["--port", "\(server.pop3Port)", "--stls"]
+        return try await Peer.pop3(
+            server: server, connection + ["--user", "alice", "--password", "correct horse"] + arguments)
     }
 
     func mailboxFiles(_ server: ServerProcess) -> [String] {
         ["new", "cur"].flatMap { directory in
-            ((try? FileManager.default.contentsOfDirectory(atPath: server.spool + "/mailboxes/alice/" + directory)) ?? [])
+            ((try? FileManager.default.contentsOfDirectory(atPath: server.spool + "/mailboxes/alice/" + directory))
+                ?? [])
                 .map { directory + "/" + $0 }
         }.sorted()
     }
 
     @Test func deliveredMailIsRetrievedByteForByteWithExactSizes() async throws {
         try await withServer(users: Self.users, rules: Self.rules, delivery: true) { server in
-            try await deliver(server, ["Subject: one\r\n\r\n.a line with a leading dot\r\nbody\r\n", "Subject: two\r\n\r\nx\r\n"])
+            try await deliver(
+                server, ["Subject: one\r\n\r\n.a line with a leading dot\r\nbody\r\n", "Subject: two\r\n\r\nx\r\n"])
             let result = try await pop3(server, ["--retr-all"])
             #expect((result["login"] as? String)?.hasPrefix("+OK Logged in, 2 messages") == true, "\(result)")
             #expect(result["tls_version"] as? String == "TLSv1.3")
@@ -48,8 +55,10 @@ import Testing
             for (index, message) in messages.enumerated() {
                 let retrieved = try #require(Data(base64Encoded: message["content"]!))
                 let stored = try #require(
-                    try files.map { try Data(contentsOf: URL(fileURLWithPath: server.spool + "/mailboxes/alice/" + $0)) }
-                        .first { $0 == retrieved })
+                    try files.map {
+                        try Data(contentsOf: URL(fileURLWithPath: server.spool + "/mailboxes/alice/" + $0))
+                    }
+                    .first { $0 == retrieved })
                 #expect(message["status"] == "+OK \(stored.count) octets")
                 #expect(list[index] == "\(index + 1) \(stored.count)", "LIST counts exactly what RETR sends")
                 total += stored.count
@@ -65,8 +74,14 @@ import Testing
         try await withServer(users: Self.users, rules: Self.rules, delivery: true) { server in
             try await deliver(server, ["Subject: s\r\n\r\nline one\r\nline two\r\n"])
             let result = try await pop3(server, tls: false, ["--top", "1", "1"])
-            #expect(result["capa_before"] as? [String] == ["AUTH-RESP-CODE", "IMPLEMENTATION", "PIPELINING", "RESP-CODES", "STLS", "TOP", "UIDL"])
-            #expect(result["capa_after_tls"] as? [String] == ["AUTH-RESP-CODE", "IMPLEMENTATION", "PIPELINING", "RESP-CODES", "SASL", "TOP", "UIDL", "USER"])
+            #expect(
+                result["capa_before"] as? [String] == [
+                    "AUTH-RESP-CODE", "IMPLEMENTATION", "PIPELINING", "RESP-CODES", "STLS", "TOP", "UIDL",
+                ])
+            #expect(
+                result["capa_after_tls"] as? [String] == [
+                    "AUTH-RESP-CODE", "IMPLEMENTATION", "PIPELINING", "RESP-CODES", "SASL", "TOP", "UIDL", "USER",
+                ])
             let top = String(decoding: Data(base64Encoded: result["top"] as! String)!, as: UTF8.self)
             #expect(top.hasSuffix("Subject: s\r\n\r\nline one\r\n"), "header, blank line, one body line: \(top)")
         }
@@ -88,7 +103,8 @@ import Testing
             let good = try await pop3(server, ["--sasl"])
             #expect((good["login"] as? String)?.hasPrefix("+OK Logged in, 0 messages") == true, "\(good)")
             let bad = try await Peer.pop3(
-                server: server, ["--port", "\(server.pop3sPort)", "--implicit-tls", "--user", "alice", "--password", "wrong"])
+                server: server,
+                ["--port", "\(server.pop3sPort)", "--implicit-tls", "--user", "alice", "--password", "wrong"])
             #expect(bad["login_error"] as? String == "-ERR [AUTH] Invalid user name or password")
         }
     }
@@ -105,7 +121,9 @@ import Testing
             #expect((kept["quit"] as? String)?.hasSuffix("(1 message left)") == true, "\(kept)")
             #expect(mailboxFiles(server).count == 1)
             let after = try await pop3(server, ["--retr-all"])
-            let remaining = String(decoding: Data(base64Encoded: (after["messages"] as! [[String: String]])[0]["content"]!)!, as: UTF8.self)
+            let remaining = String(
+                decoding: Data(base64Encoded: (after["messages"] as! [[String: String]])[0]["content"]!)!, as: UTF8.self
+            )
             #expect(remaining.contains("Subject: 1\r\n"))
         }
     }
@@ -168,7 +186,9 @@ import Testing
             let messages = (1...3).map { "Subject: fetch \($0)\r\n\r\n.leading dot\r\nbody \($0)\r\n" }
             try await POP3EndToEndTests().deliver(server, messages)
             let stored = try POP3EndToEndTests().mailboxFiles(server).map {
-                String(decoding: try Data(contentsOf: URL(fileURLWithPath: server.spool + "/mailboxes/alice/" + $0)), as: UTF8.self)
+                String(
+                    decoding: try Data(contentsOf: URL(fileURLWithPath: server.spool + "/mailboxes/alice/" + $0)),
+                    as: UTF8.self)
             }
             let out = server.directory.appendingPathComponent("fetched")
             try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
@@ -192,7 +212,8 @@ import Testing
                 String(decoding: try Data(contentsOf: out.appendingPathComponent($0)), as: UTF8.self)
             }
             // fetchmail hands its MDA LF line ends.
-            #expect(Set(fetched) == Set(stored.map { $0.replacingOccurrences(of: "\r\n", with: "\n") }), "\(transcript)")
+            #expect(
+                Set(fetched) == Set(stored.map { $0.replacingOccurrences(of: "\r\n", with: "\n") }), "\(transcript)")
             #expect(POP3EndToEndTests().mailboxFiles(server).isEmpty, "fetched messages are deleted at QUIT")
         }
     }

@@ -31,12 +31,17 @@ import Testing
 
             let deadline = ContinuousClock.now + .seconds(20)
             while POP3EndToEndTests().mailboxFiles(server).count < 2 {
-                guard ContinuousClock.now < deadline else { throw ServerProcessError("not delivered:\n\(server.logText)") }
+                guard ContinuousClock.now < deadline else {
+                    throw ServerProcessError("not delivered:\n\(server.logText)")
+                }
                 try await Task.sleep(for: .milliseconds(50))
             }
             let read = try await Peer.pop3(
-                server: server, ["--port", "\(server.pop3sPort)", "--implicit-tls", "--user", "carol", "--password", "carol pw"])
-            #expect(read["stat"] as? [Int] != nil && (read["stat"] as! [Int])[0] == 2, "carol reads alice's mailbox: \(read)")
+                server: server,
+                ["--port", "\(server.pop3sPort)", "--implicit-tls", "--user", "carol", "--password", "carol pw"])
+            #expect(
+                read["stat"] as? [Int] != nil && (read["stat"] as! [Int])[0] == 2,
+                "carol reads alice's mailbox: \(read)")
         }
     }
 }

@@ -38,7 +38,10 @@ func set(_ ranges: [(SequenceSet.Bound, SequenceSet.Bound)]) -> SequenceSet {
         ("a1 AUTHENTICATE PLAIN\r\n", .authenticate(mechanism: "PLAIN", initialResponse: nil)),
         ("a1 AUTHENTICATE PLAIN AGEAYg==\r\n", .authenticate(mechanism: "PLAIN", initialResponse: "AGEAYg==")),
         ("a1 UID EXPUNGE 3:5\r\n", .uidExpunge(set([(.number(3), .number(5))]))),
-        ("a1 COPY 1,3:* Trash\r\n", .copy(set([(.number(1), .number(1)), (.number(3), .last)]), to: "Trash", uid: false)),
+        (
+            "a1 COPY 1,3:* Trash\r\n",
+            .copy(set([(.number(1), .number(1)), (.number(3), .last)]), to: "Trash", uid: false)
+        ),
         ("a1 UID MOVE 7 Archive\r\n", .move(set([(.number(7), .number(7))]), to: "Archive", uid: true)),
         ("a1 IDLE\r\n", .idle),
     ])
@@ -47,19 +50,25 @@ func set(_ ranges: [(SequenceSet.Bound, SequenceSet.Bound)]) -> SequenceSet {
     }
 
     @Test func appendTakesFlagsADateAndALiteral() throws {
-        let command = try parse("A003 APPEND saved-messages (\\Seen) \"17-Jul-1996 02:44:25 -0700\" {10}\r\nSubject: x\r\n").get()
+        let command = try parse(
+            "A003 APPEND saved-messages (\\Seen) \"17-Jul-1996 02:44:25 -0700\" {10}\r\nSubject: x\r\n"
+        ).get()
         guard case .append(let mailbox, let flags, let date, let message) = command.kind else {
             Issue.record("\(command)")
             return
         }
         #expect(mailbox == "saved-messages" && flags == ["\\Seen"] && message == Array("Subject: x".utf8))
         #expect(date?.secondsSince1970 == 837_596_665, "1996-07-17 09:44:25 UTC")
-        #expect(kind("a APPEND INBOX {3+}\r\nabc\r\n") == .append(mailbox: "INBOX", flags: [], date: nil, message: Array("abc".utf8)))
+        #expect(
+            kind("a APPEND INBOX {3+}\r\nabc\r\n")
+                == .append(mailbox: "INBOX", flags: [], date: nil, message: Array("abc".utf8)))
         #expect(kind("a APPEND INBOX \" 7-Jul-1996 02:44:25 +0000\" {1+}\r\nx\r\n") != nil, "space-padded day")
     }
 
     @Test func fetchAttributesAndMacros() {
-        #expect(kind("a FETCH 1:* FAST\r\n") == .fetch(set([(.number(1), .last)]), [.flags, .internalDate, .rfc822Size], uid: false))
+        #expect(
+            kind("a FETCH 1:* FAST\r\n")
+                == .fetch(set([(.number(1), .last)]), [.flags, .internalDate, .rfc822Size], uid: false))
         #expect(
             kind("a FETCH 2 (UID RFC822.SIZE BODY.PEEK[HEADER.FIELDS (From Subject)] BODY[1.2.MIME] BODY[]<0.100>)\r\n")
                 == .fetch(
@@ -70,15 +79,25 @@ func set(_ ranges: [(SequenceSet.Bound, SequenceSet.Bound)]) -> SequenceSet {
                         .section(Section(part: [1, 2], text: .mime), partial: nil, peek: false),
                         .section(Section(), partial: .init(origin: 0, count: 100), peek: false),
                     ], uid: false))
-        #expect(kind("a UID FETCH 5 FLAGS\r\n") == .fetch(set([(.number(5), .number(5))]), [.uid, .flags], uid: true), "UID always")
+        #expect(
+            kind("a UID FETCH 5 FLAGS\r\n") == .fetch(set([(.number(5), .number(5))]), [.uid, .flags], uid: true),
+            "UID always")
         #expect(kind("a FETCH 1 (BODY BODYSTRUCTURE ENVELOPE RFC822 RFC822.HEADER RFC822.TEXT)\r\n") != nil)
-        #expect(kind("a FETCH 1 BODY[3]\r\n") == .fetch(set([(.number(1), .number(1))]), [.section(Section(part: [3]), partial: nil, peek: false)], uid: false))
+        #expect(
+            kind("a FETCH 1 BODY[3]\r\n")
+                == .fetch(
+                    set([(.number(1), .number(1))]), [.section(Section(part: [3]), partial: nil, peek: false)],
+                    uid: false))
     }
 
     @Test func storeModes() {
         let one = set([(.number(1), .number(1))])
-        #expect(kind("a STORE 1 +FLAGS (\\Seen \\Deleted)\r\n") == .store(one, .add, flags: ["\\Seen", "\\Deleted"], silent: false, uid: false))
-        #expect(kind("a UID STORE 1 -FLAGS.SILENT \\Flagged\r\n") == .store(one, .remove, flags: ["\\Flagged"], silent: true, uid: true))
+        #expect(
+            kind("a STORE 1 +FLAGS (\\Seen \\Deleted)\r\n")
+                == .store(one, .add, flags: ["\\Seen", "\\Deleted"], silent: false, uid: false))
+        #expect(
+            kind("a UID STORE 1 -FLAGS.SILENT \\Flagged\r\n")
+                == .store(one, .remove, flags: ["\\Flagged"], silent: true, uid: true))
         #expect(kind("a STORE 1 FLAGS ()\r\n") == .store(one, .replace, flags: [], silent: false, uid: false))
     }
 
@@ -91,7 +110,10 @@ func set(_ ranges: [(SequenceSet.Bound, SequenceSet.Bound)]) -> SequenceSet {
                         .header("From", "bob"), .since(IMAPDate(year: 1994, month: 2, day: 1)),
                         .not(.flag("\\Deleted", set: true)),
                     ]), uid: true))
-        #expect(kind("a SEARCH OR (SEEN FLAGGED) LARGER 1000\r\n") == .search(.or(.and([.flag("\\Seen", set: true), .flag("\\Flagged", set: true)]), .larger(1000)), uid: false))
+        #expect(
+            kind("a SEARCH OR (SEEN FLAGGED) LARGER 1000\r\n")
+                == .search(
+                    .or(.and([.flag("\\Seen", set: true), .flag("\\Flagged", set: true)]), .larger(1000)), uid: false))
         #expect(kind("a SEARCH 1:3 UID 5,* HEADER X-Spam yes\r\n") != nil)
         #expect(kind("a SEARCH SUBJECT {5}\r\nhello\r\n") == .search(.header("Subject", "hello"), uid: false))
     }
@@ -174,13 +196,22 @@ func set(_ ranges: [(SequenceSet.Bound, SequenceSet.Bound)]) -> SequenceSet {
     }
 
     @Test func aLiteralOverTheLimitIsRefusedBeforeItsOctetsCome() {
-        #expect(events(["a APPEND X {101}\r\n"]) == [.literalTooLarge(firstLine: Array("a APPEND X {101}".utf8), synchronizing: true)])
-        #expect(events(["a APPEND X {1000+}\r\n"]) == [.literalTooLarge(firstLine: Array("a APPEND X {1000+}".utf8), synchronizing: false)])
+        #expect(
+            events(["a APPEND X {101}\r\n"]) == [
+                .literalTooLarge(firstLine: Array("a APPEND X {101}".utf8), synchronizing: true)
+            ])
+        #expect(
+            events(["a APPEND X {1000+}\r\n"]) == [
+                .literalTooLarge(firstLine: Array("a APPEND X {1000+}".utf8), synchronizing: false)
+            ])
         #expect(events(["a APPEND X {99999999999}\r\n"]).count == 1, "absurd sizes do not overflow")
     }
 
     @Test func longLinesAreDropped() {
-        #expect(events([String(repeating: "x", count: 300) + "\r\na NOOP\r\n"]) == [.lineTooLong, .command([.line(Array("a NOOP".utf8))])])
+        #expect(
+            events([String(repeating: "x", count: 300) + "\r\na NOOP\r\n"]) == [
+                .lineTooLong, .command([.line(Array("a NOOP".utf8))]),
+            ])
     }
 
     @Test func braceTextThatIsNotALiteralStaysText() {

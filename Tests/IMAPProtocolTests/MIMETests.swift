@@ -24,7 +24,8 @@ func crlf(_ text: String) -> [UInt8] {
     @Test func aSimpleMessageIsOneTextPart() {
         let part = MIMEPart.parse(Self.simple)
         #expect(part.field("subject") == "Hello world", "unfolded")
-        #expect(part.contentType.type == "text" && part.contentType.parameter("charset") == "us-ascii", "RFC 2045 default")
+        #expect(
+            part.contentType.type == "text" && part.contentType.parameter("charset") == "us-ascii", "RFC 2045 default")
         #expect(part.body.count == 20 && part.bodyLines == 2)
         #expect(Array(Self.simple[part.header]).suffix(4) == [13, 10, 13, 10], "the header ends with its blank line")
         #expect(
@@ -81,7 +82,8 @@ func crlf(_ text: String) -> [UInt8] {
         let part = MIMEPart.parse(Self.multipart)
         #expect(part.isMultipart && part.children.count == 3)
         let first = try #require(part.part(at: [1]))
-        #expect(Array(Self.multipart[first.body]) == Array("hello".utf8), "the CRLF before a boundary is the boundary's")
+        #expect(
+            Array(Self.multipart[first.body]) == Array("hello".utf8), "the CRLF before a boundary is the boundary's")
         #expect(part.part(at: [2])?.isMessage == true)
         let html = try #require(part.part(at: [2, 2]))
         #expect(html.contentType.subtype == "html" && Array(Self.multipart[html.body]) == Array("<p>html</p>".utf8))
@@ -93,7 +95,10 @@ func crlf(_ text: String) -> [UInt8] {
 
     @Test func bodyStructureOfTheWholeTree() {
         let structure = IMAPStructureEncoder.bodyStructure(MIMEPart.parse(Self.multipart), extended: true)
-        #expect(structure.hasPrefix("((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"utf-8\") NIL NIL \"7BIT\" 5 1 NIL NIL NIL NIL)(\"MESSAGE\" \"RFC822\" NIL"))
+        #expect(
+            structure.hasPrefix(
+                "((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"utf-8\") NIL NIL \"7BIT\" 5 1 NIL NIL NIL NIL)(\"MESSAGE\" \"RFC822\" NIL"
+            ))
         #expect(structure.contains("(\"ATTACHMENT\" (\"FILENAME\" \"fwd.eml\"))"))
         #expect(structure.contains("\"ALTERNATIVE\" (\"BOUNDARY\" \"b2\")"))
         #expect(structure.contains("(\"APPLICATION\" \"PDF\" NIL NIL NIL \"BASE64\" 8 NIL NIL NIL NIL)"))
@@ -118,7 +123,9 @@ func crlf(_ text: String) -> [UInt8] {
     }
 
     @Test func partsAreBounded() {
-        let message = "Content-Type: multipart/mixed; boundary=x\n\n" + String(repeating: "--x\n\nbody\n", count: 5000) + "--x--\n"
+        let message =
+            "Content-Type: multipart/mixed; boundary=x\n\n" + String(repeating: "--x\n\nbody\n", count: 5000)
+            + "--x--\n"
         #expect(MIMEPart.parse(crlf(message)).children.count < 1000)
     }
 

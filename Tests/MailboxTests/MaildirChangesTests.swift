@@ -22,7 +22,8 @@ import Testing
         #expect(files(inbox, "new").isEmpty && files(inbox, "cur") == ["1.a.host:2,FS"])
         #expect(!seen.isNew && seen.flags == [.seen, .flagged])
         // Another session set flags meanwhile (and a keyword letter): found by base name, the letter kept.
-        try FileManager.default.moveItem(atPath: inbox.path + "/cur/1.a.host:2,FS", toPath: inbox.path + "/cur/1.a.host:2,Sa")
+        try FileManager.default.moveItem(
+            atPath: inbox.path + "/cur/1.a.host:2,FS", toPath: inbox.path + "/cur/1.a.host:2,Sa")
         _ = try inbox.setFlags(seen, to: [.deleted])
         #expect(files(inbox, "cur") == ["1.a.host:2,Ta"])
         #expect(try inbox.snapshot().messages.map(\.uid) == [1], "a flag change keeps the UID")
@@ -36,7 +37,8 @@ import Testing
         let inbox = store.inbox(of: "alice")
         try Data("old\r\n".utf8).write(to: URL(fileURLWithPath: inbox.path + "/new/1.a.host"))
         _ = try inbox.snapshot()
-        let uid = try inbox.append(Array("Subject: a\n\nbody\n".utf8), flags: [.seen], internalDate: 837_596_665, hostname: "mx")
+        let uid = try inbox.append(
+            Array("Subject: a\n\nbody\n".utf8), flags: [.seen], internalDate: 837_596_665, hostname: "mx")
         #expect(uid == 2)
         let snapshot = try inbox.snapshot()
         let appended = try #require(snapshot.messages.last)
@@ -77,14 +79,18 @@ import Testing
         let jobs = try FolderName("Jobs")
         try store.renameFolder(work, to: jobs, of: "alice")
         #expect(try store.folders(of: "alice").map(\.name) == ["INBOX", "Jobs", "Jobs.2024"], "children move too")
-        #expect(throws: MailboxStore.FolderProblem.missing(work)) { try store.renameFolder(work, to: jobs, of: "alice") }
+        #expect(throws: MailboxStore.FolderProblem.missing(work)) {
+            try store.renameFolder(work, to: jobs, of: "alice")
+        }
         #expect(throws: MailboxStore.FolderProblem.inbox("INBOX cannot be renamed")) {
             try store.renameFolder(.inbox, to: work, of: "alice")
         }
 
         try store.deleteFolder(jobs, of: "alice")
         #expect(try store.folders(of: "alice").map(\.name) == ["INBOX", "Jobs.2024"])
-        #expect(throws: MailboxStore.FolderProblem.inbox("INBOX cannot be deleted")) { try store.deleteFolder(.inbox, of: "alice") }
+        #expect(throws: MailboxStore.FolderProblem.inbox("INBOX cannot be deleted")) {
+            try store.deleteFolder(.inbox, of: "alice")
+        }
     }
 
     @Test func subscriptionsPersist() throws {

@@ -51,7 +51,10 @@ struct Harness {
     static func loggedIn() -> Harness {
         var harness = Harness()
         harness.send("USER alice\r\nPASS secret word\r\n")
-        #expect(harness.actions == [.verifyCredentials(Credentials(mechanism: "USER", username: "alice", password: "secret word"))])
+        #expect(
+            harness.actions == [
+                .verifyCredentials(Credentials(mechanism: "USER", username: "alice", password: "secret word"))
+            ])
         _ = harness.finish { $0.authenticationFinished(.accepted) }
         #expect(harness.actions.contains(.openMaildrop(user: "alice")))
         let reply = harness.finish { $0.maildropOpened(.success(maildrop)) }
@@ -103,7 +106,10 @@ struct Harness {
     @Test func saslPlainWithAndWithoutInitialResponse() {
         var harness = Harness()
         harness.send("AUTH PLAIN AGFsaWNlAHNlY3JldA==\r\n")
-        #expect(harness.actions == [.verifyCredentials(Credentials(mechanism: "PLAIN", username: "alice", password: "secret"))])
+        #expect(
+            harness.actions == [
+                .verifyCredentials(Credentials(mechanism: "PLAIN", username: "alice", password: "secret"))
+            ])
         _ = harness.finish { $0.authenticationFinished(.rejected) }
         #expect(harness.sent == "-ERR [AUTH] Invalid user name or password\r\n")
 

@@ -78,7 +78,9 @@ extension MaildirFolder {
                 var info = stat()
                 if fstat(fd, &info) == 0 { setModificationTime(temporary, Int(info.st_mtim.tv_sec)) }
             }
-            uids.append(try destination.place(temporary, as: MaildirFileName(base: base, flags: message.flags), size: message.size))
+            uids.append(
+                try destination.place(
+                    temporary, as: MaildirFileName(base: base, flags: message.flags), size: message.size))
         }
         return uids
     }
