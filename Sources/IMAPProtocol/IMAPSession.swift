@@ -1,0 +1,276 @@
+import NIOCore
+import ProtocolSupport
+
+/// The server side of one IMAP connection (RFC 3501), as a pure state machine, like `SMTPServerSession` and
+/// `POP3Session`: the driver feeds it events and carries out the `Action`s it returns.
+///
+/// So far it serves the not-authenticated state: greeting, CAPABILITY, NOOP, LOGOUT, STARTTLS, LOGIN and
+/// AUTHENTICATE PLAIN (with SASL-IR), literals with their continuations and limits. Passwords travel only
+/// inside TLS (LOGINDISABLED before it, RFC 3501 6.2.3). The authenticated and selected states build on
+/// this (see docs/mailboxes.md).
+public struct IMAPSession: Sendable {
+    public struct Configuration: Sendable {
+        public var hostname: String
+        /// STARTTLS can be offered (a certificate is set up).
+        public var tlsAvailable: Bool
+        public var maxLineLength = 8192
+        /// The largest literal (an APPENDed message is one).
+        public var maxLiteralSize = 50 << 20
+        /// Refused commands before the connection is closed.
+        public var maxErrors = 10
+
+        public init(hostname: String, tlsAvailable: Bool) {
+            self.hostname = hostname
+            self.tlsAvailable = tlsAvailable
+        }
+    }
+
+    public enum Action: Equatable, Sendable {
+        /// Write these lines (CRLF-terminated).
+        case send(String)
+        /// The OK to STARTTLS is written: start TLS, then call `tlsEstablished`.
+        case startTLS
+        /// Check the credentials, then call `authenticationFinished`.
+        case verifyCredentials(Credentials)
+        /// Close once everything before it is written.
+        case close
+        case log(Event)
+    }
+
+    public enum Event: Equatable, Sendable {
+        case authenticated(user: String, mechanism: String)
+        case authenticationFailed(user: String, result: AuthenticationResult)
+        case protocolError(String)
+    }
+
+    public enum Phase: Equatable, Sendable {
+        case command
+        case waitingForDriver
+        case closed
+    }
+
+    enum State: Equatable {
+        case notAuthenticated
+        /// AUTHENTICATE PLAIN sent "+": the next line is the client's response.
+        case saslResponse(tag: String)
+        case verifying(tag: String, user: String, mechanism: String)
+        case authenticated(user: String)
+        case closed
+    }
+
+    public let configuration: Configuration
+    var state: State = .notAuthenticated
+    var tlsActive: Bool
+    var tlsStarting = false
+    var errorCount = 0
+    var input = ByteBuffer()
+    var framer: IMAPCommandFramer
+    var pending = CircularBuffer<Action>(initialCapacity: 4)
+
+    public init(configuration: Configuration, implicitTLS: Bool) {
+        self.configuration = configuration
+        tlsActive = implicitTLS
+        framer = IMAPCommandFramer(
+            maxLineLength: configuration.maxLineLength, maxLiteralSize: configuration.maxLiteralSize)
+    }
+
+    // MARK: Events from the driver
+
+    public mutating func start() {
+        emit(.send("* OK [CAPABILITY \(capabilities)] \(configuration.hostname) Relaygate IMAP ready\r\n"))
+    }
+
+    public mutating func receive(_ bytes: ByteBuffer) {
+        // Plaintext arriving before the handshake ends is not to be trusted (RFC 3501 6.2.1).
+        guard state != .closed, !tlsStarting else { return }
+        var bytes = bytes
+        input.writeBuffer(&bytes)
+        processInput()
+    }
+
+    public mutating func tlsEstablished() {
+        tlsStarting = false
+        tlsActive = true
+        processInput()
+    }
+
+    public mutating func authenticationFinished(_ result: AuthenticationResult) {
+        guard case .verifying(let tag, let user, let mechanism) = state else { return }
+        switch result {
+        case .accepted:
+            emit(.log(.authenticated(user: user, mechanism: mechanism)))
+            state = .authenticated(user: user)
+            tagged(tag, "OK [CAPABILITY \(capabilities)] Logged in")
+        case .rejected:
+            emit(.log(.authenticationFailed(user: user, result: result)))
+            state = .notAuthenticated
+            fail(tag, "NO [AUTHENTICATIONFAILED] Invalid user name or password")
+        case .throttled:
+            emit(.log(.authenticationFailed(user: user, result: result)))
+            bye("Too many failed logins from your address; try again later")
+        case .temporaryFailure:
+            emit(.log(.authenticationFailed(user: user, result: result)))
+            state = .notAuthenticated
+            tagged(tag, "NO [UNAVAILABLE] Cannot check passwords right now; try again later")
+        }
+        processInput()
+    }
+
+    public mutating func inputClosed() {
+        state = .closed
+    }
+
+    public mutating func next() -> Action? {
+        pending.popFirst()
+    }
+
+    public var phase: Phase {
+        switch state {
+        case .closed: .closed
+        case .verifying: .waitingForDriver
+        // During the TLS handshake the driver must keep reading: the handshake comes that way.
+        case .notAuthenticated, .saslResponse, .authenticated: .command
+        }
+    }
+
+    // MARK: Capabilities
+
+    /// What CAPABILITY says now (RFC 3501 7.2.1): STARTTLS and LOGINDISABLED before TLS, AUTH=PLAIN inside
+    /// it, neither once logged in.
+    var capabilities: String {
+        var list = ["IMAP4rev1", "LITERAL+", "SASL-IR", "ID", "IDLE", "NAMESPACE", "UIDPLUS", "MOVE", "UNSELECT"]
+        if state == .notAuthenticated || { if case .saslResponse = state { true } else { false } }() {
+            if !tlsActive {
+                if configuration.tlsAvailable { list.append("STARTTLS") }
+                list.append("LOGINDISABLED")
+            } else {
+                list.append("AUTH=PLAIN")
+            }
+        }
+        return list.joined(separator: " ")
+    }
+
+    // MARK: Input
+
+    mutating func processInput() {
+        while phase == .command, !tlsStarting, let event = framer.next(from: &input) {
+            switch event {
+            case .command(let segments):
+                if case .saslResponse(let tag) = state, case .line(let line)? = segments.first, segments.count == 1 {
+                    saslResponse(line, tag: tag)
+                } else {
+                    handle(segments)
+                }
+            case .continuationNeeded:
+                emit(.send("+ Ready for literal data\r\n"))
+            case .lineTooLong:
+                fail(nil, "BAD Line too long")
+            case .literalTooLarge(let firstLine, let synchronizing):
+                let tag = String(decoding: firstLine.prefix { $0 != UInt8(ascii: " ") }, as: UTF8.self)
+                if synchronizing {
+                    // The client waits for a "+" that will not come: it reads this NO instead (RFC 7888 4).
+                    fail(tag, "NO [TOOBIG] Literal too large")
+                } else {
+                    // Its octets are already on the way; they cannot be told apart from commands.
+                    bye("Literal too large")
+                }
+            }
+        }
+    }
+
+    mutating func handle(_ segments: [IMAPSegment]) {
+        let command: IMAPCommand
+        switch IMAPParser.parse(segments) {
+        case .success(let parsed): command = parsed
+        case .failure(let failure): return fail(failure.tag, "BAD " + failure.message)
+        }
+        let tag = command.tag
+        switch command.kind {
+        case .capability:
+            emit(.send("* CAPABILITY \(capabilities)\r\n"))
+            tagged(tag, "OK CAPABILITY completed")
+        case .noop:
+            tagged(tag, "OK NOOP completed")
+        case .logout:
+            emit(.send("* BYE \(configuration.hostname) logging out\r\n"))
+            tagged(tag, "OK LOGOUT completed")
+            state = .closed
+            emit(.close)
+        case .startTLS:
+            guard state == .notAuthenticated else { return fail(tag, "BAD Already logged in") }
+            guard configuration.tlsAvailable, !tlsActive else {
+                return fail(tag, tlsActive ? "BAD TLS is already active" : "NO STARTTLS is not available here")
+            }
+            tagged(tag, "OK Begin TLS negotiation now")
+            // Nothing sent in plaintext after STARTTLS may be read as if it came inside TLS.
+            input.clear()
+            framer.reset()
+            tlsStarting = true
+            emit(.startTLS)
+        case .login(let user, let password):
+            guard state == .notAuthenticated else { return fail(tag, "BAD Already logged in") }
+            guard tlsActive else { return fail(tag, Self.plaintextRefusal) }
+            verify(Credentials(mechanism: "LOGIN", username: user, password: password), tag: tag)
+        case .authenticate(let mechanism, let initialResponse):
+            guard state == .notAuthenticated else { return fail(tag, "BAD Already logged in") }
+            guard tlsActive else { return fail(tag, Self.plaintextRefusal) }
+            guard mechanism == "PLAIN" else { return fail(tag, "NO Unsupported mechanism; PLAIN is offered") }
+            if let initialResponse {
+                saslCredentials(Array((initialResponse == "=" ? "" : initialResponse).utf8), tag: tag)
+            } else {
+                state = .saslResponse(tag: tag)
+                emit(.send("+ \r\n"))
+            }
+        default:
+            guard case .authenticated = state else { return fail(tag, "BAD Log in first") }
+            fail(tag, "NO Not available yet")
+        }
+    }
+
+    static let plaintextRefusal = "NO [PRIVACYREQUIRED] Logins need TLS: send STARTTLS first, or use port 993"
+
+    mutating func saslResponse(_ line: [UInt8], tag: String) {
+        state = .notAuthenticated
+        if line == [UInt8(ascii: "*")] { return fail(tag, "BAD AUTHENTICATE cancelled") }
+        saslCredentials(line, tag: tag)
+    }
+
+    private mutating func saslCredentials(_ response: [UInt8], tag: String) {
+        guard let credentials = SASLPlain.credentials(fromBase64: response) else {
+            return fail(tag, "BAD Invalid PLAIN response")
+        }
+        verify(credentials, tag: tag)
+    }
+
+    private mutating func verify(_ credentials: Credentials, tag: String) {
+        state = .verifying(tag: tag, user: credentials.username, mechanism: credentials.mechanism)
+        emit(.verifyCredentials(credentials))
+    }
+
+    // MARK: Output
+
+    mutating func emit(_ action: Action) {
+        pending.append(action)
+    }
+
+    mutating func tagged(_ tag: String, _ text: String) {
+        emit(.send("\(tag) \(text)\r\n"))
+    }
+
+    /// A refused command (tagged NO or BAD; untagged BAD without a tag): counts towards the error limit.
+    mutating func fail(_ tag: String?, _ text: String) {
+        errorCount += 1
+        if errorCount >= configuration.maxErrors {
+            emit(.log(.protocolError("too many errors")))
+            bye("Too many errors, closing")
+        } else {
+            emit(.send("\(tag ?? "*") \(text)\r\n"))
+        }
+    }
+
+    mutating func bye(_ text: String) {
+        emit(.send("* BYE \(text)\r\n"))
+        state = .closed
+        emit(.close)
+    }
+}
