@@ -30,8 +30,12 @@ public struct IMAPSession: Sendable {
         case send(String)
         /// The OK to STARTTLS is written: start TLS, then call `tlsEstablished`.
         case startTLS
+        /// Write these octets (a FETCH response whose literals may hold 8-bit content).
+        case sendOctets([UInt8])
         /// Check the credentials, then call `authenticationFinished`.
         case verifyCredentials(Credentials)
+        /// Carry this out on the user's mailbox, then call `requestFinished`.
+        case request(IMAPRequest)
         /// Close once everything before it is written.
         case close
         case log(Event)
@@ -55,6 +59,8 @@ public struct IMAPSession: Sendable {
         case saslResponse(tag: String)
         case verifying(tag: String, user: String, mechanism: String)
         case authenticated(user: String)
+        /// A request is with the driver; `pending` says what to answer when it comes back.
+        case requesting(tag: String, user: String, pending: Pending)
         case closed
     }
 
@@ -63,6 +69,8 @@ public struct IMAPSession: Sendable {
     var tlsActive: Bool
     var tlsStarting = false
     var errorCount = 0
+    /// The selected folder (RFC 3501 3.3), if any.
+    var selection: Selection?
     var input = ByteBuffer()
     var framer: IMAPCommandFramer
     var pending = CircularBuffer<Action>(initialCapacity: 4)
@@ -127,7 +135,7 @@ public struct IMAPSession: Sendable {
     public var phase: Phase {
         switch state {
         case .closed: .closed
-        case .verifying: .waitingForDriver
+        case .verifying, .requesting: .waitingForDriver
         // During the TLS handshake the driver must keep reading: the handshake comes that way.
         case .notAuthenticated, .saslResponse, .authenticated: .command
         }
@@ -190,6 +198,10 @@ public struct IMAPSession: Sendable {
             emit(.send("* CAPABILITY \(capabilities)\r\n"))
             tagged(tag, "OK CAPABILITY completed")
         case .noop:
+            // In a selected folder NOOP also reports what changed (RFC 3501 6.1.2).
+            if case .authenticated(let user) = state, selection != nil {
+                return handleAuthenticated(command, user: user)
+            }
             tagged(tag, "OK NOOP completed")
         case .logout:
             emit(.send("* BYE \(configuration.hostname) logging out\r\n"))
@@ -222,8 +234,8 @@ public struct IMAPSession: Sendable {
                 emit(.send("+ \r\n"))
             }
         default:
-            guard case .authenticated = state else { return fail(tag, "BAD Log in first") }
-            fail(tag, "NO Not available yet")
+            guard case .authenticated(let user) = state else { return fail(tag, "BAD Log in first") }
+            handleAuthenticated(command, user: user)
         }
     }
 

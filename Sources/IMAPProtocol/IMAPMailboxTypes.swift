@@ -1,0 +1,83 @@
+/// What the session asks of the mailbox store, and what comes back. The driver carries requests out off
+/// the event loop (they touch files) and hands the result to `IMAPSession.requestFinished`. Folder names
+/// are as the client sent them; the store checks them.
+public enum IMAPRequest: Equatable, Sendable {
+    case select(String, readOnly: Bool)
+    /// Every folder's name, and the subscribed names.
+    case folders
+    case status(String)
+    case create(String)
+    case delete(String)
+    case rename(String, to: String)
+    case subscribe(String, Bool)
+    /// Messages of the selected folder, by UID; their content when `content`, and \Seen set first when
+    /// `markSeen`.
+    case fetch(uids: [UInt32], content: Bool, markSeen: Bool)
+    /// New flags for messages of the selected folder.
+    case setFlags([UInt32: [String]])
+    /// Remove these messages of the selected folder.
+    case expunge(uids: [UInt32])
+    /// The selected folder as it is now (NOOP, CHECK).
+    case refresh
+}
+
+public enum IMAPResult: Equatable, Sendable {
+    case selected(FolderView)
+    case folders(names: [String], subscribed: [String])
+    case status(FolderView)
+    /// Done; or refused, with the text after `NO`.
+    case done(refusal: String?)
+    case fetched([FetchedMessage])
+    /// The flags messages have now (a message gone is left out).
+    case flagsSet([UInt32: [String]])
+    case expunged([UInt32])
+    case refreshed(FolderView)
+}
+
+/// A folder as a snapshot saw it.
+public struct FolderView: Equatable, Sendable {
+    public var uidValidity: UInt32
+    public var uidNext: UInt32
+    /// In UID order.
+    public var messages: [MessageView]
+
+    public init(uidValidity: UInt32, uidNext: UInt32, messages: [MessageView]) {
+        self.uidValidity = uidValidity
+        self.uidNext = uidNext
+        self.messages = messages
+    }
+}
+
+public struct MessageView: Equatable, Sendable {
+    public var uid: UInt32
+    /// IMAP flag names (`\Seen`, ...).
+    public var flags: [String]
+    public var recent: Bool
+    /// Octets with CRLF line ends (RFC822.SIZE).
+    public var size: Int
+
+    public init(uid: UInt32, flags: [String], recent: Bool, size: Int) {
+        self.uid = uid
+        self.flags = flags
+        self.recent = recent
+        self.size = size
+    }
+}
+
+/// One message as FETCH needs it.
+public struct FetchedMessage: Equatable, Sendable {
+    public var uid: UInt32
+    /// Seconds since 1970.
+    public var internalDate: Int
+    /// The stored octets, when asked for.
+    public var content: [UInt8]?
+    /// The flags after \Seen was set, when that changed them.
+    public var newFlags: [String]?
+
+    public init(uid: UInt32, internalDate: Int, content: [UInt8]?, newFlags: [String]?) {
+        self.uid = uid
+        self.internalDate = internalDate
+        self.content = content
+        self.newFlags = newFlags
+    }
+}

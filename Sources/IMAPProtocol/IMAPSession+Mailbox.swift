@@ -1,0 +1,292 @@
+/// The authenticated and selected states (RFC 3501 6.3, 6.4): folder commands, and FETCH, STORE and EXPUNGE
+/// on the selected folder. Mailbox work goes to the driver as an `IMAPRequest`; its `IMAPResult` comes back
+/// through `requestFinished`, and `Pending` says how to answer.
+extension IMAPSession {
+    struct Selection: Equatable {
+        var name: String
+        var readOnly: Bool
+        var view: FolderView
+    }
+
+    enum Pending: Equatable {
+        case select(name: String, readOnly: Bool)
+        case list(pattern: String, subscribedOnly: Bool)
+        case status(name: String, items: [IMAPCommand.StatusItem])
+        case plain(command: String)
+        case fetch(sequences: [UInt32: Int], attributes: [FetchAttribute])
+        case store(silent: Bool)
+        case expunge(report: Bool, command: String)
+        case refresh(command: String)
+    }
+
+    static let flagNames = "\\Answered \\Flagged \\Deleted \\Seen \\Draft"
+
+    mutating func handleAuthenticated(_ command: IMAPCommand, user: String) {
+        let tag = command.tag
+        switch command.kind {
+        case .select(let name), .examine(let name):
+            let readOnly = if case .examine = command.kind { true } else { false }
+            // Selecting closes the folder selected before, even if this one fails (RFC 3501 6.3.1).
+            if selection != nil { emit(.send("* OK [CLOSED] Previous folder closed\r\n")) }
+            selection = nil
+            ask(.select(name, readOnly: readOnly), .select(name: name, readOnly: readOnly), tag: tag, user: user)
+        case .namespace:
+            emit(.send("* NAMESPACE ((\"\" \".\")) NIL NIL\r\n"))
+            tagged(tag, "OK NAMESPACE completed")
+        case .list(let reference, let pattern), .lsub(let reference, let pattern):
+            let subscribedOnly = if case .lsub = command.kind { true } else { false }
+            if pattern.isEmpty {
+                // The hierarchy delimiter and root (RFC 3501 6.3.8).
+                emit(.send("* \(subscribedOnly ? "LSUB" : "LIST") (\\Noselect) \".\" \"\"\r\n"))
+                return tagged(tag, "OK \(subscribedOnly ? "LSUB" : "LIST") completed")
+            }
+            ask(.folders, .list(pattern: reference + pattern, subscribedOnly: subscribedOnly), tag: tag, user: user)
+        case .status(let name, let items):
+            ask(.status(name), .status(name: name, items: items), tag: tag, user: user)
+        case .create(let name): ask(.create(name), .plain(command: "CREATE"), tag: tag, user: user)
+        case .delete(let name): ask(.delete(name), .plain(command: "DELETE"), tag: tag, user: user)
+        case .rename(let from, let to): ask(.rename(from, to: to), .plain(command: "RENAME"), tag: tag, user: user)
+        case .subscribe(let name): ask(.subscribe(name, true), .plain(command: "SUBSCRIBE"), tag: tag, user: user)
+        case .unsubscribe(let name): ask(.subscribe(name, false), .plain(command: "UNSUBSCRIBE"), tag: tag, user: user)
+        case .noop, .check:
+            guard selection != nil else {
+                return tagged(tag, "OK \(command.kind == .check ? "CHECK" : "NOOP") completed")
+            }
+            ask(.refresh, .refresh(command: command.kind == .check ? "CHECK" : "NOOP"), tag: tag, user: user)
+        default:
+            guard let selection else { return fail(tag, "BAD Select a folder first") }
+            handleSelected(command, selection: selection, user: user)
+        }
+    }
+
+    /// Hands a request to the driver; `pending` says how to answer when it comes back.
+    private mutating func ask(_ request: IMAPRequest, _ pending: Pending, tag: String, user: String) {
+        state = .requesting(tag: tag, user: user, pending: pending)
+        emit(.request(request))
+    }
+
+    private mutating func handleSelected(_ command: IMAPCommand, selection: Selection, user: String) {
+        let tag = command.tag
+        let view = selection.view
+        switch command.kind {
+        case .fetch(let set, let attributes, let uid):
+            let chosen = messages(set, uid: uid, in: view)
+            guard !chosen.isEmpty || uid else { return fail(tag, "BAD No such message") }
+            var sequences: [UInt32: Int] = [:]
+            for (sequence, message) in chosen { sequences[message.uid] = sequence }
+            ask(
+                .fetch(
+                    uids: chosen.map(\.1.uid), content: IMAPFetchResponse.needsContent(attributes),
+                    markSeen: !selection.readOnly && IMAPFetchResponse.setsSeen(attributes)),
+                .fetch(sequences: sequences, attributes: attributes), tag: tag, user: user)
+        case .store(let set, let mode, let flags, let silent, let uid):
+            guard !selection.readOnly else { return fail(tag, "NO [READ-ONLY] The folder is read-only") }
+            let known = Set(Self.flagNames.split(separator: " ").map { $0.lowercased() })
+            let named = flags.filter { known.contains($0.lowercased()) }.map(Self.canonicalFlag)
+            var changes: [UInt32: [String]] = [:]
+            for (_, message) in messages(set, uid: uid, in: view) {
+                var current = Set(message.flags)
+                switch mode {
+                case .replace: current = Set(named)
+                case .add: current.formUnion(named)
+                case .remove: current.subtract(named)
+                }
+                changes[message.uid] = current.sorted()
+            }
+            ask(.setFlags(changes), .store(silent: silent), tag: tag, user: user)
+        case .expunge, .uidExpunge, .close:
+            let only: SequenceSet? = if case .uidExpunge(let set) = command.kind { set } else { nil }
+            let deleted = view.messages.filter { message in
+                message.flags.contains("\\Deleted")
+                    && (only?.contains(message.uid, largest: view.messages.last?.uid ?? 0) ?? true)
+            }
+            if selection.readOnly || deleted.isEmpty {
+                if command.kind == .close { self.selection = nil }
+                if selection.readOnly && command.kind != .close {
+                    return fail(tag, "NO [READ-ONLY] The folder is read-only")
+                }
+                return tagged(tag, "OK \(command.kind == .close ? "CLOSE" : "EXPUNGE") completed")
+            }
+            let isClose = command.kind == .close
+            ask(
+                .expunge(uids: deleted.map(\.uid)), .expunge(report: !isClose, command: isClose ? "CLOSE" : "EXPUNGE"),
+                tag: tag, user: user)
+        case .unselect:
+            self.selection = nil
+            tagged(tag, "OK UNSELECT completed")
+        default:
+            fail(tag, "NO Not supported yet")
+        }
+    }
+
+    /// (sequence number, message) for a set of sequence numbers or UIDs (RFC 3501 6.4.8: UIDs not there are
+    /// left out).
+    func messages(_ set: SequenceSet, uid: Bool, in view: FolderView) -> [(Int, MessageView)] {
+        guard let last = view.messages.last else { return [] }
+        let ranges = set.resolved(largest: uid ? last.uid : UInt32(view.messages.count))
+        return view.messages.enumerated().compactMap { index, message in
+            let key = uid ? message.uid : UInt32(index + 1)
+            return ranges.contains { $0.contains(key) } ? (index + 1, message) : nil
+        }
+    }
+
+    static func canonicalFlag(_ flag: String) -> String {
+        flagNames.split(separator: " ").map(String.init).first { $0.lowercased() == flag.lowercased() } ?? flag
+    }
+
+    // MARK: Results
+
+    public mutating func requestFinished(_ result: IMAPResult) {
+        guard case .requesting(let tag, let user, let pending) = state else { return }
+        state = .authenticated(user: user)
+        switch (pending, result) {
+        case (_, .done(let refusal?)):
+            fail(tag, "NO " + refusal)
+        case (.select(let name, let readOnly), .selected(let view)):
+            selection = Selection(name: name, readOnly: readOnly, view: view)
+            announce(view)
+            tagged(tag, "OK [\(readOnly ? "READ-ONLY" : "READ-WRITE")] \(readOnly ? "EXAMINE" : "SELECT") completed")
+        case (.list(let pattern, let subscribedOnly), .folders(let names, let subscribed)):
+            let matcher = ListPattern(pattern)
+            let command = subscribedOnly ? "LSUB" : "LIST"
+            for name in (subscribedOnly ? subscribed : names) where matcher.matches(name) {
+                let children = names.contains { $0.hasPrefix(name + ".") }
+                let attributes = subscribedOnly ? "" : (children ? "\\HasChildren" : "\\HasNoChildren")
+                emit(.send("* \(command) (\(attributes)) \".\" \(IMAPStructureEncoder.string(name))\r\n"))
+            }
+            tagged(tag, "OK \(command) completed")
+        case (.status(let name, let items), .status(let view)):
+            let values = items.map { item -> String in
+                switch item {
+                case .messages: "MESSAGES \(view.messages.count)"
+                case .recent: "RECENT \(view.messages.filter(\.recent).count)"
+                case .uidNext: "UIDNEXT \(view.uidNext)"
+                case .uidValidity: "UIDVALIDITY \(view.uidValidity)"
+                case .unseen: "UNSEEN \(view.messages.filter { !$0.flags.contains("\\Seen") }.count)"
+                }
+            }
+            emit(.send("* STATUS \(IMAPStructureEncoder.string(name)) (\(values.joined(separator: " ")))\r\n"))
+            tagged(tag, "OK STATUS completed")
+        case (.plain(let command), .done(nil)):
+            tagged(tag, "OK \(command) completed")
+        case (.fetch(let sequences, let attributes), .fetched(let messages)):
+            for fetched in messages {
+                guard let sequence = sequences[fetched.uid], var message = selection?.view.messages[sequence - 1]
+                else { continue }
+                emit(
+                    .sendOctets(
+                        IMAPFetchResponse.render(
+                            sequence: sequence, message: message, fetched: fetched, attributes: attributes)))
+                if let newFlags = fetched.newFlags {
+                    message.flags = newFlags
+                    selection?.view.messages[sequence - 1] = message
+                }
+            }
+            tagged(tag, "OK FETCH completed")
+        case (.store(let silent), .flagsSet(let flags)):
+            for (index, message) in (selection?.view.messages ?? []).enumerated() {
+                guard let newFlags = flags[message.uid] else { continue }
+                selection?.view.messages[index].flags = newFlags
+                if !silent {
+                    emit(
+                        .send(
+                            "* \(index + 1) FETCH (FLAGS (\(IMAPFetchResponse.flags(newFlags, recent: message.recent))))\r\n"
+                        ))
+                }
+            }
+            tagged(tag, "OK STORE completed")
+        case (.expunge(let report, let command), .expunged(let uids)):
+            let gone = Set(uids)
+            // Highest first, so no number shifts under the ones still to report.
+            for index in (selection?.view.messages ?? []).indices.reversed()
+            where gone.contains(selection!.view.messages[index].uid) {
+                selection?.view.messages.remove(at: index)
+                if report { emit(.send("* \(index + 1) EXPUNGE\r\n")) }
+            }
+            if command == "CLOSE" { selection = nil }
+            tagged(tag, "OK \(command) completed")
+        case (.refresh(let command), .refreshed(let view)):
+            update(to: view)
+            tagged(tag, "OK \(command) completed")
+        default:
+            fail(tag, "NO Internal error: unexpected result")
+        }
+        processInput()
+    }
+
+    /// The untagged responses SELECT and EXAMINE owe (RFC 3501 6.3.1).
+    private mutating func announce(_ view: FolderView) {
+        var lines = [
+            "* FLAGS (\(Self.flagNames))",
+            "* OK [PERMANENTFLAGS (\(Self.flagNames))] Flags permitted",
+            "* \(view.messages.count) EXISTS",
+            "* \(view.messages.filter(\.recent).count) RECENT",
+            "* OK [UIDVALIDITY \(view.uidValidity)] UIDs valid",
+            "* OK [UIDNEXT \(view.uidNext)] Predicted next UID",
+        ]
+        if let unseen = view.messages.firstIndex(where: { !$0.flags.contains("\\Seen") }) {
+            lines.insert("* OK [UNSEEN \(unseen + 1)] First unseen", at: 4)
+        }
+        emit(.send(lines.map { $0 + "\r\n" }.joined()))
+    }
+
+    /// Tells the client what changed since its view: expunges (highest first), flag changes, new messages.
+    private mutating func update(to view: FolderView) {
+        guard var selection else { return }
+        let present = Set(view.messages.map(\.uid))
+        for index in selection.view.messages.indices.reversed()
+        where !present.contains(selection.view.messages[index].uid) {
+            selection.view.messages.remove(at: index)
+            emit(.send("* \(index + 1) EXPUNGE\r\n"))
+        }
+        var byUID: [UInt32: MessageView] = [:]
+        for message in view.messages { byUID[message.uid] = message }
+        for index in selection.view.messages.indices {
+            let old = selection.view.messages[index]
+            if let new = byUID[old.uid], Set(new.flags) != Set(old.flags) {
+                selection.view.messages[index].flags = new.flags
+                emit(
+                    .send(
+                        "* \(index + 1) FETCH (FLAGS (\(IMAPFetchResponse.flags(new.flags, recent: old.recent))))\r\n"))
+            }
+        }
+        let known = selection.view.messages.last?.uid ?? 0
+        let added = view.messages.filter { $0.uid > known }
+        if !added.isEmpty {
+            selection.view.messages += added
+            emit(.send("* \(selection.view.messages.count) EXISTS\r\n"))
+            emit(.send("* \(selection.view.messages.filter(\.recent).count) RECENT\r\n"))
+        }
+        selection.view.uidNext = view.uidNext
+        self.selection = selection
+    }
+}
+
+/// LIST's pattern (RFC 3501 6.3.8): `*` matches anything, `%` anything but the delimiter `.`; INBOX is
+/// case-insensitive.
+struct ListPattern {
+    private let pattern: [Character]
+
+    init(_ pattern: String) { self.pattern = Array(pattern) }
+
+    func matches(_ name: String) -> Bool {
+        let name = Array(name)
+        if name.map({ $0.uppercased() }).joined() == "INBOX" {
+            return Self.match(pattern.map { Character($0.uppercased()) }[...], Array("INBOX")[...])
+        }
+        return Self.match(pattern[...], name[...])
+    }
+
+    private static func match(_ pattern: ArraySlice<Character>, _ name: ArraySlice<Character>) -> Bool {
+        guard let first = pattern.first else { return name.isEmpty }
+        switch first {
+        case "*":
+            return (0...name.count).contains { match(pattern.dropFirst(), name.dropFirst($0)) }
+        case "%":
+            let limit = name.firstIndex(of: ".").map { $0 - name.startIndex } ?? name.count
+            return (0...limit).contains { match(pattern.dropFirst(), name.dropFirst($0)) }
+        default:
+            return name.first == first && match(pattern.dropFirst(), name.dropFirst())
+        }
+    }
+}

@@ -1,0 +1,209 @@
+import IMAPProtocol
+import NIOCore
+import Testing
+
+extension IMAPHarness {
+    /// Logged in as alice.
+    static func loggedIn() -> IMAPHarness {
+        var harness = IMAPHarness()
+        harness.send("a LOGIN alice secret\r\n")
+        _ = harness.finish { $0.authenticationFinished(.accepted) }
+        return harness
+    }
+
+    static let view = FolderView(
+        uidValidity: 77, uidNext: 12,
+        messages: [
+            MessageView(uid: 3, flags: ["\\Seen"], recent: false, size: 100),
+            MessageView(uid: 7, flags: [], recent: true, size: 200),
+            MessageView(uid: 11, flags: ["\\Deleted", "\\Seen"], recent: false, size: 300),
+        ])
+
+    /// Logged in with INBOX selected (three messages).
+    static func selected(readOnly: Bool = false) -> IMAPHarness {
+        var harness = loggedIn()
+        harness.send("s \(readOnly ? "EXAMINE" : "SELECT") INBOX\r\n")
+        _ = harness.finish { $0.requestFinished(.selected(view)) }
+        return harness
+    }
+
+    /// All octets sent, FETCH responses included, as text.
+    mutating func sendAll(_ text: String) -> String {
+        sent = ""
+        actions = []
+        session.receive(ByteBuffer(string: text))
+        return drainAll()
+    }
+
+    mutating func finishAll(_ event: (inout IMAPSession) -> Void) -> String {
+        sent = ""
+        actions = []
+        event(&session)
+        return drainAll()
+    }
+
+    private mutating func drainAll() -> String {
+        var text = ""
+        while let action = session.next() {
+            switch action {
+            case .send(let line): text += line
+            case .sendOctets(let octets): text += String(decoding: octets, as: UTF8.self)
+            default: actions.append(action)
+            }
+        }
+        return text
+    }
+}
+
+@Suite struct IMAPSelectedTests {
+    @Test func selectAnnouncesTheFolder() {
+        var harness = IMAPHarness.loggedIn()
+        harness.send("s SELECT INBOX\r\n")
+        #expect(harness.actions == [.request(.select("INBOX", readOnly: false))])
+        let reply = harness.finish { $0.requestFinished(.selected(IMAPHarness.view)) }
+        #expect(
+            reply == "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\r\n"
+                + "* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)] Flags permitted\r\n"
+                + "* 3 EXISTS\r\n* 1 RECENT\r\n* OK [UNSEEN 2] First unseen\r\n* OK [UIDVALIDITY 77] UIDs valid\r\n"
+                + "* OK [UIDNEXT 12] Predicted next UID\r\ns OK [READ-WRITE] SELECT completed\r\n")
+    }
+
+    @Test func aFailedSelectLeavesNoFolderSelected() {
+        var harness = IMAPHarness.selected()
+        harness.send("t SELECT Nope\r\n")
+        #expect(harness.sent == "* OK [CLOSED] Previous folder closed\r\n")
+        #expect(
+            harness.finish { $0.requestFinished(.done(refusal: "[NONEXISTENT] No such folder")) }
+                == "t NO [NONEXISTENT] No such folder\r\n")
+        #expect(harness.send("u FETCH 1 FLAGS\r\n") == "u BAD Select a folder first\r\n")
+    }
+
+    @Test func fetchAsksForContentOnlyWhenNeededAndSetsSeen() {
+        var harness = IMAPHarness.selected()
+        harness.send("f FETCH 1:* (UID FLAGS RFC822.SIZE)\r\n")
+        #expect(harness.actions == [.request(.fetch(uids: [3, 7, 11], content: false, markSeen: false))])
+        let reply = harness.finishAll {
+            $0.requestFinished(
+                .fetched([3, 7, 11].map { FetchedMessage(uid: $0, internalDate: 0, content: nil, newFlags: nil) }))
+        }
+        #expect(
+            reply
+                == "* 1 FETCH (UID 3 FLAGS (\\Seen) RFC822.SIZE 100)\r\n* 2 FETCH (UID 7 FLAGS (\\Recent) RFC822.SIZE 200)\r\n"
+                + "* 3 FETCH (UID 11 FLAGS (\\Deleted \\Seen) RFC822.SIZE 300)\r\nf OK FETCH completed\r\n")
+
+        _ = harness.sendAll("g UID FETCH 7 BODY[]\r\n")
+        #expect(harness.actions == [.request(.fetch(uids: [7], content: true, markSeen: true))])
+        let body = harness.finishAll {
+            $0.requestFinished(
+                .fetched([
+                    FetchedMessage(
+                        uid: 7, internalDate: 837_596_665, content: Array("Subject: x\r\n\r\nbody\r\n".utf8),
+                        newFlags: ["\\Seen"])
+                ]))
+        }
+        #expect(
+            body
+                == "* 2 FETCH (UID 7 BODY[] {20}\r\nSubject: x\r\n\r\nbody\r\n FLAGS (\\Seen \\Recent))\r\ng OK FETCH completed\r\n"
+        )
+
+        var readOnly = IMAPHarness.selected(readOnly: true)
+        readOnly.send("h FETCH 2 BODY[]\r\n")
+        #expect(
+            readOnly.actions == [.request(.fetch(uids: [7], content: true, markSeen: false))],
+            "EXAMINE never sets \\Seen")
+    }
+
+    @Test func fetchSectionsPartialsAndDates() {
+        var harness = IMAPHarness.selected()
+        _ = harness.sendAll(
+            "f FETCH 1 (INTERNALDATE BODY.PEEK[HEADER.FIELDS (subject)] BODY.PEEK[TEXT]<2.3> RFC822.HEADER)\r\n")
+        let content = Array("From: a@b\r\nSubject: hi\r\n there\r\n\r\nabcdefg\r\n".utf8)
+        let reply = harness.finishAll {
+            $0.requestFinished(
+                .fetched([FetchedMessage(uid: 3, internalDate: 837_596_665, content: content, newFlags: nil)]))
+        }
+        #expect(
+            reply == "* 1 FETCH (INTERNALDATE \"17-Jul-1996 09:44:25 +0000\" BODY[HEADER.FIELDS (subject)] {23}\r\n"
+                + "Subject: hi\r\n there\r\n\r\n BODY[TEXT]<2> {3}\r\ncde RFC822.HEADER {34}\r\nFrom: a@b\r\nSubject: hi\r\n there\r\n\r\n)\r\n"
+                + "f OK FETCH completed\r\n")
+    }
+
+    @Test func storeChangesFlagsAndReportsThem() {
+        var harness = IMAPHarness.selected()
+        harness.send("t STORE 2 +FLAGS (\\seen \\Flagged $Custom)\r\n")
+        #expect(
+            harness.actions == [.request(.setFlags([7: ["\\Flagged", "\\Seen"]]))],
+            "known flags only, spelled canonically")
+        #expect(
+            harness.finish { $0.requestFinished(.flagsSet([7: ["\\Flagged", "\\Seen"]])) }
+                == "* 2 FETCH (FLAGS (\\Flagged \\Seen \\Recent))\r\nt OK STORE completed\r\n")
+        harness.send("u UID STORE 3 -FLAGS.SILENT (\\Seen)\r\n")
+        #expect(harness.actions == [.request(.setFlags([3: []]))])
+        #expect(harness.finish { $0.requestFinished(.flagsSet([3: []])) } == "u OK STORE completed\r\n")
+        var readOnly = IMAPHarness.selected(readOnly: true)
+        #expect(readOnly.send("v STORE 1 +FLAGS (\\Seen)\r\n") == "v NO [READ-ONLY] The folder is read-only\r\n")
+    }
+
+    @Test func expungeRemovesDeletedMessagesHighestFirst() {
+        var harness = IMAPHarness.selected()
+        harness.send("x STORE 1 +FLAGS (\\Deleted)\r\n")
+        _ = harness.finish { $0.requestFinished(.flagsSet([3: ["\\Deleted", "\\Seen"]])) }
+        harness.send("y EXPUNGE\r\n")
+        #expect(harness.actions == [.request(.expunge(uids: [3, 11]))])
+        #expect(
+            harness.finish { $0.requestFinished(.expunged([3, 11])) }
+                == "* 3 EXPUNGE\r\n* 1 EXPUNGE\r\ny OK EXPUNGE completed\r\n")
+        harness.send("z FETCH 1 UID\r\n")
+        #expect(harness.actions == [.request(.fetch(uids: [7], content: false, markSeen: false))], "numbers moved up")
+    }
+
+    @Test func closeExpungesSilentlyAndUnselects() {
+        var harness = IMAPHarness.selected()
+        harness.send("c CLOSE\r\n")
+        #expect(harness.actions == [.request(.expunge(uids: [11]))])
+        #expect(harness.finish { $0.requestFinished(.expunged([11])) } == "c OK CLOSE completed\r\n")
+        #expect(harness.send("d FETCH 1 UID\r\n") == "d BAD Select a folder first\r\n")
+    }
+
+    @Test func noopReportsOtherSessionsChanges() {
+        var harness = IMAPHarness.selected()
+        harness.send("n NOOP\r\n")
+        #expect(harness.actions == [.request(.refresh)])
+        var changed = IMAPHarness.view
+        changed.messages.remove(at: 0)  // expunged elsewhere
+        changed.messages[0].flags = ["\\Answered"]  // uid 7 answered elsewhere
+        changed.messages.append(MessageView(uid: 12, flags: [], recent: true, size: 50))  // delivered
+        changed.uidNext = 13
+        #expect(
+            harness.finish { $0.requestFinished(.refreshed(changed)) }
+                == "* 1 EXPUNGE\r\n* 1 FETCH (FLAGS (\\Answered \\Recent))\r\n* 3 EXISTS\r\n* 2 RECENT\r\nn OK NOOP completed\r\n"
+        )
+    }
+
+    @Test func listMatchesPatternsAndStatusCounts() {
+        var harness = IMAPHarness.loggedIn()
+        harness.send("l LIST \"\" %\r\n")
+        #expect(harness.actions == [.request(.folders)])
+        let names = ["INBOX", "Archive", "Archive.2024", "Sent"]
+        #expect(
+            harness.finish { $0.requestFinished(.folders(names: names, subscribed: ["Sent"])) }
+                == "* LIST (\\HasNoChildren) \".\" \"INBOX\"\r\n* LIST (\\HasChildren) \".\" \"Archive\"\r\n"
+                + "* LIST (\\HasNoChildren) \".\" \"Sent\"\r\nl OK LIST completed\r\n")
+        harness.send("m LIST Archive. *\r\n")
+        #expect(
+            harness.finish { $0.requestFinished(.folders(names: names, subscribed: [])) }.hasPrefix(
+                "* LIST (\\HasNoChildren) \".\" \"Archive.2024\"\r\nm OK"))
+        #expect(harness.send("r LIST \"\" \"\"\r\n") == "* LIST (\\Noselect) \".\" \"\"\r\nr OK LIST completed\r\n")
+        harness.send("o LSUB \"\" *\r\n")
+        #expect(
+            harness.finish { $0.requestFinished(.folders(names: names, subscribed: ["Sent"])) }
+                == "* LSUB () \".\" \"Sent\"\r\no OK LSUB completed\r\n")
+        harness.send("p STATUS INBOX (MESSAGES UNSEEN UIDNEXT)\r\n")
+        #expect(
+            harness.finish { $0.requestFinished(.status(IMAPHarness.view)) }
+                == "* STATUS \"INBOX\" (MESSAGES 3 UNSEEN 1 UIDNEXT 12)\r\np OK STATUS completed\r\n")
+        harness.send("q CREATE Work\r\n")
+        #expect(harness.actions == [.request(.create("Work"))])
+        #expect(harness.finish { $0.requestFinished(.done(refusal: nil)) } == "q OK CREATE completed\r\n")
+    }
+}
