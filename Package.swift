@@ -80,7 +80,8 @@ let package = Package(
         .target(
             name: "Server",
             dependencies: [
-                "MailModel", "ProtocolSupport", "SMTPProtocol", "POP3Protocol", "Routing", "Spool", "Mailbox",
+                "MailModel", "ProtocolSupport", "SMTPProtocol", "POP3Protocol", "IMAPProtocol", "Routing", "Spool",
+                "Mailbox",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -121,7 +122,8 @@ let package = Package(
         .target(
             name: "Relaygate",
             dependencies: [
-                "MailModel", "SMTPProtocol", "POP3Protocol", "Routing", "Spool", "Mailbox", "Server", "Delivery",
+                "MailModel", "SMTPProtocol", "POP3Protocol", "IMAPProtocol", "Routing", "Spool", "Mailbox", "Server",
+                "Delivery",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

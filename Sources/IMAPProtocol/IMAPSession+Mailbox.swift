@@ -17,7 +17,12 @@ extension IMAPSession {
         case store(silent: Bool)
         case expunge(report: Bool, command: String)
         case refresh(command: String)
+        /// SEARCH goes through the folder in batches (`searchBatch`), so content keys never hold a large
+        /// folder in memory at once.
+        case search(key: SearchKey, uid: Bool, remaining: [UInt32], matches: [Int])
     }
+
+    static let searchBatch = 200
 
     static let flagNames = "\\Answered \\Flagged \\Deleted \\Seen \\Draft"
 
@@ -114,9 +119,26 @@ extension IMAPSession {
         case .unselect:
             self.selection = nil
             tagged(tag, "OK UNSELECT completed")
+        case .search(let key, let uid):
+            let all = view.messages.map(\.uid)
+            guard !all.isEmpty else {
+                emit(.send("* SEARCH\r\n"))
+                return tagged(tag, "OK SEARCH completed")
+            }
+            askSearch(key: key, uid: uid, remaining: all, matches: [], tag: tag, user: user)
         default:
             fail(tag, "NO Not supported yet")
         }
+    }
+
+    private mutating func askSearch(
+        key: SearchKey, uid: Bool, remaining: [UInt32], matches: [Int], tag: String, user: String
+    ) {
+        let batch = Array(remaining.prefix(Self.searchBatch))
+        ask(
+            .fetch(uids: batch, content: SearchEvaluator.needsContent(key), markSeen: false),
+            .search(key: key, uid: uid, remaining: Array(remaining.dropFirst(batch.count)), matches: matches),
+            tag: tag, user: user)
     }
 
     /// (sequence number, message) for a set of sequence numbers or UIDs (RFC 3501 6.4.8: UIDs not there are
@@ -205,6 +227,23 @@ extension IMAPSession {
             }
             if command == "CLOSE" { selection = nil }
             tagged(tag, "OK \(command) completed")
+        case (.search(let key, let uid, let remaining, var matches), .fetched(let messages)):
+            let view = selection?.view ?? FolderView(uidValidity: 0, uidNext: 0, messages: [])
+            let evaluator = SearchEvaluator(key: key, largestUID: view.messages.last?.uid ?? 0, count: view.messages.count)
+            var sequences: [UInt32: Int] = [:]
+            for (index, message) in view.messages.enumerated() { sequences[message.uid] = index + 1 }
+            for fetched in messages {
+                guard let sequence = sequences[fetched.uid] else { continue }
+                let subject = SearchEvaluator.Subject(
+                    sequence: sequence, message: view.messages[sequence - 1], internalDate: fetched.internalDate,
+                    content: fetched.content)
+                if evaluator.matches(subject) { matches.append(uid ? Int(fetched.uid) : sequence) }
+            }
+            if !remaining.isEmpty {
+                return askSearch(key: key, uid: uid, remaining: remaining, matches: matches, tag: tag, user: user)
+            }
+            emit(.send("* SEARCH" + matches.map { " \($0)" }.joined() + "\r\n"))
+            tagged(tag, "OK SEARCH completed")
         case (.refresh(let command), .refreshed(let view)):
             update(to: view)
             tagged(tag, "OK \(command) completed")

@@ -69,6 +69,7 @@ public struct IMAPSession: Sendable {
     var tlsActive: Bool
     var tlsStarting = false
     var errorCount = 0
+    var shutdownRequested = false
     /// The selected folder (RFC 3501 3.3), if any.
     var selection: Selection?
     var input = ByteBuffer()
@@ -128,6 +129,18 @@ public struct IMAPSession: Sendable {
         state = .closed
     }
 
+    /// The server is stopping: `* BYE` once the command in progress (if any) has been answered.
+    public mutating func shutdownStarted() {
+        shutdownRequested = true
+        processInput()
+    }
+
+    /// The client sent nothing for the autologout time (RFC 3501 5.4).
+    public mutating func timeoutFired() {
+        guard state != .closed else { return }
+        bye("Autologout: idle for too long")
+    }
+
     public mutating func next() -> Action? {
         pending.popFirst()
     }
@@ -146,7 +159,8 @@ public struct IMAPSession: Sendable {
     /// What CAPABILITY says now (RFC 3501 7.2.1): STARTTLS and LOGINDISABLED before TLS, AUTH=PLAIN inside
     /// it, neither once logged in.
     var capabilities: String {
-        var list = ["IMAP4rev1", "LITERAL+", "SASL-IR", "ID", "IDLE", "NAMESPACE", "UIDPLUS", "MOVE", "UNSELECT"]
+        // Only what is served: IDLE, MOVE and UIDPLUS join when APPEND, COPY and IDLE do.
+        var list = ["IMAP4rev1", "LITERAL+", "SASL-IR", "NAMESPACE", "UNSELECT"]
         if state == .notAuthenticated || { if case .saslResponse = state { true } else { false } }() {
             if !tlsActive {
                 if configuration.tlsAvailable { list.append("STARTTLS") }
@@ -161,6 +175,7 @@ public struct IMAPSession: Sendable {
     // MARK: Input
 
     mutating func processInput() {
+        if shutdownRequested && phase == .command { return bye("Server shutting down; reconnect later") }
         while phase == .command, !tlsStarting, let event = framer.next(from: &input) {
             switch event {
             case .command(let segments):

@@ -1,4 +1,5 @@
 import Foundation
+import IMAPProtocol
 import Logging
 import MailModel
 import Mailbox
@@ -115,8 +116,23 @@ public enum Gateway {
             logger: Logger(label: "pop3"))
         pop3Service.idleTimeout = .nanoseconds(Clocks.nanoseconds(configuration.pop3.idleTimeout.duration))
         let pop3 = POP3Server(service: pop3Service, group: group)
+        var imapService = IMAPServiceContext(
+            configuration: {
+                var session = IMAPSession.Configuration(hostname: configuration.hostname, tlsAvailable: true)
+                session.maxLiteralSize = configuration.smtp.maxMessageSize.octets
+                return session
+            }(),
+            tlsContext: service.tlsContext, authenticator: authenticator,
+            store: MailboxStore(root: DeliverySetup.mailboxRoot(configuration)), threadPool: threadPool,
+            mailboxOf: { verifier.entry(for: $0)?.readsMailbox },
+            connectionLimiter: ConnectionLimiter(
+                maxConnections: configuration.imap.maxConnections,
+                maxPerClient: configuration.imap.maxConnectionsPerClient),
+            logger: Logger(label: "imap"))
+        imapService.idleTimeout = .nanoseconds(Clocks.nanoseconds(configuration.imap.idleTimeout.duration))
+        let imap = IMAPServer(service: imapService, group: group)
         let listeners = ListenerService(
-            server: server, pop3: pop3, listeners: settings.listeners, logger: logger)
+            server: server, pop3: pop3, imap: imap, listeners: settings.listeners, logger: logger)
         let reloader = RulesReloader(
             settings: settings, router: router, secrets: secrets, interval: .seconds(2), logger: Logger(label: "rules"))
         var running: [any Service] = [listeners, reloader]
@@ -218,12 +234,14 @@ public struct StartupError: Error, CustomStringConvertible {
 struct ListenerService: Service {
     let server: SMTPServer
     var pop3: POP3Server?
+    var imap: IMAPServer?
     let listeners: Settings.Listeners
     let logger: Logger
 
     func run() async throws {
         var bound = try await server.start(listeners.smtp)
         if let pop3 { bound += try await pop3.start(listeners.pop3) }
+        if let imap { bound += try await imap.start(listeners.imap) }
         guard !bound.isEmpty else { throw StartupError("no listener could be started") }
         logger.info("ready", metadata: ["listeners": "\(bound.count)"])
         try? await gracefulShutdown()
@@ -232,7 +250,8 @@ struct ListenerService: Service {
             metadata: ["grace": "\(TimeSpan(.nanoseconds(server.service.shutdownGrace.nanoseconds)))"])
         async let smtpStopped: Void = server.shutdown()
         async let pop3Stopped: Void? = pop3?.shutdown()
-        _ = await (smtpStopped, pop3Stopped)
+        async let imapStopped: Void? = imap?.shutdown()
+        _ = await (smtpStopped, pop3Stopped, imapStopped)
     }
 }
 

@@ -9,7 +9,7 @@ extension RelaygateConfiguration: Decodable {
     public init(from decoder: any Decoder) throws {
         self.init()
         let keys = try decoder.strictContainer(allowing: [
-            "hostname", "spool", "users_file", "tls", "listen", "smtp", "pop3", "auth", "shutdown_grace", "spool_threads",
+            "hostname", "spool", "users_file", "tls", "listen", "smtp", "pop3", "imap", "auth", "shutdown_grace", "spool_threads",
             "log_level", "routing", "upstreams", "delivery",
         ])
         hostname = try keys.value("hostname", default: hostname)
@@ -22,6 +22,7 @@ extension RelaygateConfiguration: Decodable {
         listen = try keys.value("listen", default: listen)
         smtp = try keys.value("smtp", default: smtp)
         pop3 = try keys.value("pop3", default: pop3)
+        imap = try keys.value("imap", default: imap)
         auth = try keys.value("auth", default: auth)
         shutdownGrace = try keys.value("shutdown_grace", default: shutdownGrace)
         spoolThreads = try keys.value("spool_threads", default: spoolThreads)
@@ -60,16 +61,29 @@ extension RelaygateConfiguration.TLSSettings: Decodable {
 extension RelaygateConfiguration.ListenSettings: Decodable {
     public init(from decoder: any Decoder) throws {
         self.init()
-        let keys = try decoder.strictContainer(allowing: ["smtp", "smtps", "pop3", "pop3s"])
+        let keys = try decoder.strictContainer(allowing: ["smtp", "smtps", "pop3", "pop3s", "imap", "imaps"])
         smtp = try keys.addresses("smtp", default: [])
         smtps = try keys.addresses("smtps", default: [])
         pop3 = try keys.addresses("pop3", default: [])
         pop3s = try keys.addresses("pop3s", default: [])
+        imap = try keys.addresses("imap", default: [])
+        imaps = try keys.addresses("imaps", default: [])
         isDefault = false
     }
 }
 
 extension RelaygateConfiguration.POP3Settings: Decodable {
+    public init(from decoder: any Decoder) throws {
+        self.init()
+        let keys = try decoder.strictContainer(allowing: ["idle_timeout", "max_connections", "max_connections_per_client"])
+        idleTimeout = try keys.value("idle_timeout", default: idleTimeout)
+        guard idleTimeout.duration > .zero else { throw keys.invalid("idle_timeout", "must be above 0") }
+        maxConnections = try keys.positive("max_connections", default: maxConnections)
+        maxConnectionsPerClient = try keys.positive("max_connections_per_client", default: maxConnectionsPerClient)
+    }
+}
+
+extension RelaygateConfiguration.IMAPSettings: Decodable {
     public init(from decoder: any Decoder) throws {
         self.init()
         let keys = try decoder.strictContainer(allowing: ["idle_timeout", "max_connections", "max_connections_per_client"])

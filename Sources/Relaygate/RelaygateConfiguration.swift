@@ -17,6 +17,8 @@ import MailModel
 ///       smtps: ["0.0.0.0:465", "[::]:465"]
 ///       pop3: ["0.0.0.0:110", "[::]:110"]
 ///       pop3s: ["0.0.0.0:995", "[::]:995"]
+///       imap: ["0.0.0.0:143", "[::]:143"]
+///       imaps: ["0.0.0.0:993", "[::]:993"]
 ///     smtp:
 ///       max_message_size: 50MiB
 ///       relay_networks: [127.0.0.0/8, "::1/128", 10.0.0.0/8]
@@ -28,12 +30,13 @@ public struct RelaygateConfiguration: Sendable, Equatable {
     public var hostname: String = RelaygateConfiguration.systemHostname()
     /// The spool directory: the queue, the generated TLS certificate.
     public var spool: String = "spool"
-    /// The users file for SMTP AUTH and POP3. Defaults to `users` in the rules directory.
+    /// The users file for SMTP AUTH, POP3 and IMAP. Defaults to `users` in the rules directory.
     public var usersFile: String?
     public var tls = TLSSettings()
     public var listen = ListenSettings()
     public var smtp = SMTPSettings()
     public var pop3 = POP3Settings()
+    public var imap = IMAPSettings()
     public var auth = AuthSettings()
     /// How long a stop waits for transactions in flight before closing them.
     public var shutdownGrace = TimeSpan(.seconds(10))
@@ -110,6 +113,9 @@ public struct RelaygateConfiguration: Sendable, Equatable {
         /// POP3 listeners offering STLS, and implicit-TLS POP3 listeners.
         public var pop3 = ["0.0.0.0:110", "[::]:110"]
         public var pop3s = ["0.0.0.0:995", "[::]:995"]
+        /// IMAP listeners offering STARTTLS, and implicit-TLS IMAP listeners.
+        public var imap = ["0.0.0.0:143", "[::]:143"]
+        public var imaps = ["0.0.0.0:993", "[::]:993"]
         /// True while these are the embedded defaults, so an IPv6 listener may be skipped on hosts without IPv6.
         public var isDefault = true
     }
@@ -137,6 +143,13 @@ public struct RelaygateConfiguration: Sendable, Equatable {
         public var idleTimeout = TimeSpan(.seconds(600))
         public var maxConnections = 500
         public var maxConnectionsPerClient = 20
+    }
+
+    public struct IMAPSettings: Sendable, Equatable {
+        /// RFC 3501 5.4 asks for at least 30 minutes.
+        public var idleTimeout = TimeSpan(.seconds(1800))
+        public var maxConnections = 1000
+        public var maxConnectionsPerClient = 50
     }
 
     public struct AuthSettings: Sendable, Equatable {

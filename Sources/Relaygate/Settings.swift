@@ -10,11 +10,13 @@ public struct CommandLineOverrides: Sendable {
     public var rulesDirectory: String?
     public var spool: String?
     public var hostname: String?
-    /// --smtp / --smtps / --pop3 / --pop3s: any of them replaces the whole default listener set.
+    /// --smtp / --smtps / --pop3 / --pop3s / --imap / --imaps: any of them replaces the whole default listener set.
     public var smtp: [String] = []
     public var smtps: [String] = []
     public var pop3: [String] = []
     public var pop3s: [String] = []
+    public var imap: [String] = []
+    public var imaps: [String] = []
     public var tlsCertificate: String?
     public var tlsKey: String?
 
@@ -43,7 +45,7 @@ public struct Settings: Sendable {
         if let spool = overrides.spool { configuration.spool = spool }
         let flags = [
             ("--smtp", overrides.smtp), ("--smtps", overrides.smtps), ("--pop3", overrides.pop3),
-            ("--pop3s", overrides.pop3s),
+            ("--pop3s", overrides.pop3s), ("--imap", overrides.imap), ("--imaps", overrides.imaps),
         ]
         if flags.contains(where: { !$0.1.isEmpty }) {
             for (flag, values) in flags {
@@ -53,7 +55,7 @@ public struct Settings: Sendable {
             }
             configuration.listen = .init(
                 smtp: overrides.smtp, smtps: overrides.smtps, pop3: overrides.pop3, pop3s: overrides.pop3s,
-                isDefault: false)
+                imap: overrides.imap, imaps: overrides.imaps, isDefault: false)
         }
         switch (overrides.tlsCertificate, overrides.tlsKey) {
         case (nil, nil): break
@@ -79,18 +81,20 @@ public struct Settings: Sendable {
         }
         return Listeners(
             smtp: make(listen.smtp, implicitTLS: false) + make(listen.smtps, implicitTLS: true),
-            pop3: make(listen.pop3, implicitTLS: false) + make(listen.pop3s, implicitTLS: true))
+            pop3: make(listen.pop3, implicitTLS: false) + make(listen.pop3s, implicitTLS: true),
+            imap: make(listen.imap, implicitTLS: false) + make(listen.imaps, implicitTLS: true))
     }
 
     public struct Listeners: Sendable {
         public var smtp: [ListenerSet.Listener]
         public var pop3: [ListenerSet.Listener]
+        public var imap: [ListenerSet.Listener] = []
 
-        public var isEmpty: Bool { smtp.isEmpty && pop3.isEmpty }
+        public var isEmpty: Bool { smtp.isEmpty && pop3.isEmpty && imap.isEmpty }
 
         /// "SMTP 0.0.0.0:25, 0.0.0.0:465 (TLS); POP3 …" for the configuration summary.
         public var summary: String {
-            [("SMTP", smtp), ("POP3", pop3)].filter { !$0.1.isEmpty }.map { name, listeners in
+            [("SMTP", smtp), ("POP3", pop3), ("IMAP", imap)].filter { !$0.1.isEmpty }.map { name, listeners in
                 name + " " + listeners.map { "\($0.address)\($0.implicitTLS ? " (TLS)" : "")" }.joined(separator: ", ")
             }.joined(separator: "; ")
         }

@@ -91,8 +91,7 @@ final class POP3ServerHandler: ChannelDuplexHandler {
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         switch event {
         case TLSUserEvent.handshakeCompleted:
-            let version = (try? context.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self))?.tlsVersion
-            logger[metadataKey: "tls"] = "\(version.map(SMTPServerHandler.name(of:)) ?? "TLS")"
+            logger[metadataKey: "tls"] = "\(SessionDriving.tlsVersion(context: context))"
             session.tlsEstablished()
             drain(context: context)
         case is ChannelShouldQuiesceEvent:
@@ -104,14 +103,7 @@ final class POP3ServerHandler: ChannelDuplexHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        if let tlsError = error as? NIOSSLError, case .uncleanShutdown = tlsError {
-            logger.debug("client closed without TLS close_notify")
-        } else if error is NIOSSLError || error is BoringSSLError {
-            logger.info("TLS failed, closing", metadata: ["error": "\(error)"])
-        } else {
-            logger.debug("connection error, closing", metadata: ["error": "\(error)"])
-        }
-        context.close(promise: nil)
+        SessionDriving.errorCaught(context: context, error: error, logger: logger)
     }
 
     func read(context: ChannelHandlerContext) {
@@ -142,15 +134,7 @@ final class POP3ServerHandler: ChannelDuplexHandler {
         case .send(let text):
             write(ByteBuffer(string: text), context: context)
         case .startTLS:
-            guard let tlsContext = service.tlsContext else { return close(context: context) }
-            context.flush()
-            do {
-                try context.pipeline.syncOperations.addHandler(
-                    NIOSSLServerHandler(context: tlsContext), position: .first)
-            } catch {
-                logger.error("could not start TLS", metadata: ["error": "\(error)"])
-                context.close(promise: nil)
-            }
+            SessionDriving.startTLS(context: context, tlsContext: service.tlsContext, logger: logger)
         case .verifyCredentials(let credentials):
             verify(credentials, context: context)
         case .openMaildrop(let user):
@@ -171,26 +155,12 @@ final class POP3ServerHandler: ChannelDuplexHandler {
     }
 
     private func verify(_ credentials: Credentials, context: ChannelHandlerContext) {
-        guard let authenticator = service.authenticator else {
-            session.authenticationFinished(.rejected)
-            return
+        SessionDriving.authenticate(
+            credentials, authenticator: service.authenticator, from: address, context: context
+        ) { result in
+            self.session.authenticationFinished(result)
+            self.drain(context: context)
         }
-        authenticator.authenticate(credentials, from: address, on: context.eventLoop).assumeIsolated()
-            .whenComplete { result in
-                let verdict = (try? result.get()) ?? Authenticator.Verdict(result: .temporaryFailure, delay: .zero)
-                let finish = {
-                    self.session.authenticationFinished(verdict.result)
-                    self.drain(context: context)
-                }
-                if verdict.delay > .zero {
-                    context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(Clocks.nanoseconds(verdict.delay)))
-                    {
-                        finish()
-                    }
-                } else {
-                    finish()
-                }
-            }
     }
 
     private func openMaildrop(_ user: String, context: ChannelHandlerContext) {
@@ -287,12 +257,7 @@ final class POP3ServerHandler: ChannelDuplexHandler {
         releaseMaildrop()
         guard !closeRequested else { return }
         closeRequested = true
-        context.flush()
-        guard let lastWrite else { return context.close(promise: nil) }
-        lastWrite.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
-        context.eventLoop.assumeIsolated().scheduleTask(in: .seconds(5)) {
-            if context.channel.isActive { context.close(promise: nil) }
-        }
+        SessionDriving.close(context: context, after: lastWrite)
     }
 
     private func log(_ event: POP3Session.Event) {

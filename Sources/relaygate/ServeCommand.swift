@@ -6,10 +6,10 @@ struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
         abstract:
-            "Run the server: SMTP on 25, 2525 (STARTTLS) and 465 (implicit TLS) into the spool; POP3 on 110 and 995.",
+            "Run the server: SMTP on 25, 2525 and 465 into the spool; POP3 on 110 and 995; IMAP on 143 and 993.",
         discussion: """
             With no file and no flags it runs on the embedded defaults. Any listener flag (--smtp, --smtps, \
-            --pop3, --pop3s) replaces the whole default listener set, so `relaygate serve --smtp 127.0.0.1:2525` runs just that listener, as any \
+            --pop3, --pop3s, --imap, --imaps) replaces the whole default listener set, so `relaygate serve --smtp 127.0.0.1:2525` runs just that listener, as any \
             user can. Stops cleanly on SIGTERM or SIGINT.
             """)
 
@@ -38,6 +38,16 @@ struct ServeCommand: AsyncParsableCommand {
         help: ArgumentHelp("Implicit-TLS POP3 listener (repeatable).", valueName: "addr:port"))
     var pop3s: [String] = []
 
+    @Option(
+        name: .customLong("imap"),
+        help: ArgumentHelp("Plain IMAP listener offering STARTTLS (repeatable).", valueName: "addr:port"))
+    var imap: [String] = []
+
+    @Option(
+        name: .customLong("imaps"),
+        help: ArgumentHelp("Implicit-TLS IMAP listener (repeatable).", valueName: "addr:port"))
+    var imaps: [String] = []
+
     @Option(name: .customLong("tls-cert"), help: ArgumentHelp("PEM certificate chain.", valueName: "file"))
     var tlsCertificate: String?
 
@@ -51,6 +61,8 @@ struct ServeCommand: AsyncParsableCommand {
         overrides.smtps = smtps
         overrides.pop3 = pop3
         overrides.pop3s = pop3s
+        overrides.imap = imap
+        overrides.imaps = imaps
         overrides.tlsCertificate = tlsCertificate
         overrides.tlsKey = tlsKey
         let settings: Settings

@@ -207,3 +207,65 @@ extension IMAPHarness {
         #expect(harness.finish { $0.requestFinished(.done(refusal: nil)) } == "q OK CREATE completed\r\n")
     }
 }
+
+@Suite struct IMAPSearchTests {
+    @Test func searchWithoutContentAsksOnlyForDates() {
+        var harness = IMAPHarness.selected()
+        harness.send("s SEARCH UNSEEN\r\n")
+        #expect(harness.actions == [.request(.fetch(uids: [3, 7, 11], content: false, markSeen: false))])
+        let reply = harness.finish {
+            $0.requestFinished(.fetched([3, 7, 11].map { FetchedMessage(uid: $0, internalDate: 0, content: nil, newFlags: nil) }))
+        }
+        #expect(reply == "* SEARCH 2\r\ns OK SEARCH completed\r\n")
+        harness.send("u UID SEARCH OR DELETED LARGER 150 NOT UID 11\r\n")
+        _ = harness.finish {
+            $0.requestFinished(.fetched([3, 7, 11].map { FetchedMessage(uid: $0, internalDate: 0, content: nil, newFlags: nil) }))
+        }
+        #expect(harness.sent == "* SEARCH 7\r\nu OK SEARCH completed\r\n")
+    }
+
+    @Test func contentKeysLoadTheMessagesInBatches() {
+        var harness = IMAPHarness.loggedIn()
+        harness.send("s SELECT INBOX\r\n")
+        let many = (1...450).map { MessageView(uid: UInt32($0), flags: [], recent: false, size: 10) }
+        _ = harness.finish { $0.requestFinished(.selected(FolderView(uidValidity: 1, uidNext: 451, messages: many))) }
+        harness.send("t SEARCH SUBJECT \"hello\"\r\n")
+        var batches: [[UInt32]] = []
+        while case .request(.fetch(let uids, let content, _))? = harness.actions.first {
+            #expect(content)
+            batches.append(uids)
+            _ = harness.finish { session in
+                session.requestFinished(
+                    .fetched(
+                        uids.map { uid in
+                            let subject = uid % 100 == 0 ? "Hello world" : "other"
+                            return FetchedMessage(
+                                uid: uid, internalDate: 0, content: Array("Subject: \(subject)\r\n\r\nx\r\n".utf8), newFlags: nil)
+                        }))
+            }
+        }
+        #expect(batches.map(\.count) == [200, 200, 50])
+        #expect(harness.sent == "* SEARCH 100 200 300 400\r\nt OK SEARCH completed\r\n")
+    }
+}
+
+@Suite struct SearchEvaluatorTests {
+    let message = MessageView(uid: 5, flags: ["\\Seen"], recent: true, size: 120)
+    let content = Array("Date: Fri, 27 Nov 2026 07:00:00 +0000\r\nFrom: Bob <bob@example.org>\r\nSubject: Lunch\r\n\r\nSee you AT noon\r\n".utf8)
+
+    func matches(_ key: SearchKey) -> Bool {
+        SearchEvaluator(key: key, largestUID: 9, count: 3).matches(
+            .init(sequence: 2, message: message, internalDate: 837_596_665, content: content))
+    }
+
+    @Test func keys() {
+        #expect(matches(.header("From", "BOB@")) && !matches(.header("To", "")) && matches(.header("Subject", "")))
+        #expect(matches(.body("at noon")) && !matches(.body("lunch")) && matches(.text("lunch")))
+        #expect(matches(.on(IMAPDate(year: 1996, month: 7, day: 17))) && matches(.before(IMAPDate(year: 1996, month: 7, day: 18))))
+        #expect(matches(.sentOn(IMAPDate(year: 2026, month: 11, day: 27))) && !matches(.sentBefore(IMAPDate(year: 2026, month: 11, day: 27))))
+        #expect(matches(.uid(SequenceSet(ranges: [.init(first: .number(5), last: .last)]))))
+        #expect(matches(.sequence(SequenceSet(ranges: [.init(first: .last, last: .number(2))]))))
+        #expect(!matches(.new) && matches(.recent) && !matches(.old) && matches(.larger(119)) && !matches(.smaller(120)))
+        #expect(matches(.or(.flag("\\Deleted", set: true), .not(.flag("\\seen", set: false)))))
+    }
+}

@@ -1,0 +1,151 @@
+import IMAPProtocol
+import Mailbox
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Carries out one IMAP session's `IMAPRequest`s on the user's mailbox. Blocking file work: the driver runs
+/// `perform` on the thread pool, one request at a time per session (the session waits for each result), so
+/// the selected folder's state here is never touched by two threads at once.
+final class IMAPMailboxWork: @unchecked Sendable {
+    let store: MailboxStore
+    let mailbox: String
+    private var selected: (folder: MaildirFolder, messages: [UInt32: MaildirFolder.Message], readOnly: Bool)?
+
+    init(store: MailboxStore, mailbox: String) {
+        self.store = store
+        self.mailbox = mailbox
+    }
+
+    func perform(_ request: IMAPRequest) -> IMAPResult {
+        do {
+            return try carryOut(request)
+        } catch let problem as FolderName.Problem {
+            return .done(refusal: "[CANNOT] \(problem)")
+        } catch let problem as MailboxStore.FolderProblem {
+            switch problem {
+            case .missing: return .done(refusal: "[NONEXISTENT] \(problem)")
+            case .exists: return .done(refusal: "[ALREADYEXISTS] \(problem)")
+            case .inbox: return .done(refusal: "[CANNOT] \(problem)")
+            case .file: return .done(refusal: "[SERVERBUG] \(problem)")
+            }
+        } catch {
+            return .done(refusal: "[UNAVAILABLE] \(error)")
+        }
+    }
+
+    private func carryOut(_ request: IMAPRequest) throws -> IMAPResult {
+        try store.createMailbox(mailbox)
+        switch request {
+        case .select(let name, let readOnly):
+            selected = nil
+            let folder = try existing(name)
+            var snapshot = try folder.snapshot()
+            let recent = Set(snapshot.messages.filter(\.isNew).map(\.uid))
+            if !readOnly { snapshot.messages = try takeNew(snapshot.messages, in: folder) }
+            selected = (folder, Dictionary(uniqueKeysWithValues: snapshot.messages.map { ($0.uid, $0) }), readOnly)
+            return .selected(view(snapshot, recent: recent))
+        case .refresh:
+            guard let current = selected else { return .done(refusal: "No folder is selected") }
+            var snapshot = try current.folder.snapshot()
+            let recent = Set(snapshot.messages.filter(\.isNew).map(\.uid))
+            if !current.readOnly { snapshot.messages = try takeNew(snapshot.messages, in: current.folder) }
+            selected?.messages = Dictionary(uniqueKeysWithValues: snapshot.messages.map { ($0.uid, $0) })
+            return .refreshed(view(snapshot, recent: recent))
+        case .folders:
+            return .folders(names: try store.folders(of: mailbox).map(\.name), subscribed: store.subscriptions(of: mailbox))
+        case .status(let name):
+            let snapshot = try existing(name).snapshot()
+            return .status(view(snapshot, recent: Set(snapshot.messages.filter(\.isNew).map(\.uid))))
+        case .create(let name):
+            try store.createFolder(try FolderName(name), of: mailbox)
+            return .done(refusal: nil)
+        case .delete(let name):
+            try store.deleteFolder(try FolderName(name), of: mailbox)
+            return .done(refusal: nil)
+        case .rename(let from, let to):
+            try store.renameFolder(try FolderName(from), to: try FolderName(to), of: mailbox)
+            return .done(refusal: nil)
+        case .subscribe(let name, let on):
+            try store.setSubscribed(name, on, of: mailbox)
+            return .done(refusal: nil)
+        case .fetch(let uids, let content, let markSeen):
+            guard let current = selected else { return .done(refusal: "No folder is selected") }
+            var fetched: [FetchedMessage] = []
+            for uid in uids {
+                guard var message = current.messages[uid] else { continue }
+                var newFlags: [String]?
+                if markSeen && !message.flags.contains(.seen),
+                    let updated = try current.folder.setFlags(message, to: message.flags.union(.seen))
+                {
+                    message = updated
+                    selected?.messages[uid] = updated
+                    newFlags = updated.flags.imapNames
+                }
+                guard let fd = current.folder.open(message) else { continue }
+                defer { close(fd) }
+                var info = stat()
+                fstat(fd, &info)
+                fetched.append(
+                    FetchedMessage(
+                        uid: uid, internalDate: Int(info.st_mtim.tv_sec), content: content ? readAll(fd) : nil,
+                        newFlags: newFlags))
+            }
+            return .fetched(fetched)
+        case .setFlags(let changes):
+            guard let current = selected else { return .done(refusal: "No folder is selected") }
+            var result: [UInt32: [String]] = [:]
+            for (uid, names) in changes {
+                guard let message = current.messages[uid] else { continue }
+                let flags = names.compactMap(MessageFlags.init(imapName:)).reduce(into: MessageFlags()) { $0.insert($1) }
+                if let updated = try current.folder.setFlags(message, to: flags) {
+                    selected?.messages[uid] = updated
+                    result[uid] = updated.flags.imapNames
+                }
+            }
+            return .flagsSet(result)
+        case .expunge(let uids):
+            guard let current = selected else { return .done(refusal: "No folder is selected") }
+            let messages = uids.compactMap { current.messages[$0] }
+            try current.folder.delete(messages)
+            for message in messages { selected?.messages[message.uid] = nil }
+            return .expunged(messages.map(\.uid))
+        }
+    }
+
+    /// A folder that exists (INBOX always does).
+    private func existing(_ name: String) throws -> MaildirFolder {
+        let folderName = try FolderName(name)
+        let folder = store.folder(folderName, of: mailbox)
+        guard folder.exists else { throw MailboxStore.FolderProblem.missing(folderName) }
+        return folder
+    }
+
+    /// Moves new messages to cur/: a read-write session has seen them, so \Recent is reported once.
+    private func takeNew(_ messages: [MaildirFolder.Message], in folder: MaildirFolder) throws -> [MaildirFolder.Message] {
+        try messages.map { message in
+            guard message.isNew else { return message }
+            return try folder.setFlags(message, to: message.flags) ?? message
+        }
+    }
+
+    private func view(_ snapshot: MaildirFolder.Snapshot, recent: Set<UInt32>) -> FolderView {
+        FolderView(
+            uidValidity: snapshot.uidValidity, uidNext: snapshot.uidNext,
+            messages: snapshot.messages.map {
+                MessageView(uid: $0.uid, flags: $0.flags.imapNames, recent: recent.contains($0.uid), size: $0.size)
+            })
+    }
+
+    private func readAll(_ fd: Int32) -> [UInt8] {
+        var result: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            guard count > 0 else { return result }
+            result += buffer[..<count]
+        }
+    }
+}

@@ -1,0 +1,195 @@
+import IMAPProtocol
+import Logging
+import MailModel
+import NIOCore
+import NIOSSL
+import NIOTLS
+import ProtocolSupport
+
+/// The NIO driver of one IMAP connection: it feeds the pure `IMAPSession` and carries out its actions;
+/// mailbox requests run on the thread pool (`IMAPMailboxWork`). Reading stops while the session waits for
+/// us and while replies are unwritten above the high-water mark.
+final class IMAPServerHandler: ChannelDuplexHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private let service: IMAPServiceContext
+    private let address: IPAddress?
+    private let implicitTLS: Bool
+    private var session: IMAPSession
+    private var logger: Logger
+    private var admitted = false
+    private var work: IMAPMailboxWork?
+    private var readHeld = false
+    private var writable = true
+    private var lastWrite: EventLoopFuture<Void>?
+    private var closeRequested = false
+    private var lastActivity = NIODeadline.now()
+
+    init(service: IMAPServiceContext, remoteAddress: SocketAddress?, implicitTLS: Bool) {
+        self.service = service
+        self.implicitTLS = implicitTLS
+        address = remoteAddress?.ipAddress.flatMap(IPAddress.init)
+        var configuration = service.configuration
+        configuration.tlsAvailable = service.tlsContext != nil
+        session = IMAPSession(configuration: configuration, implicitTLS: implicitTLS)
+        logger = service.logger
+        logger[metadataKey: "client"] =
+            "\(address.map { $0.isIPv6 ? "[\($0)]" : "\($0)" } ?? "unknown"):\(remoteAddress?.port ?? 0)"
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        lastActivity = context.eventLoop.now
+        guard service.connectionLimiter.admit(address) == .admitted else {
+            logger.warning("connection refused: over the limit")
+            context.fireChannelActive()
+            if !implicitTLS {
+                context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: "* BYE Too many connections\r\n")))
+                    .assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+            } else {
+                context.close(promise: nil)
+            }
+            return
+        }
+        admitted = true
+        session.start()
+        armIdleTimer(context: context)
+        drain(context: context)
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        session.inputClosed()
+        if admitted {
+            service.connectionLimiter.release(address)
+            admitted = false
+        }
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        lastActivity = context.eventLoop.now
+        session.receive(unwrapInboundIn(data))
+        drain(context: context)
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        writable = context.channel.isWritable
+        if writable { drain(context: context) }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        switch event {
+        case TLSUserEvent.handshakeCompleted:
+            logger[metadataKey: "tls"] = "\(SessionDriving.tlsVersion(context: context))"
+            session.tlsEstablished()
+            drain(context: context)
+        case is ChannelShouldQuiesceEvent:
+            session.shutdownStarted()
+            drain(context: context)
+        default:
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        SessionDriving.errorCaught(context: context, error: error, logger: logger)
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if isPaused {
+            readHeld = true
+        } else {
+            context.read()
+        }
+    }
+
+    private var isPaused: Bool { !writable || session.phase != .command }
+
+    private func drain(context: ChannelHandlerContext) {
+        while let action = session.next() {
+            perform(action, context: context)
+        }
+        context.flush()
+        if readHeld && !isPaused {
+            readHeld = false
+            context.read()
+        }
+    }
+
+    private func perform(_ action: IMAPSession.Action, context: ChannelHandlerContext) {
+        switch action {
+        case .send(let text):
+            lastWrite = context.write(wrapOutboundOut(ByteBuffer(string: text)))
+        case .sendOctets(let octets):
+            lastWrite = context.write(wrapOutboundOut(ByteBuffer(bytes: octets)))
+        case .startTLS:
+            SessionDriving.startTLS(context: context, tlsContext: service.tlsContext, logger: logger)
+        case .verifyCredentials(let credentials):
+            SessionDriving.authenticate(
+                credentials, authenticator: service.authenticator, from: address, context: context
+            ) { result in
+                self.loggedIn(credentials.username, result)
+                self.drain(context: context)
+            }
+        case .request(let request):
+            guard let work else { return session.requestFinished(.done(refusal: "Not logged in")) }
+            service.threadPool.runIfActive(eventLoop: context.eventLoop) { work.perform(request) }
+                .assumeIsolated().whenComplete { result in
+                    self.lastActivity = context.eventLoop.now
+                    self.session.requestFinished((try? result.get()) ?? .done(refusal: "[UNAVAILABLE] Try again later"))
+                    self.drain(context: context)
+                }
+        case .close:
+            guard !closeRequested else { return }
+            closeRequested = true
+            SessionDriving.close(context: context, after: lastWrite)
+        case .log(let event):
+            log(event)
+        }
+    }
+
+    /// A correct password is not enough: the user needs a mailbox to read.
+    private func loggedIn(_ user: String, _ result: AuthenticationResult) {
+        guard result == .accepted else { return session.authenticationFinished(result) }
+        guard let mailbox = service.mailboxOf(user) else {
+            logger.warning("login without a mailbox; set mailbox= in the users file", metadata: ["user": "\(user)"])
+            return session.authenticationFinished(.rejected)
+        }
+        work = IMAPMailboxWork(store: service.store, mailbox: mailbox)
+        logger[metadataKey: "mailbox"] = "\(mailbox)"
+        session.authenticationFinished(.accepted)
+    }
+
+    private func log(_ event: IMAPSession.Event) {
+        switch event {
+        case .authenticated(let user, let mechanism):
+            logger[metadataKey: "user"] = "\(user)"
+            logger.info("authenticated", metadata: ["mechanism": "\(mechanism)"])
+        case .authenticationFailed(let user, let result):
+            logger.warning("authentication failed", metadata: ["user": "\(user)", "result": "\(result)"])
+        case .protocolError(let what):
+            logger.info("protocol error", metadata: ["detail": "\(what)"])
+        }
+    }
+
+    private func armIdleTimer(context: ChannelHandlerContext) {
+        let interval = TimeAmount.nanoseconds(max(service.idleTimeout.nanoseconds / 4, 10_000_000))
+        context.eventLoop.assumeIsolated().scheduleTask(in: min(interval, .seconds(5))) {
+            guard context.channel.isActive, self.session.phase != .closed else { return }
+            if context.eventLoop.now - self.lastActivity >= self.service.idleTimeout {
+                self.logger.info("idle timeout, closing")
+                if self.session.phase == .command && self.writable {
+                    self.session.timeoutFired()
+                    self.drain(context: context)
+                } else {
+                    context.close(promise: nil)
+                }
+                return
+            }
+            self.armIdleTimer(context: context)
+        }
+    }
+}
