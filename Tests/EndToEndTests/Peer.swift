@@ -17,6 +17,16 @@ enum Peer {
             peers.appendingPathComponent("pop3_peer.py").path, ["--cafile", server.spool + "/tls/cert.pem"] + arguments)
     }
 
+    /// `imap_peer.py ...`: one IMAP session running `operations` (imaplib method name and arguments).
+    static func imap(server: ServerProcess, _ arguments: [String], operations: [[String]] = []) async throws
+        -> [String: Any]
+    {
+        let ops = String(decoding: try JSONSerialization.data(withJSONObject: operations), as: UTF8.self)
+        return try await runScript(
+            peers.appendingPathComponent("imap_peer.py").path,
+            ["--cafile", server.spool + "/tls/cert.pem", "--ops", ops] + arguments)
+    }
+
     private static func runScript(_ path: String, _ arguments: [String]) async throws -> [String: Any] {
         let finished = try await runToEnd(
             URL(fileURLWithPath: "/usr/bin/env"), ["python3", path] + arguments, separateErrors: true)

@@ -12,6 +12,8 @@ final class ServerProcess: @unchecked Sendable {
     private(set) var smtpsPort = 0
     private(set) var pop3Port = 0
     private(set) var pop3sPort = 0
+    private(set) var imapPort = 0
+    private(set) var imapsPort = 0
 
     var spool: String { directory.appendingPathComponent("spool").path }
     var rules: String { directory.appendingPathComponent("rules").path }
@@ -72,6 +74,7 @@ final class ServerProcess: @unchecked Sendable {
             [
                 "serve", "--rules", rules, "--spool", spool, "--hostname", "mx.test", "--smtp", "127.0.0.1:0",
                 "--smtps", "127.0.0.1:0", "--pop3", "127.0.0.1:0", "--pop3s", "127.0.0.1:0",
+                "--imap", "127.0.0.1:0", "--imaps", "127.0.0.1:0",
             ] + extraArguments
         process.currentDirectoryURL = directory
         let pipe = Pipe()
@@ -90,11 +93,13 @@ final class ServerProcess: @unchecked Sendable {
         for line in logText.split(separator: "\n") where line.contains("listening address=") {
             let address = line.split(separator: " ").first { $0.hasPrefix("address=") }!.dropFirst("address=".count)
             let port = Int(address.split(separator: ":").last!)!
-            switch (line.contains(" pop3: "), line.contains("tls=implicit")) {
-            case (false, false): smtpPort = port
-            case (false, true): smtpsPort = port
-            case (true, false): pop3Port = port
-            case (true, true): pop3sPort = port
+            let implicit = line.contains("tls=implicit")
+            if line.contains(" pop3: ") {
+                if implicit { pop3sPort = port } else { pop3Port = port }
+            } else if line.contains(" imap: ") {
+                if implicit { imapsPort = port } else { imapPort = port }
+            } else {
+                if implicit { smtpsPort = port } else { smtpPort = port }
             }
         }
     }

@@ -1,0 +1,117 @@
+import Foundation
+import Testing
+
+/// IMAP against Python's imaplib: mail delivered by SMTP through a `mailbox:` rule is read back byte for
+/// byte, flags carry across sessions, and folders are managed, over implicit TLS (993) and STARTTLS (143).
+@Suite struct IMAPEndToEndTests {
+    let pop3 = POP3EndToEndTests()
+
+    func imap(_ server: ServerProcess, tls: Bool = true, _ operations: [[String]]) async throws -> [String: Any] {
+        let connection = tls ? ["--port", "\(server.imapsPort)", "--implicit-tls"] : ["--port", "\(server.imapPort)", "--starttls"]
+        return try await Peer.imap(
+            server: server, connection + ["--user", "alice", "--password", "correct horse"], operations: operations)
+    }
+
+    /// An operation's [typ, data].
+    func op(_ result: [String: Any], _ index: Int) -> (String, [Any]) {
+        let ops = result["ops"] as? [[Any]] ?? []
+        guard index < ops.count else { return ("missing", []) }
+        return (ops[index][0] as? String ?? "?", ops[index].count > 1 ? ops[index][1] as? [Any] ?? [ops[index][1]] : [])
+    }
+
+    @Test func deliveredMailIsReadByteForByteAndSeenCarriesAcrossSessions() async throws {
+        try await withServer(users: POP3EndToEndTests.users, rules: POP3EndToEndTests.rules, delivery: true) { server in
+            try await pop3.deliver(server, ["Subject: one\r\n\r\n.dot line\r\nbody\r\n", "Subject: two\r\n\r\nx\r\n"])
+            let first = try await imap(
+                server,
+                [
+                    ["select", "INBOX"], ["fetch", "1", "(RFC822.SIZE BODY.PEEK[])"], ["fetch", "2", "(BODY[])"],
+                    ["search", "", "UNSEEN"],
+                ])
+            #expect(op(first, 0).0 == "OK" && op(first, 0).1.first as? String == "2", "\(first)")
+            let fetched = try #require(op(first, 1).1.first as? [String])
+            let stored = try pop3.mailboxFiles(server).map {
+                String(decoding: try Data(contentsOf: URL(fileURLWithPath: server.spool + "/mailboxes/alice/" + $0)), as: UTF8.self)
+            }
+            #expect(stored.contains(fetched[1]), "BODY[] is the stored octets exactly")
+            #expect(fetched[0].contains("RFC822.SIZE \(fetched[1].utf8.count) "), "\(fetched[0])")
+            #expect((op(first, 2).1.last as? String)?.contains("\\Seen") == true, "BODY[] sets \\Seen and says so")
+            #expect(op(first, 3).1.first as? String == "1", "only the first is unseen now")
+
+            let second = try await imap(server, [["select", "INBOX", "True"], ["fetch", "1:*", "(UID FLAGS)"]])
+            let flags = op(second, 1).1.compactMap { $0 as? String }
+            #expect(flags.count == 2 && !flags[0].contains("\\Seen") && flags[1].contains("\\Seen"), "\(flags)")
+            #expect(!flags.joined().contains("\\Recent"), "the first session took \\Recent")
+        }
+    }
+
+    @Test func deletedMessagesLeaveAtExpunge() async throws {
+        try await withServer(users: POP3EndToEndTests.users, rules: POP3EndToEndTests.rules, delivery: true) { server in
+            try await pop3.deliver(server, ["Subject: a\r\n\r\na\r\n", "Subject: b\r\n\r\nb\r\n"])
+            let result = try await imap(
+                server, [["select", "INBOX"], ["store", "1", "+FLAGS", "(\\Deleted)"], ["expunge"], ["search", "", "ALL"]])
+            #expect(op(result, 2).1.first as? String == "1", "\(result)")
+            #expect(op(result, 3).1.first as? String == "1")
+            #expect(pop3.mailboxFiles(server).count == 1)
+        }
+    }
+
+    @Test func startTLSAndLoginDisabledBeforeIt() async throws {
+        try await withServer(users: POP3EndToEndTests.users, rules: POP3EndToEndTests.rules) { server in
+            let result = try await imap(server, tls: false, [["select", "INBOX"]])
+            let before = result["capabilities"] as? [String] ?? []
+            #expect(before.contains("STARTTLS") && before.contains("LOGINDISABLED") && !before.contains("AUTH=PLAIN"))
+            let after = result["capabilities_after_tls"] as? [String] ?? []
+            #expect(after.contains("AUTH=PLAIN") && !after.contains("STARTTLS"), "\(after)")
+            #expect(op(result, 0).0 == "OK")
+            let client = try RawClient(port: server.imapPort)
+            _ = try await client.readAnyLine()
+            try await client.send("a LOGIN alice \"correct horse\"\r\n")
+            #expect(try await client.readAnyLine()?.hasPrefix("a NO [PRIVACYREQUIRED]") == true)
+        }
+    }
+
+    @Test func foldersAreCreatedListedRenamedAndDeleted() async throws {
+        try await withServer(users: POP3EndToEndTests.users, rules: POP3EndToEndTests.rules) { server in
+            let result = try await imap(
+                server,
+                [
+                    ["create", "Work"], ["create", "Work.2024"], ["list", "\"\"", "*"], ["rename", "Work", "Jobs"],
+                    ["status", "Jobs.2024", "(MESSAGES UIDNEXT)"], ["delete", "Jobs.2024"], ["create", "../escape"],
+                    ["select", "Nope"],
+                ])
+            #expect(op(result, 0).0 == "OK" && op(result, 1).0 == "OK", "\(result)")
+            let listed = op(result, 2).1.compactMap { $0 as? String }
+            #expect(listed == ["(\\HasNoChildren) \".\" \"INBOX\"", "(\\HasChildren) \".\" \"Work\"", "(\\HasNoChildren) \".\" \"Work.2024\""])
+            #expect(op(result, 3).0 == "OK")
+            #expect(op(result, 4).1.first as? String == "\"Jobs.2024\" (MESSAGES 0 UIDNEXT 1)")
+            #expect(op(result, 5).0 == "OK")
+            #expect(op(result, 6).0 == "NO", "a name that would leave the mailbox is refused")
+            #expect(op(result, 7).0 == "NO")
+            #expect(!FileManager.default.fileExists(atPath: server.spool + "/mailboxes/escape"))
+        }
+    }
+
+    @Test func aWrongPasswordIsRefused() async throws {
+        try await withServer(users: POP3EndToEndTests.users, rules: POP3EndToEndTests.rules) { server in
+            let result = try await Peer.imap(
+                server: server, ["--port", "\(server.imapsPort)", "--implicit-tls", "--user", "alice", "--password", "wrong"])
+            #expect((result["login_error"] as? String)?.contains("AUTHENTICATIONFAILED") == true, "\(result)")
+        }
+    }
+
+    @Test func anIdleSessionIsLoggedOutAndAStopSaysBye() async throws {
+        try await withServer(config: "imap:\n  idle_timeout: 1s\n", users: POP3EndToEndTests.users, rules: POP3EndToEndTests.rules) {
+            server in
+            let idle = try RawClient(port: server.imapPort)
+            #expect(try await idle.readAnyLine()?.hasPrefix("* OK [CAPABILITY") == true)
+            #expect(try await idle.readAnyLine() == "* BYE Autologout: idle for too long")
+            #expect(try await idle.isClosed())
+
+            let open = try RawClient(port: server.imapPort)
+            _ = try await open.readAnyLine()
+            #expect(await server.stop() == 0)
+            #expect(try await open.readAnyLine() == "* BYE Server shutting down; reconnect later")
+        }
+    }
+}
