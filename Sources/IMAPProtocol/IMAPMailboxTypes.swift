@@ -17,8 +17,12 @@ public enum IMAPRequest: Equatable, Sendable {
     case setFlags([UInt32: [String]])
     /// Remove these messages of the selected folder.
     case expunge(uids: [UInt32])
-    /// The selected folder as it is now (NOOP, CHECK).
+    /// The selected folder as it is now (NOOP, CHECK, IDLE).
     case refresh
+    /// Store a new message in a folder (APPEND); `date` in seconds since 1970.
+    case append(String, flags: [String], date: Int?, message: [UInt8])
+    /// Copy messages of the selected folder to another; with `move`, remove them here afterwards.
+    case copy(uids: [UInt32], to: String, move: Bool)
 }
 
 public enum IMAPResult: Equatable, Sendable {
@@ -32,6 +36,10 @@ public enum IMAPResult: Equatable, Sendable {
     case flagsSet([UInt32: [String]])
     case expunged([UInt32])
     case refreshed(FolderView)
+    /// Where an APPENDed message landed (UIDPLUS APPENDUID).
+    case appended(uidValidity: UInt32, uid: UInt32)
+    /// Where copies landed (UIDPLUS COPYUID): source and destination UIDs pair by position.
+    case copied(uidValidity: UInt32, source: [UInt32], destination: [UInt32])
 }
 
 /// A folder as a snapshot saw it.

@@ -20,6 +20,10 @@ extension IMAPSession {
         /// SEARCH goes through the folder in batches (`searchBatch`), so content keys never hold a large
         /// folder in memory at once.
         case search(key: SearchKey, uid: Bool, remaining: [UInt32], matches: [Int])
+        case append
+        case copy(move: Bool, command: String)
+        /// A poll while idling: report changes, then idle on.
+        case idle
     }
 
     static let searchBatch = 200
@@ -53,6 +57,14 @@ extension IMAPSession {
         case .rename(let from, let to): ask(.rename(from, to: to), .plain(command: "RENAME"), tag: tag, user: user)
         case .subscribe(let name): ask(.subscribe(name, true), .plain(command: "SUBSCRIBE"), tag: tag, user: user)
         case .unsubscribe(let name): ask(.subscribe(name, false), .plain(command: "UNSUBSCRIBE"), tag: tag, user: user)
+        case .append(let name, let flags, let date, let message):
+            let known = flags.filter { Self.isSystemFlag($0) }.map(Self.canonicalFlag)
+            ask(
+                .append(name, flags: known, date: date?.secondsSince1970, message: message), .append, tag: tag,
+                user: user)
+        case .idle:
+            state = .idling(tag: tag, user: user)
+            emit(.send("+ idling\r\n"))
         case .noop, .check:
             guard selection != nil else {
                 return tagged(tag, "OK \(command.kind == .check ? "CHECK" : "NOOP") completed")
@@ -86,8 +98,7 @@ extension IMAPSession {
                 .fetch(sequences: sequences, attributes: attributes), tag: tag, user: user)
         case .store(let set, let mode, let flags, let silent, let uid):
             guard !selection.readOnly else { return fail(tag, "NO [READ-ONLY] The folder is read-only") }
-            let known = Set(Self.flagNames.split(separator: " ").map { $0.lowercased() })
-            let named = flags.filter { known.contains($0.lowercased()) }.map(Self.canonicalFlag)
+            let named = flags.filter { Self.isSystemFlag($0) }.map(Self.canonicalFlag)
             var changes: [UInt32: [String]] = [:]
             for (_, message) in messages(set, uid: uid, in: view) {
                 var current = Set(message.flags)
@@ -119,6 +130,14 @@ extension IMAPSession {
         case .unselect:
             self.selection = nil
             tagged(tag, "OK UNSELECT completed")
+        case .copy(let set, let target, let uid), .move(let set, let target, let uid):
+            let move = if case .move = command.kind { true } else { false }
+            guard !move || !selection.readOnly else { return fail(tag, "NO [READ-ONLY] The folder is read-only") }
+            let uids = messages(set, uid: uid, in: view).map(\.1.uid)
+            guard !uids.isEmpty else { return tagged(tag, "OK \(move ? "MOVE" : "COPY") completed (nothing to do)") }
+            ask(
+                .copy(uids: uids, to: target, move: move), .copy(move: move, command: move ? "MOVE" : "COPY"), tag: tag,
+                user: user)
         case .search(let key, let uid):
             let all = view.messages.map(\.uid)
             guard !all.isEmpty else {
@@ -150,6 +169,10 @@ extension IMAPSession {
             let key = uid ? message.uid : UInt32(index + 1)
             return ranges.contains { $0.contains(key) } ? (index + 1, message) : nil
         }
+    }
+
+    static func isSystemFlag(_ flag: String) -> Bool {
+        flagNames.split(separator: " ").contains { $0.lowercased() == flag.lowercased() }
     }
 
     static func canonicalFlag(_ flag: String) -> String {
@@ -229,7 +252,8 @@ extension IMAPSession {
             tagged(tag, "OK \(command) completed")
         case (.search(let key, let uid, let remaining, var matches), .fetched(let messages)):
             let view = selection?.view ?? FolderView(uidValidity: 0, uidNext: 0, messages: [])
-            let evaluator = SearchEvaluator(key: key, largestUID: view.messages.last?.uid ?? 0, count: view.messages.count)
+            let evaluator = SearchEvaluator(
+                key: key, largestUID: view.messages.last?.uid ?? 0, count: view.messages.count)
             var sequences: [UInt32: Int] = [:]
             for (index, message) in view.messages.enumerated() { sequences[message.uid] = index + 1 }
             for fetched in messages {
@@ -244,6 +268,23 @@ extension IMAPSession {
             }
             emit(.send("* SEARCH" + matches.map { " \($0)" }.joined() + "\r\n"))
             tagged(tag, "OK SEARCH completed")
+        case (.append, .appended(let validity, let uid)):
+            tagged(tag, "OK [APPENDUID \(validity) \(uid)] APPEND completed")
+        case (.copy(let move, let command), .copied(let validity, let source, let destination)):
+            let code = "COPYUID \(validity) \(Self.uidList(source)) \(Self.uidList(destination))"
+            guard move else { return tagged(tag, "OK [\(code)] \(command) completed") }
+            // MOVE: the COPYUID comes untagged, then the expunges (RFC 6851 4.3).
+            emit(.send("* OK [\(code)] Moved\r\n"))
+            let gone = Set(source)
+            for index in (selection?.view.messages ?? []).indices.reversed()
+            where gone.contains(selection!.view.messages[index].uid) {
+                selection?.view.messages.remove(at: index)
+                emit(.send("* \(index + 1) EXPUNGE\r\n"))
+            }
+            tagged(tag, "OK \(command) completed")
+        case (.idle, .refreshed(let view)):
+            update(to: view)
+            state = .idling(tag: tag, user: user)
         case (.refresh(let command), .refreshed(let view)):
             update(to: view)
             tagged(tag, "OK \(command) completed")
@@ -251,6 +292,34 @@ extension IMAPSession {
             fail(tag, "NO Internal error: unexpected result")
         }
         processInput()
+    }
+
+    static func uidList(_ uids: [UInt32]) -> String {
+        uids.map(String.init).joined(separator: ",")
+    }
+
+    // MARK: IDLE
+
+    /// While idling, the one line allowed is DONE (RFC 2177 3).
+    mutating func idleInput(_ segments: [IMAPSegment], tag: String, user: String) {
+        state = .authenticated(user: user)
+        guard segments.count == 1, case .line(let line) = segments[0],
+            String(decoding: line, as: UTF8.self).uppercased() == "DONE"
+        else { return fail(tag, "BAD Expected DONE") }
+        tagged(tag, "OK IDLE terminated")
+    }
+
+    /// The driver's poll while the client idles: ask for the folder's state, to push what changed. Does
+    /// nothing unless the session idles in a selected folder.
+    public mutating func idlePoll() {
+        guard case .idling(let tag, let user) = state, selection != nil else { return }
+        ask(.refresh, .idle, tag: tag, user: user)
+    }
+
+    public var isIdling: Bool {
+        if case .idling = state { return true }
+        if case .requesting(_, _, .idle) = state { return true }
+        return false
     }
 
     /// The untagged responses SELECT and EXAMINE owe (RFC 3501 6.3.1).

@@ -61,6 +61,8 @@ public struct IMAPSession: Sendable {
         case authenticated(user: String)
         /// A request is with the driver; `pending` says what to answer when it comes back.
         case requesting(tag: String, user: String, pending: Pending)
+        /// IDLE (RFC 2177): changes are pushed until the client sends DONE.
+        case idling(tag: String, user: String)
         case closed
     }
 
@@ -150,7 +152,7 @@ public struct IMAPSession: Sendable {
         case .closed: .closed
         case .verifying, .requesting: .waitingForDriver
         // During the TLS handshake the driver must keep reading: the handshake comes that way.
-        case .notAuthenticated, .saslResponse, .authenticated: .command
+        case .notAuthenticated, .saslResponse, .authenticated, .idling: .command
         }
     }
 
@@ -159,8 +161,7 @@ public struct IMAPSession: Sendable {
     /// What CAPABILITY says now (RFC 3501 7.2.1): STARTTLS and LOGINDISABLED before TLS, AUTH=PLAIN inside
     /// it, neither once logged in.
     var capabilities: String {
-        // Only what is served: IDLE, MOVE and UIDPLUS join when APPEND, COPY and IDLE do.
-        var list = ["IMAP4rev1", "LITERAL+", "SASL-IR", "NAMESPACE", "UNSELECT"]
+        var list = ["IMAP4rev1", "LITERAL+", "SASL-IR", "IDLE", "NAMESPACE", "UIDPLUS", "MOVE", "UNSELECT"]
         if state == .notAuthenticated || { if case .saslResponse = state { true } else { false } }() {
             if !tlsActive {
                 if configuration.tlsAvailable { list.append("STARTTLS") }
@@ -181,6 +182,8 @@ public struct IMAPSession: Sendable {
             case .command(let segments):
                 if case .saslResponse(let tag) = state, case .line(let line)? = segments.first, segments.count == 1 {
                     saslResponse(line, tag: tag)
+                } else if case .idling(let tag, let user) = state {
+                    idleInput(segments, tag: tag, user: user)
                 } else {
                     handle(segments)
                 }

@@ -108,7 +108,10 @@ public struct SearchEvaluator {
     /// The date of an RFC 5322 Date field (`Fri, 27 Nov 2026 07:00:00 +0000`), as written (its own zone).
     static func headerDate(_ value: String) -> IMAPDate? {
         let words = value.split(whereSeparator: { $0 == " " || $0 == "," }).map(String.init)
-        guard let monthIndex = words.firstIndex(where: { word in IMAPDate.months.contains { $0.lowercased() == word.lowercased() } }),
+        guard
+            let monthIndex = words.firstIndex(where: { word in
+                IMAPDate.months.contains { $0.lowercased() == word.lowercased() }
+            }),
             monthIndex >= 1, monthIndex + 1 < words.count, let day = Int(words[monthIndex - 1]),
             let year = Int(words[monthIndex + 1])
         else { return nil }

@@ -11,11 +11,13 @@ import Mailbox
 final class IMAPMailboxWork: @unchecked Sendable {
     let store: MailboxStore
     let mailbox: String
+    let hostname: String
     private var selected: (folder: MaildirFolder, messages: [UInt32: MaildirFolder.Message], readOnly: Bool)?
 
-    init(store: MailboxStore, mailbox: String) {
+    init(store: MailboxStore, mailbox: String, hostname: String) {
         self.store = store
         self.mailbox = mailbox
+        self.hostname = hostname
     }
 
     func perform(_ request: IMAPRequest) -> IMAPResult {
@@ -54,7 +56,8 @@ final class IMAPMailboxWork: @unchecked Sendable {
             selected?.messages = Dictionary(uniqueKeysWithValues: snapshot.messages.map { ($0.uid, $0) })
             return .refreshed(view(snapshot, recent: recent))
         case .folders:
-            return .folders(names: try store.folders(of: mailbox).map(\.name), subscribed: store.subscriptions(of: mailbox))
+            return .folders(
+                names: try store.folders(of: mailbox).map(\.name), subscribed: store.subscriptions(of: mailbox))
         case .status(let name):
             let snapshot = try existing(name).snapshot()
             return .status(view(snapshot, recent: Set(snapshot.messages.filter(\.isNew).map(\.uid))))
@@ -98,13 +101,31 @@ final class IMAPMailboxWork: @unchecked Sendable {
             var result: [UInt32: [String]] = [:]
             for (uid, names) in changes {
                 guard let message = current.messages[uid] else { continue }
-                let flags = names.compactMap(MessageFlags.init(imapName:)).reduce(into: MessageFlags()) { $0.insert($1) }
-                if let updated = try current.folder.setFlags(message, to: flags) {
+                if let updated = try current.folder.setFlags(message, to: Self.flags(names)) {
                     selected?.messages[uid] = updated
                     result[uid] = updated.flags.imapNames
                 }
             }
             return .flagsSet(result)
+        case .append(let name, let names, let date, let message):
+            let placed = try existing(name).append(
+                message, flags: Self.flags(names), internalDate: date, hostname: hostname)
+            return .appended(uidValidity: placed.uidValidity, uid: placed.uid)
+        case .copy(let uids, let target, let move):
+            guard let current = selected else { return .done(refusal: "No folder is selected") }
+            guard let destination = try? existing(target) else {
+                return .done(refusal: "[TRYCREATE] No folder \(target); create it first")
+            }
+            let messages = uids.compactMap { current.messages[$0] }
+            let placed = try current.folder.copy(messages, to: destination, hostname: hostname)
+            let copied = zip(messages, placed).compactMap { message, placed in placed.map { (message, $0) } }
+            if move {
+                try current.folder.delete(copied.map(\.0))
+                for (message, _) in copied { selected?.messages[message.uid] = nil }
+            }
+            return .copied(
+                uidValidity: copied.first?.1.uidValidity ?? 0, source: copied.map(\.0.uid),
+                destination: copied.map(\.1.uid))
         case .expunge(let uids):
             guard let current = selected else { return .done(refusal: "No folder is selected") }
             let messages = uids.compactMap { current.messages[$0] }
@@ -112,6 +133,10 @@ final class IMAPMailboxWork: @unchecked Sendable {
             for message in messages { selected?.messages[message.uid] = nil }
             return .expunged(messages.map(\.uid))
         }
+    }
+
+    static func flags(_ names: [String]) -> MessageFlags {
+        names.compactMap(MessageFlags.init(imapName:)).reduce(into: MessageFlags()) { $0.insert($1) }
     }
 
     /// A folder that exists (INBOX always does).
@@ -123,7 +148,9 @@ final class IMAPMailboxWork: @unchecked Sendable {
     }
 
     /// Moves new messages to cur/: a read-write session has seen them, so \Recent is reported once.
-    private func takeNew(_ messages: [MaildirFolder.Message], in folder: MaildirFolder) throws -> [MaildirFolder.Message] {
+    private func takeNew(_ messages: [MaildirFolder.Message], in folder: MaildirFolder) throws -> [MaildirFolder
+        .Message]
+    {
         try messages.map { message in
             guard message.isNew else { return message }
             return try folder.setFlags(message, to: message.flags) ?? message

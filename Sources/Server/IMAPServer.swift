@@ -10,6 +10,8 @@ public struct IMAPServiceContext: Sendable {
     public var configuration: IMAPSession.Configuration
     /// RFC 3501 5.4: at least 30 minutes.
     public var idleTimeout: TimeAmount = .minutes(30)
+    /// How often a session in IDLE looks for changes to push (new mail, other sessions' flags and expunges).
+    public var idlePollInterval: TimeAmount = .seconds(2)
     public var tlsContext: NIOSSLContext?
     public var authenticator: Authenticator?
     public var store: MailboxStore

@@ -138,7 +138,6 @@ final class IMAPServerHandler: ChannelDuplexHandler {
             guard let work else { return session.requestFinished(.done(refusal: "Not logged in")) }
             service.threadPool.runIfActive(eventLoop: context.eventLoop) { work.perform(request) }
                 .assumeIsolated().whenComplete { result in
-                    self.lastActivity = context.eventLoop.now
                     self.session.requestFinished((try? result.get()) ?? .done(refusal: "[UNAVAILABLE] Try again later"))
                     self.drain(context: context)
                 }
@@ -158,7 +157,7 @@ final class IMAPServerHandler: ChannelDuplexHandler {
             logger.warning("login without a mailbox; set mailbox= in the users file", metadata: ["user": "\(user)"])
             return session.authenticationFinished(.rejected)
         }
-        work = IMAPMailboxWork(store: service.store, mailbox: mailbox)
+        work = IMAPMailboxWork(store: service.store, mailbox: mailbox, hostname: service.configuration.hostname)
         logger[metadataKey: "mailbox"] = "\(mailbox)"
         session.authenticationFinished(.accepted)
     }
@@ -175,10 +174,16 @@ final class IMAPServerHandler: ChannelDuplexHandler {
         }
     }
 
+    /// Checks the autologout time, and while the client idles (IDLE) polls its folder so changes are pushed
+    /// within `service.idlePollInterval`.
     private func armIdleTimer(context: ChannelHandlerContext) {
         let interval = TimeAmount.nanoseconds(max(service.idleTimeout.nanoseconds / 4, 10_000_000))
-        context.eventLoop.assumeIsolated().scheduleTask(in: min(interval, .seconds(5))) {
+        context.eventLoop.assumeIsolated().scheduleTask(in: min(interval, service.idlePollInterval)) {
             guard context.channel.isActive, self.session.phase != .closed else { return }
+            if self.session.isIdling {
+                self.session.idlePoll()
+                self.drain(context: context)
+            }
             if context.eventLoop.now - self.lastActivity >= self.service.idleTimeout {
                 self.logger.info("idle timeout, closing")
                 if self.session.phase == .command && self.writable {

@@ -7,7 +7,8 @@ import Testing
     let pop3 = POP3EndToEndTests()
 
     func imap(_ server: ServerProcess, tls: Bool = true, _ operations: [[String]]) async throws -> [String: Any] {
-        let connection = tls ? ["--port", "\(server.imapsPort)", "--implicit-tls"] : ["--port", "\(server.imapPort)", "--starttls"]
+        let connection =
+            tls ? ["--port", "\(server.imapsPort)", "--implicit-tls"] : ["--port", "\(server.imapPort)", "--starttls"]
         return try await Peer.imap(
             server: server, connection + ["--user", "alice", "--password", "correct horse"], operations: operations)
     }
@@ -31,7 +32,9 @@ import Testing
             #expect(op(first, 0).0 == "OK" && op(first, 0).1.first as? String == "2", "\(first)")
             let fetched = try #require(op(first, 1).1.first as? [String])
             let stored = try pop3.mailboxFiles(server).map {
-                String(decoding: try Data(contentsOf: URL(fileURLWithPath: server.spool + "/mailboxes/alice/" + $0)), as: UTF8.self)
+                String(
+                    decoding: try Data(contentsOf: URL(fileURLWithPath: server.spool + "/mailboxes/alice/" + $0)),
+                    as: UTF8.self)
             }
             #expect(stored.contains(fetched[1]), "BODY[] is the stored octets exactly")
             #expect(fetched[0].contains("RFC822.SIZE \(fetched[1].utf8.count) "), "\(fetched[0])")
@@ -49,7 +52,8 @@ import Testing
         try await withServer(users: POP3EndToEndTests.users, rules: POP3EndToEndTests.rules, delivery: true) { server in
             try await pop3.deliver(server, ["Subject: a\r\n\r\na\r\n", "Subject: b\r\n\r\nb\r\n"])
             let result = try await imap(
-                server, [["select", "INBOX"], ["store", "1", "+FLAGS", "(\\Deleted)"], ["expunge"], ["search", "", "ALL"]])
+                server,
+                [["select", "INBOX"], ["store", "1", "+FLAGS", "(\\Deleted)"], ["expunge"], ["search", "", "ALL"]])
             #expect(op(result, 2).1.first as? String == "1", "\(result)")
             #expect(op(result, 3).1.first as? String == "1")
             #expect(pop3.mailboxFiles(server).count == 1)
@@ -82,7 +86,11 @@ import Testing
                 ])
             #expect(op(result, 0).0 == "OK" && op(result, 1).0 == "OK", "\(result)")
             let listed = op(result, 2).1.compactMap { $0 as? String }
-            #expect(listed == ["(\\HasNoChildren) \".\" \"INBOX\"", "(\\HasChildren) \".\" \"Work\"", "(\\HasNoChildren) \".\" \"Work.2024\""])
+            #expect(
+                listed == [
+                    "(\\HasNoChildren) \".\" \"INBOX\"", "(\\HasChildren) \".\" \"Work\"",
+                    "(\\HasNoChildren) \".\" \"Work.2024\"",
+                ])
             #expect(op(result, 3).0 == "OK")
             #expect(op(result, 4).1.first as? String == "\"Jobs.2024\" (MESSAGES 0 UIDNEXT 1)")
             #expect(op(result, 5).0 == "OK")
@@ -95,13 +103,16 @@ import Testing
     @Test func aWrongPasswordIsRefused() async throws {
         try await withServer(users: POP3EndToEndTests.users, rules: POP3EndToEndTests.rules) { server in
             let result = try await Peer.imap(
-                server: server, ["--port", "\(server.imapsPort)", "--implicit-tls", "--user", "alice", "--password", "wrong"])
+                server: server,
+                ["--port", "\(server.imapsPort)", "--implicit-tls", "--user", "alice", "--password", "wrong"])
             #expect((result["login_error"] as? String)?.contains("AUTHENTICATIONFAILED") == true, "\(result)")
         }
     }
 
     @Test func anIdleSessionIsLoggedOutAndAStopSaysBye() async throws {
-        try await withServer(config: "imap:\n  idle_timeout: 1s\n", users: POP3EndToEndTests.users, rules: POP3EndToEndTests.rules) {
+        try await withServer(
+            config: "imap:\n  idle_timeout: 1s\n", users: POP3EndToEndTests.users, rules: POP3EndToEndTests.rules
+        ) {
             server in
             let idle = try RawClient(port: server.imapPort)
             #expect(try await idle.readAnyLine()?.hasPrefix("* OK [CAPABILITY") == true)
@@ -112,6 +123,64 @@ import Testing
             _ = try await open.readAnyLine()
             #expect(await server.stop() == 0)
             #expect(try await open.readAnyLine() == "* BYE Server shutting down; reconnect later")
+        }
+    }
+}
+
+@Suite struct IMAPMoreEndToEndTests {
+    let pop3 = POP3EndToEndTests()
+    let e2e = IMAPEndToEndTests()
+
+    @Test func appendCopyAndMoveReportTheirUIDs() async throws {
+        try await withServer(users: POP3EndToEndTests.users, rules: POP3EndToEndTests.rules) { server in
+            let result = try await e2e.imap(
+                server,
+                [
+                    ["create", "Archive"],
+                    [
+                        "append", "INBOX", "(\\Seen)", "\"17-Jul-1996 02:44:25 -0700\"",
+                        "Subject: a\r\n\r\nappended\r\n",
+                    ],
+                    ["select", "INBOX"], ["copy", "1", "Archive"], ["uid", "MOVE", "1", "Archive"],
+                    ["select", "Archive"],
+                    ["fetch", "1:*", "(UID FLAGS INTERNALDATE)"], ["copy", "1", "Nowhere"],
+                ])
+            #expect((e2e.op(result, 1).1.first as? String)?.hasPrefix("[APPENDUID ") == true, "\(result)")
+            #expect((e2e.op(result, 3).1.first as? String)?.contains(" 1 1] COPY completed") == true)
+            #expect(e2e.op(result, 4).0 == "OK")
+            #expect(e2e.op(result, 5).1.first as? String == "2", "the copy and the moved original")
+            let fetched = e2e.op(result, 6).1.compactMap { $0 as? String }
+            #expect(
+                fetched.count == 2
+                    && fetched.allSatisfy { $0.contains("\\Seen") && $0.contains("17-Jul-1996 09:44:25 +0000") },
+                "\(fetched)")
+            #expect((e2e.op(result, 7).1.first as? String)?.hasPrefix("[TRYCREATE]") == true)
+        }
+    }
+
+    @Test func mailDeliveredWhileAClientIdlesIsPushed() async throws {
+        try await withServer(users: POP3EndToEndTests.users, rules: POP3EndToEndTests.rules, delivery: true) { server in
+            let ready = server.directory.appendingPathComponent("idling").path
+            async let idler = Peer.imap(
+                server: server,
+                [
+                    "--port", "\(server.imapsPort)", "--implicit-tls", "--user", "alice", "--password", "correct horse",
+                    "--idle-until-exists", ready,
+                ],
+                operations: [["select", "INBOX"]])
+            let deadline = ContinuousClock.now + .seconds(30)
+            while !FileManager.default.fileExists(atPath: ready) {
+                guard ContinuousClock.now < deadline else { throw ServerProcessError("the client never idled") }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            let sent = ContinuousClock.now
+            try await pop3.deliver(server, ["Subject: pushed\r\n\r\nnew mail\r\n"])
+            let result = try await idler
+            #expect(result["idle_start"] as? String == "+ idling")
+            let pushed = result["idle_pushed"] as? [String] ?? []
+            #expect(pushed.contains("* 1 EXISTS"), "\(pushed)")
+            #expect(pushed.last?.hasSuffix("OK IDLE terminated") == true)
+            #expect(ContinuousClock.now - sent < .seconds(15), "pushed within a few seconds")
         }
     }
 }

@@ -214,12 +214,14 @@ extension IMAPHarness {
         harness.send("s SEARCH UNSEEN\r\n")
         #expect(harness.actions == [.request(.fetch(uids: [3, 7, 11], content: false, markSeen: false))])
         let reply = harness.finish {
-            $0.requestFinished(.fetched([3, 7, 11].map { FetchedMessage(uid: $0, internalDate: 0, content: nil, newFlags: nil) }))
+            $0.requestFinished(
+                .fetched([3, 7, 11].map { FetchedMessage(uid: $0, internalDate: 0, content: nil, newFlags: nil) }))
         }
         #expect(reply == "* SEARCH 2\r\ns OK SEARCH completed\r\n")
         harness.send("u UID SEARCH OR DELETED LARGER 150 NOT UID 11\r\n")
         _ = harness.finish {
-            $0.requestFinished(.fetched([3, 7, 11].map { FetchedMessage(uid: $0, internalDate: 0, content: nil, newFlags: nil) }))
+            $0.requestFinished(
+                .fetched([3, 7, 11].map { FetchedMessage(uid: $0, internalDate: 0, content: nil, newFlags: nil) }))
         }
         #expect(harness.sent == "* SEARCH 7\r\nu OK SEARCH completed\r\n")
     }
@@ -240,7 +242,8 @@ extension IMAPHarness {
                         uids.map { uid in
                             let subject = uid % 100 == 0 ? "Hello world" : "other"
                             return FetchedMessage(
-                                uid: uid, internalDate: 0, content: Array("Subject: \(subject)\r\n\r\nx\r\n".utf8), newFlags: nil)
+                                uid: uid, internalDate: 0, content: Array("Subject: \(subject)\r\n\r\nx\r\n".utf8),
+                                newFlags: nil)
                         }))
             }
         }
@@ -251,7 +254,9 @@ extension IMAPHarness {
 
 @Suite struct SearchEvaluatorTests {
     let message = MessageView(uid: 5, flags: ["\\Seen"], recent: true, size: 120)
-    let content = Array("Date: Fri, 27 Nov 2026 07:00:00 +0000\r\nFrom: Bob <bob@example.org>\r\nSubject: Lunch\r\n\r\nSee you AT noon\r\n".utf8)
+    let content = Array(
+        "Date: Fri, 27 Nov 2026 07:00:00 +0000\r\nFrom: Bob <bob@example.org>\r\nSubject: Lunch\r\n\r\nSee you AT noon\r\n"
+            .utf8)
 
     func matches(_ key: SearchKey) -> Bool {
         SearchEvaluator(key: key, largestUID: 9, count: 3).matches(
@@ -261,11 +266,62 @@ extension IMAPHarness {
     @Test func keys() {
         #expect(matches(.header("From", "BOB@")) && !matches(.header("To", "")) && matches(.header("Subject", "")))
         #expect(matches(.body("at noon")) && !matches(.body("lunch")) && matches(.text("lunch")))
-        #expect(matches(.on(IMAPDate(year: 1996, month: 7, day: 17))) && matches(.before(IMAPDate(year: 1996, month: 7, day: 18))))
-        #expect(matches(.sentOn(IMAPDate(year: 2026, month: 11, day: 27))) && !matches(.sentBefore(IMAPDate(year: 2026, month: 11, day: 27))))
+        #expect(
+            matches(.on(IMAPDate(year: 1996, month: 7, day: 17)))
+                && matches(.before(IMAPDate(year: 1996, month: 7, day: 18))))
+        #expect(
+            matches(.sentOn(IMAPDate(year: 2026, month: 11, day: 27)))
+                && !matches(.sentBefore(IMAPDate(year: 2026, month: 11, day: 27))))
         #expect(matches(.uid(SequenceSet(ranges: [.init(first: .number(5), last: .last)]))))
         #expect(matches(.sequence(SequenceSet(ranges: [.init(first: .last, last: .number(2))]))))
-        #expect(!matches(.new) && matches(.recent) && !matches(.old) && matches(.larger(119)) && !matches(.smaller(120)))
+        #expect(
+            !matches(.new) && matches(.recent) && !matches(.old) && matches(.larger(119)) && !matches(.smaller(120)))
         #expect(matches(.or(.flag("\\Deleted", set: true), .not(.flag("\\seen", set: false)))))
+    }
+}
+
+@Suite struct IMAPAppendCopyIdleTests {
+    @Test func appendSaysWhereTheMessageLanded() {
+        var harness = IMAPHarness.loggedIn()
+        harness.send("a APPEND Sent (\\Seen $Junk) {5+}\r\nhello\r\n")
+        #expect(
+            harness.actions == [.request(.append("Sent", flags: ["\\Seen"], date: nil, message: Array("hello".utf8)))])
+        #expect(
+            harness.finish { $0.requestFinished(.appended(uidValidity: 9, uid: 4)) }
+                == "a OK [APPENDUID 9 4] APPEND completed\r\n")
+    }
+
+    @Test func copyAndMove() {
+        var harness = IMAPHarness.selected()
+        harness.send("c COPY 1:2 Archive\r\n")
+        #expect(harness.actions == [.request(.copy(uids: [3, 7], to: "Archive", move: false))])
+        #expect(
+            harness.finish { $0.requestFinished(.copied(uidValidity: 5, source: [3, 7], destination: [10, 11])) }
+                == "c OK [COPYUID 5 3,7 10,11] COPY completed\r\n")
+        harness.send("m UID MOVE 7 Archive\r\n")
+        #expect(
+            harness.finish { $0.requestFinished(.copied(uidValidity: 5, source: [7], destination: [12])) }
+                == "* OK [COPYUID 5 7 12] Moved\r\n* 2 EXPUNGE\r\nm OK MOVE completed\r\n")
+        #expect(harness.send("n COPY 9 Archive\r\n") == "n OK COPY completed (nothing to do)\r\n")
+        var readOnly = IMAPHarness.selected(readOnly: true)
+        #expect(readOnly.send("o MOVE 1 Archive\r\n") == "o NO [READ-ONLY] The folder is read-only\r\n")
+    }
+
+    @Test func idlePushesChangesUntilDone() {
+        var harness = IMAPHarness.selected()
+        #expect(harness.send("i IDLE\r\n") == "+ idling\r\n")
+        #expect(harness.session.isIdling)
+        _ = harness.finish { $0.idlePoll() }
+        #expect(harness.actions == [.request(.refresh)])
+        var changed = IMAPHarness.view
+        changed.messages.append(MessageView(uid: 12, flags: [], recent: true, size: 9))
+        #expect(harness.finish { $0.requestFinished(.refreshed(changed)) } == "* 4 EXISTS\r\n* 2 RECENT\r\n")
+        #expect(harness.session.isIdling, "still idling after a push")
+        #expect(harness.send("DONE\r\n") == "i OK IDLE terminated\r\n")
+        #expect(!harness.session.isIdling)
+        _ = harness.finish { $0.idlePoll() }
+        #expect(harness.actions.isEmpty, "no polls once idling ended")
+        harness.send("j IDLE\r\n")
+        #expect(harness.send("NOOP\r\n") == "j BAD Expected DONE\r\n")
     }
 }

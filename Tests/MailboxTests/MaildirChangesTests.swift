@@ -39,8 +39,8 @@ import Testing
         _ = try inbox.snapshot()
         let uid = try inbox.append(
             Array("Subject: a\n\nbody\n".utf8), flags: [.seen], internalDate: 837_596_665, hostname: "mx")
-        #expect(uid == 2)
         let snapshot = try inbox.snapshot()
+        #expect(uid.uid == 2 && uid.uidValidity == snapshot.uidValidity)
         let appended = try #require(snapshot.messages.last)
         #expect(appended.uid == 2 && appended.flags == [.seen] && appended.size == 20, "17 octets, 3 bare LFs")
         #expect(inbox.internalDate(of: appended) == 837_596_665)
@@ -58,7 +58,7 @@ import Testing
         _ = try inbox.append(Array("two\r\n".utf8), flags: [], internalDate: nil, hostname: "mx")
         let messages = try inbox.snapshot().messages
         try inbox.delete([messages[1]])
-        #expect(try inbox.copy(messages, to: target, hostname: "mx") == [1, nil], "a message gone is skipped")
+        #expect(try inbox.copy(messages, to: target, hostname: "mx").map { $0?.uid } == [1, nil], "a message gone is skipped")
         let copied = try #require(try target.snapshot().messages.first)
         #expect(copied.flags == [.flagged] && copied.size == 5)
         #expect(target.internalDate(of: copied) == 1_000_000)

@@ -32,10 +32,16 @@ extension MaildirFolder {
         return nil
     }
 
+    /// A message's place in a folder: the folder's UIDVALIDITY and the message's UID (UIDPLUS).
+    public struct Placed: Equatable, Sendable {
+        public var uidValidity: UInt32
+        public var uid: UInt32
+    }
+
     /// Writes a new message into cur/ with these flags and internal date (seconds since 1970; the file's
-    /// modification time), and gives it the next UID. Returns the UID.
+    /// modification time), and gives it the next UID.
     public func append(_ bytes: [UInt8], flags: MessageFlags, internalDate: Int?, hostname: String)
-        throws(FileSystemError) -> UInt32
+        throws(FileSystemError) -> Placed
     {
         var counter = LineEndCounter()
         counter.count(bytes[...])
@@ -55,12 +61,12 @@ extension MaildirFolder {
     }
 
     /// Copies messages into `destination` (a hard link where the file system allows, else a copy), keeping
-    /// their flags and internal dates. Returns the new UIDs, in order; a message already gone is skipped
+    /// their flags and internal dates. Returns where each landed, in order; a message already gone is skipped
     /// (nil in its place).
     public func copy(_ messages: [Message], to destination: MaildirFolder, hostname: String)
-        throws(FileSystemError) -> [UInt32?]
+        throws(FileSystemError) -> [Placed?]
     {
-        var uids: [UInt32?] = []
+        var uids: [Placed?] = []
         for message in messages {
             let base =
                 "\(MaildirFolder.uniqueName(hostname: hostname)),S=\(message.name.storedSize ?? message.size),W=\(message.size)"
@@ -98,8 +104,8 @@ extension MaildirFolder {
 
     /// Renames a written file from tmp/ into cur/ and gives it the next UID, both under the lock, so the UID
     /// is this file's even while other sessions list the folder.
-    func place(_ temporary: String, as name: MaildirFileName, size: Int) throws(FileSystemError) -> UInt32 {
-        try withLock { () throws(FileSystemError) -> UInt32 in
+    func place(_ temporary: String, as name: MaildirFileName, size: Int) throws(FileSystemError) -> Placed {
+        try withLock { () throws(FileSystemError) -> Placed in
             var list = loadList(now: MaildirFolder.wallClockSeconds)
             do throws(FileSystemError) {
                 try FileSystem.move(temporary, to: path + "/cur/" + name.curName)
@@ -112,7 +118,7 @@ extension MaildirFolder {
             let directory = try FileSystem.openDirectory(path + "/cur")
             defer { FileSystem.closeDescriptor(directory) }
             try FileSystem.sync(directory, path: path + "/cur")
-            return uid
+            return Placed(uidValidity: list.uidValidity, uid: uid)
         }
     }
 

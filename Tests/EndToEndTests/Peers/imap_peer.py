@@ -31,6 +31,9 @@ def main():
     parser.add_argument("--user")
     parser.add_argument("--password")
     parser.add_argument("--ops", default="[]")
+    parser.add_argument("--idle-until-exists", metavar="READY_FILE",
+                        help="after the operations, IDLE; create READY_FILE once idling, and wait (at most 30 s) "
+                             "for the server to push an EXISTS")
     args = parser.parse_args()
 
     context = ssl.create_default_context(cafile=args.cafile)
@@ -60,10 +63,32 @@ def main():
     outcomes = []
     for operation in json.loads(args.ops):
         try:
-            outcomes.append(plain(getattr(client, operation[0])(*operation[1:])))
+            arguments = list(operation[1:])
+            if operation[0] == "append":
+                arguments[-1] = arguments[-1].encode()  # the message is octets
+            outcomes.append(plain(getattr(client, operation[0])(*arguments)))
         except imaplib.IMAP4.error as error:
             outcomes.append(["ERROR", str(error)])
     result["ops"] = outcomes
+    if args.idle_until_exists:
+        tag = client._new_tag()
+        client.send(tag + b" IDLE\r\n")
+        result["idle_start"] = client.readline().decode("latin-1").strip()
+        open(args.idle_until_exists, "w").close()
+        client.sock.settimeout(30)
+        pushed = []
+        while True:
+            line = client.readline().decode("latin-1").strip()
+            pushed.append(line)
+            if line.endswith("EXISTS") or not line:
+                break
+        client.send(b"DONE\r\n")
+        while True:
+            line = client.readline().decode("latin-1").strip()
+            pushed.append(line)
+            if line.startswith(tag.decode()) or not line:
+                break
+        result["idle_pushed"] = pushed
     result["logout"] = plain(client.logout())
     print(json.dumps(result))
 
