@@ -13,7 +13,9 @@ extension IMAPSession {
         case list(pattern: String, subscribedOnly: Bool)
         case status(name: String, items: [IMAPCommand.StatusItem])
         case plain(command: String)
-        case fetch(sequences: [UInt32: Int], attributes: [FetchAttribute])
+        /// FETCH goes in batches too (`fetchBatch` messages when content is loaded), so `1:* BODY[]` on a
+        /// large folder never holds it all in memory.
+        case fetch(sequences: [UInt32: Int], attributes: [FetchAttribute], remaining: [UInt32], markSeen: Bool)
         case store(silent: Bool)
         case expunge(report: Bool, command: String)
         case refresh(command: String)
@@ -27,6 +29,7 @@ extension IMAPSession {
     }
 
     static let searchBatch = 200
+    static let fetchBatch = 50
 
     static let flagNames = "\\Answered \\Flagged \\Deleted \\Seen \\Draft"
 
@@ -91,11 +94,9 @@ extension IMAPSession {
             guard !chosen.isEmpty || uid else { return fail(tag, "BAD No such message") }
             var sequences: [UInt32: Int] = [:]
             for (sequence, message) in chosen { sequences[message.uid] = sequence }
-            ask(
-                .fetch(
-                    uids: chosen.map(\.1.uid), content: IMAPFetchResponse.needsContent(attributes),
-                    markSeen: !selection.readOnly && IMAPFetchResponse.setsSeen(attributes)),
-                .fetch(sequences: sequences, attributes: attributes), tag: tag, user: user)
+            askFetch(
+                sequences: sequences, attributes: attributes, remaining: chosen.map(\.1.uid),
+                markSeen: !selection.readOnly && IMAPFetchResponse.setsSeen(attributes), tag: tag, user: user)
         case .store(let set, let mode, let flags, let silent, let uid):
             guard !selection.readOnly else { return fail(tag, "NO [READ-ONLY] The folder is read-only") }
             let named = flags.filter { Self.isSystemFlag($0) }.map(Self.canonicalFlag)
@@ -148,6 +149,20 @@ extension IMAPSession {
         default:
             fail(tag, "NO Not supported yet")
         }
+    }
+
+    private mutating func askFetch(
+        sequences: [UInt32: Int], attributes: [FetchAttribute], remaining: [UInt32], markSeen: Bool, tag: String,
+        user: String
+    ) {
+        let content = IMAPFetchResponse.needsContent(attributes)
+        let batch = Array(remaining.prefix(content ? Self.fetchBatch : 10 * Self.searchBatch))
+        ask(
+            .fetch(uids: batch, content: content, markSeen: markSeen),
+            .fetch(
+                sequences: sequences, attributes: attributes, remaining: Array(remaining.dropFirst(batch.count)),
+                markSeen: markSeen),
+            tag: tag, user: user)
     }
 
     private mutating func askSearch(
@@ -214,7 +229,7 @@ extension IMAPSession {
             tagged(tag, "OK STATUS completed")
         case (.plain(let command), .done(nil)):
             tagged(tag, "OK \(command) completed")
-        case (.fetch(let sequences, let attributes), .fetched(let messages)):
+        case (.fetch(let sequences, let attributes, let remaining, let markSeen), .fetched(let messages)):
             for fetched in messages {
                 guard let sequence = sequences[fetched.uid], var message = selection?.view.messages[sequence - 1]
                 else { continue }
@@ -226,6 +241,11 @@ extension IMAPSession {
                     message.flags = newFlags
                     selection?.view.messages[sequence - 1] = message
                 }
+            }
+            if !remaining.isEmpty {
+                return askFetch(
+                    sequences: sequences, attributes: attributes, remaining: remaining, markSeen: markSeen, tag: tag,
+                    user: user)
             }
             tagged(tag, "OK FETCH completed")
         case (.store(let silent), .flagsSet(let flags)):

@@ -26,6 +26,9 @@ final class IMAPServerHandler: ChannelDuplexHandler {
     private var lastWrite: EventLoopFuture<Void>?
     private var closeRequested = false
     private var lastActivity = NIODeadline.now()
+    /// A request held back while replies wait to be written (a big FETCH goes in batches, each asked for
+    /// only when the client has taken the one before).
+    private var heldRequest: IMAPRequest?
 
     init(service: IMAPServiceContext, remoteAddress: SocketAddress?, implicitTLS: Bool) {
         self.service = service
@@ -76,6 +79,10 @@ final class IMAPServerHandler: ChannelDuplexHandler {
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         writable = context.channel.isWritable
+        if writable, let request = heldRequest {
+            heldRequest = nil
+            run(request, context: context)
+        }
         if writable { drain(context: context) }
         context.fireChannelWritabilityChanged()
     }
@@ -135,12 +142,7 @@ final class IMAPServerHandler: ChannelDuplexHandler {
                 self.drain(context: context)
             }
         case .request(let request):
-            guard let work else { return session.requestFinished(.done(refusal: "Not logged in")) }
-            service.threadPool.runIfActive(eventLoop: context.eventLoop) { work.perform(request) }
-                .assumeIsolated().whenComplete { result in
-                    self.session.requestFinished((try? result.get()) ?? .done(refusal: "[UNAVAILABLE] Try again later"))
-                    self.drain(context: context)
-                }
+            if writable { run(request, context: context) } else { heldRequest = request }
         case .close:
             guard !closeRequested else { return }
             closeRequested = true
@@ -148,6 +150,15 @@ final class IMAPServerHandler: ChannelDuplexHandler {
         case .log(let event):
             log(event)
         }
+    }
+
+    private func run(_ request: IMAPRequest, context: ChannelHandlerContext) {
+        guard let work else { return session.requestFinished(.done(refusal: "Not logged in")) }
+        service.threadPool.runIfActive(eventLoop: context.eventLoop) { work.perform(request) }
+            .assumeIsolated().whenComplete { result in
+                self.session.requestFinished((try? result.get()) ?? .done(refusal: "[UNAVAILABLE] Try again later"))
+                self.drain(context: context)
+            }
     }
 
     /// A correct password is not enough: the user needs a mailbox to read.

@@ -325,3 +325,28 @@ extension IMAPHarness {
         #expect(harness.send("NOOP\r\n") == "j BAD Expected DONE\r\n")
     }
 }
+
+@Suite struct IMAPFetchBatchTests {
+    @Test func contentFetchesGoInBatches() {
+        var harness = IMAPHarness.loggedIn()
+        harness.send("s SELECT INBOX\r\n")
+        let many = (1...120).map { MessageView(uid: UInt32($0), flags: [], recent: false, size: 3) }
+        _ = harness.finish { $0.requestFinished(.selected(FolderView(uidValidity: 1, uidNext: 121, messages: many))) }
+        _ = harness.sendAll("f FETCH 1:* BODY.PEEK[]\r\n")
+        var batches: [Int] = []
+        var responses = 0
+        while case .request(.fetch(let uids, true, false))? = harness.actions.first {
+            batches.append(uids.count)
+            let text = harness.finishAll { session in
+                session.requestFinished(
+                    .fetched(
+                        uids.map {
+                            FetchedMessage(uid: $0, internalDate: 0, content: Array("x\r\n".utf8), newFlags: nil)
+                        }))
+            }
+            responses += text.components(separatedBy: " FETCH (").count - 1
+            if text.hasSuffix("f OK FETCH completed\r\n") { break }
+        }
+        #expect(batches == [50, 50, 20] && responses == 120)
+    }
+}
