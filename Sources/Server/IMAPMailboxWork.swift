@@ -12,7 +12,7 @@ final class IMAPMailboxWork: @unchecked Sendable {
     let store: MailboxStore
     let mailbox: String
     let hostname: String
-    private var selected: (folder: MaildirFolder, messages: [UInt32: MaildirFolder.Message], readOnly: Bool)?
+    private var selected: (folder: MaildirFolder, messages: MessagesByUID, readOnly: Bool)?
 
     init(store: MailboxStore, mailbox: String, hostname: String) {
         self.store = store
@@ -46,14 +46,14 @@ final class IMAPMailboxWork: @unchecked Sendable {
             var snapshot = try folder.snapshot()
             let recent = Set(snapshot.messages.filter(\.isNew).map(\.uid))
             if !readOnly { snapshot.messages = try takeNew(snapshot.messages, in: folder) }
-            selected = (folder, Dictionary(uniqueKeysWithValues: snapshot.messages.map { ($0.uid, $0) }), readOnly)
+            selected = (folder, MessagesByUID(snapshot.messages), readOnly)
             return .selected(view(snapshot, recent: recent))
         case .refresh:
             guard let current = selected else { return .done(refusal: "No folder is selected") }
             var snapshot = try current.folder.snapshot()
             let recent = Set(snapshot.messages.filter(\.isNew).map(\.uid))
             if !current.readOnly { snapshot.messages = try takeNew(snapshot.messages, in: current.folder) }
-            selected?.messages = Dictionary(uniqueKeysWithValues: snapshot.messages.map { ($0.uid, $0) })
+            selected?.messages = MessagesByUID(snapshot.messages)
             return .refreshed(view(snapshot, recent: recent))
         case .folders:
             return .folders(
@@ -173,6 +173,35 @@ final class IMAPMailboxWork: @unchecked Sendable {
             if count < 0 && errno == EINTR { continue }
             guard count > 0 else { return result }
             result += buffer[..<count]
+        }
+    }
+}
+
+/// A selected folder's messages by UID: a sorted array searched by halves, which costs an idle connection
+/// with a 10,000-message folder selected far less memory than a dictionary.
+struct MessagesByUID {
+    private var messages: [MaildirFolder.Message]
+
+    /// `messages` in UID order, as a snapshot gives them.
+    init(_ messages: [MaildirFolder.Message]) {
+        self.messages = messages
+    }
+
+    private func index(of uid: UInt32) -> Int? {
+        var low = 0
+        var high = messages.count
+        while low < high {
+            let middle = (low + high) / 2
+            if messages[middle].uid < uid { low = middle + 1 } else { high = middle }
+        }
+        return low < messages.count && messages[low].uid == uid ? low : nil
+    }
+
+    subscript(uid: UInt32) -> MaildirFolder.Message? {
+        get { index(of: uid).map { messages[$0] } }
+        set {
+            guard let index = index(of: uid) else { return }
+            if let newValue { messages[index] = newValue } else { messages.remove(at: index) }
         }
     }
 }
