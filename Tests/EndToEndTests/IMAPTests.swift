@@ -184,3 +184,75 @@ import Testing
         }
     }
 }
+
+/// mbsync (Debian's isync), a second real IMAP client: it logs in over 993 checking our certificate, pulls
+/// the INBOX into a local Maildir with UID FETCH, then pushes a message written locally back (APPEND with
+/// UIDPLUS).
+@Suite struct MbsyncTests {
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/mbsync")))
+    func mbsyncPullsAndPushes() async throws {
+        let pop3 = POP3EndToEndTests()
+        try await withServer(users: POP3EndToEndTests.users, rules: POP3EndToEndTests.rules, delivery: true) { server in
+            try await pop3.deliver(server, ["Subject: one\r\n\r\n.dot\r\nbody\r\n", "Subject: two\r\n\r\nx\r\n"])
+            let local = server.directory.appendingPathComponent("local").path
+            let rc = server.directory.appendingPathComponent("mbsyncrc")
+            try """
+            IMAPAccount relaygate
+            Host 127.0.0.1
+            Port \(server.imapsPort)
+            User alice
+            Pass "correct horse"
+            SSLType IMAPS
+            CertificateFile \(server.spool)/tls/cert.pem
+
+            IMAPStore remote
+            Account relaygate
+
+            MaildirStore local
+            Path \(local)/
+            Inbox \(local)/INBOX
+
+            Channel sync
+            Far :remote:
+            Near :local:
+            Patterns INBOX
+            Create Both
+            SyncState *
+
+            """.write(to: rc, atomically: true, encoding: .utf8)
+            try FileManager.default.createDirectory(atPath: local, withIntermediateDirectories: true)
+            func sync() async throws -> String {
+                let finished = try await runToEnd(
+                    URL(fileURLWithPath: "/usr/bin/mbsync"), ["-c", rc.path, "-V", "sync"], separateErrors: false)
+                let transcript = String(decoding: finished.output, as: UTF8.self)
+                #expect(finished.status == 0, "\(transcript)")
+                return transcript
+            }
+            _ = try await sync()
+            func files(_ root: String) throws -> [String] {
+                try ["new", "cur"].flatMap { directory in
+                    try FileManager.default.contentsOfDirectory(atPath: root + "/" + directory).map {
+                        String(decoding: try Data(contentsOf: URL(fileURLWithPath: root + "/" + directory + "/" + $0)), as: UTF8.self)
+                    }
+                }
+            }
+            let remote = try files(server.spool + "/mailboxes/alice")
+            let pulled = try files(local + "/INBOX")
+            // mbsync keeps LF line ends locally and adds its own X-TUID field; otherwise the octets are ours.
+            let normalized = pulled.map {
+                $0.split(separator: "\n", omittingEmptySubsequences: false).filter { !$0.hasPrefix("X-TUID: ") }
+                    .joined(separator: "\n")
+            }
+            #expect(Set(normalized) == Set(remote.map { $0.replacingOccurrences(of: "\r\n", with: "\n") }))
+
+            let written = "Subject: from the laptop\r\n\r\nhello\r\n"
+            try written.write(toFile: local + "/INBOX/new/1.local.laptop", atomically: true, encoding: .utf8)
+            _ = try await sync()
+            let after = try files(server.spool + "/mailboxes/alice")
+            #expect(after.count == 3)
+            #expect(
+                after.contains { $0.hasPrefix("Subject: from the laptop\r\n") && $0.hasSuffix("\r\n\r\nhello\r\n") },
+                "pushed with APPEND: \(after)")
+        }
+    }
+}
