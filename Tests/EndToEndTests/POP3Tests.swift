@@ -7,7 +7,10 @@ import Testing
     static let rules = ["10-shop.rules": "alice@shop.example   mailbox:alice\n"]
     static let users = ["alice": "correct horse"]
 
+    /// Sends the messages by SMTP and waits until they are in the mailbox (new/ or cur/: an IMAP session may
+    /// move them at once).
     func deliver(_ server: ServerProcess, _ messages: [String]) async throws {
+        let before = mailboxFiles(server).count
         for message in messages {
             let result = try await Peer.run(
                 "send", server: server,
@@ -17,9 +20,8 @@ import Testing
                 ])
             #expect(result["ok"] as? Bool == true, "\(result)")
         }
-        let new = server.spool + "/mailboxes/alice/new"
         let deadline = ContinuousClock.now + .seconds(20)
-        while ((try? FileManager.default.contentsOfDirectory(atPath: new)) ?? []).count < messages.count {
+        while mailboxFiles(server).count < before + messages.count {
             guard ContinuousClock.now < deadline else { throw ServerProcessError("not delivered:\n\(server.logText)") }
             try await Task.sleep(for: .milliseconds(50))
         }
