@@ -187,7 +187,7 @@ let package = Package(
         .testTarget(
             name: "ServerTests",
             dependencies: [
-                "Server", "SMTPProtocol", "MailModel", "Routing",
+                "Server", "SMTPProtocol", "MailModel", "Routing", "Mailbox",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

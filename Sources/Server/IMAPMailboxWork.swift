@@ -12,12 +12,18 @@ final class IMAPMailboxWork: @unchecked Sendable {
     let store: MailboxStore
     let mailbox: String
     let hostname: String
-    private var selected: (folder: MaildirFolder, messages: MessagesByUID, readOnly: Bool)?
+    let listings: FolderListingCache
+    private var selected: (folder: MaildirFolder, messages: MessagesByUID, readOnly: Bool)? {
+        didSet { if selected?.folder.path != oldValue?.folder.path { lastListing = nil } }
+    }
+    /// The selected folder's last listing and the directories' times when it was taken.
+    private var lastListing: (stamp: FolderStamp, view: FolderView)?
 
-    init(store: MailboxStore, mailbox: String, hostname: String) {
+    init(store: MailboxStore, mailbox: String, hostname: String, listings: FolderListingCache) {
         self.store = store
         self.mailbox = mailbox
         self.hostname = hostname
+        self.listings = listings
     }
 
     func perform(_ request: IMAPRequest) -> IMAPResult {
@@ -43,18 +49,20 @@ final class IMAPMailboxWork: @unchecked Sendable {
         case .select(let name, let readOnly):
             selected = nil
             let folder = try existing(name)
-            var snapshot = try folder.snapshot()
-            let recent = Set(snapshot.messages.filter(\.isNew).map(\.uid))
-            if !readOnly { snapshot.messages = try takeNew(snapshot.messages, in: folder) }
-            selected = (folder, MessagesByUID(snapshot.messages), readOnly)
-            return .selected(view(snapshot, recent: recent))
+            let (snapshot, listing) = try list(folder, readOnly: readOnly)
+            selected = (folder, MessagesByUID(listing.messages), readOnly)
+            return .selected(
+                FolderView(uidValidity: snapshot.uidValidity, uidNext: snapshot.uidNext, messages: listing.views))
         case .refresh:
             guard let current = selected else { return .done(refusal: "No folder is selected") }
-            var snapshot = try current.folder.snapshot()
-            let recent = Set(snapshot.messages.filter(\.isNew).map(\.uid))
-            if !current.readOnly { snapshot.messages = try takeNew(snapshot.messages, in: current.folder) }
-            selected?.messages = MessagesByUID(snapshot.messages)
-            return .refreshed(view(snapshot, recent: recent))
+            if let unchanged = lastListing, unchanged.stamp == FolderStamp(current.folder), unchanged.stamp.isSettled {
+                // Nothing in new/ or cur/ changed since the last look (an IDLE poll, mostly): no scan.
+                return .refreshed(unchanged.view)
+            }
+            let (snapshot, listing) = try list(current.folder, readOnly: current.readOnly)
+            selected?.messages = MessagesByUID(listing.messages)
+            return .refreshed(
+                FolderView(uidValidity: snapshot.uidValidity, uidNext: snapshot.uidNext, messages: listing.views))
         case .folders:
             return .folders(
                 names: try store.folders(of: mailbox).map(\.name), subscribed: store.subscriptions(of: mailbox))
@@ -147,6 +155,24 @@ final class IMAPMailboxWork: @unchecked Sendable {
         return folder
     }
 
+    /// Lists the folder (a read-write session takes new messages into cur/), sharing the listing with other
+    /// sessions that have the same.
+    private func list(_ folder: MaildirFolder, readOnly: Bool) throws -> (
+        MaildirFolder.Snapshot, FolderListingCache.Listing
+    ) {
+        let stamp = FolderStamp(folder)
+        var snapshot = try folder.snapshot()
+        let recent = Set(snapshot.messages.filter(\.isNew).map(\.uid))
+        if !readOnly { snapshot.messages = try takeNew(snapshot.messages, in: folder) }
+        let listing = listings.share(folder: folder.path, messages: snapshot.messages, recent: recent)
+        // The stamp is taken before the scan and our own renames (takeNew) change it: the next look scans
+        // again once, then settles.
+        lastListing = (
+            stamp, FolderView(uidValidity: snapshot.uidValidity, uidNext: snapshot.uidNext, messages: listing.views)
+        )
+        return (snapshot, listing)
+    }
+
     /// Moves new messages to cur/: a read-write session has seen them, so \Recent is reported once.
     private func takeNew(_ messages: [MaildirFolder.Message], in folder: MaildirFolder) throws -> [MaildirFolder
         .Message]
@@ -203,5 +229,32 @@ struct MessagesByUID {
             guard let index = index(of: uid) else { return }
             if let newValue { messages[index] = newValue } else { messages.remove(at: index) }
         }
+    }
+}
+
+/// The modification times of a folder's new/ and cur/: any message added, removed or renamed changes one.
+/// File system times are coarse (a few milliseconds), so a change just after a look can share the time the
+/// look saw; a stamp is trusted only if the directories had not changed for a second when it was taken
+/// (`isSettled`).
+struct FolderStamp: Equatable {
+    var new: timespec
+    var cur: timespec
+    /// When the stamp was taken (just before the listing it belongs to).
+    var taken: timespec
+
+    init(_ folder: MaildirFolder) {
+        var info = stat()
+        new = stat(folder.path + "/new", &info) == 0 ? info.st_mtim : timespec()
+        cur = stat(folder.path + "/cur", &info) == 0 ? info.st_mtim : timespec()
+        taken = timespec()
+        clock_gettime(CLOCK_REALTIME, &taken)
+    }
+
+    var isSettled: Bool { max(new.tv_sec, cur.tv_sec) + 1 < taken.tv_sec }
+
+    /// Same directory times (when they were looked at does not matter).
+    static func == (a: FolderStamp, b: FolderStamp) -> Bool {
+        a.new.tv_sec == b.new.tv_sec && a.new.tv_nsec == b.new.tv_nsec && a.cur.tv_sec == b.cur.tv_sec
+            && a.cur.tv_nsec == b.cur.tv_nsec
     }
 }

@@ -12,6 +12,8 @@ public struct IMAPServiceContext: Sendable {
     public var idleTimeout: TimeAmount = .minutes(30)
     /// How often a session in IDLE looks for changes to push (new mail, other sessions' flags and expunges).
     public var idlePollInterval: TimeAmount = .seconds(2)
+    /// Folder listings shared among the sessions that have the same folder selected.
+    public var listings = FolderListingCache()
     public var tlsContext: NIOSSLContext?
     public var authenticator: Authenticator?
     public var store: MailboxStore

@@ -168,7 +168,9 @@ final class IMAPServerHandler: ChannelDuplexHandler {
             logger.warning("login without a mailbox; set mailbox= in the users file", metadata: ["user": "\(user)"])
             return session.authenticationFinished(.rejected)
         }
-        work = IMAPMailboxWork(store: service.store, mailbox: mailbox, hostname: service.configuration.hostname)
+        work = IMAPMailboxWork(
+            store: service.store, mailbox: mailbox, hostname: service.configuration.hostname,
+            listings: service.listings)
         logger[metadataKey: "mailbox"] = "\(mailbox)"
         session.authenticationFinished(.accepted)
     }

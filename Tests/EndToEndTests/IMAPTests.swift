@@ -232,7 +232,9 @@ import Testing
             func files(_ root: String) throws -> [String] {
                 try ["new", "cur"].flatMap { directory in
                     try FileManager.default.contentsOfDirectory(atPath: root + "/" + directory).map {
-                        String(decoding: try Data(contentsOf: URL(fileURLWithPath: root + "/" + directory + "/" + $0)), as: UTF8.self)
+                        String(
+                            decoding: try Data(contentsOf: URL(fileURLWithPath: root + "/" + directory + "/" + $0)),
+                            as: UTF8.self)
                     }
                 }
             }
