@@ -191,15 +191,33 @@ final class IMAPMailboxWork: @unchecked Sendable {
             })
     }
 
+    /// The message's octets. What we store has CRLF line ends and comes back exactly; a file another program
+    /// wrote with bare LFs comes back with CRLF, so its octets agree with RFC822.SIZE (which counts CRLF)
+    /// and with IMAP's CRLF lines, as Dovecot does.
     private func readAll(_ fd: Int32) -> [UInt8] {
         var result: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 64 * 1024)
         while true {
             let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             if count < 0 && errno == EINTR { continue }
-            guard count > 0 else { return result }
+            guard count > 0 else { break }
             result += buffer[..<count]
         }
+        return Self.withCRLF(result)
+    }
+
+    static func withCRLF(_ octets: [UInt8]) -> [UInt8] {
+        let bare = octets.indices.contains { octets[$0] == 10 && ($0 == 0 || octets[$0 - 1] != 13) }
+        guard bare else { return octets }
+        var converted: [UInt8] = []
+        converted.reserveCapacity(octets.count + octets.count / 16)
+        var previous: UInt8 = 0
+        for octet in octets {
+            if octet == 10 && previous != 13 { converted.append(13) }
+            converted.append(octet)
+            previous = octet
+        }
+        return converted
     }
 }
 

@@ -34,3 +34,10 @@ import Testing
         #expect(noLongerRecent.views.allSatisfy { !$0.recent }, "\\Recent is part of what must be equal")
     }
 }
+
+@Suite struct IMAPMailboxWorkTests {
+    @Test func bareLineFeedsComeBackAsCRLFSoSizesAgree() {
+        #expect(IMAPMailboxWork.withCRLF(Array("a\r\nb\n\nc".utf8)) == Array("a\r\nb\r\n\r\nc".utf8))
+        #expect(IMAPMailboxWork.withCRLF(Array("as stored\r\n".utf8)) == Array("as stored\r\n".utf8))
+    }
+}
