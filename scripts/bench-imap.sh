@@ -18,24 +18,9 @@ trap 'kill $server 2>/dev/null || true; rm -rf "$work"' EXIT
 mkdir -p "$work/rules"
 # Every benchmark connection comes from 127.0.0.1.
 printf 'imap:\n  max_connections_per_client: 1000\n' >"$work/rules/relaygate.yaml"
-echo "bench password" | "$bin" users add bench --rules "$work/rules" >/dev/null 2>&1
-python3 - "$work/spool/mailboxes/bench" "$messages" "$size" <<'PY'
-import os, sys
-root, count, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-for sub in ("tmp", "new", "cur"):
-    os.makedirs(os.path.join(root, sub), exist_ok=True)
-line = b"x" * 76 + b"\r\n"
-for i in range(count):
-    header = b"From: a@example.org\r\nSubject: message %d\r\n\r\n" % i
-    body = (line * (size // len(line) + 1))[: max(size - len(header), 0)]
-    with open(os.path.join(root, "new", "1764000000.%d.bench" % i), "wb") as f:
-        f.write(header + body)
-PY
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-"$bin" serve --rules "$work/rules" --spool "$work/spool" --hostname bench.test --imaps "127.0.0.1:$port" \
-    >"$work/server.log" 2>&1 &
-server=$!
-for _ in $(seq 100); do grep -q "relaygate: ready" "$work/server.log" 2>/dev/null && break; sleep 0.1; done
+source scripts/mailbox-bench-common.sh
+make_mailbox "$messages" "$size"
+serve_on --imaps
 
 python3 - "$port" "$work/spool/tls/cert.pem" "$server" "$idle" <<'PY'
 import imaplib, ssl, sys, time

@@ -21,8 +21,8 @@ extension RelaygateConfiguration: Decodable {
         tls = try keys.value("tls", default: tls)
         listen = try keys.value("listen", default: listen)
         smtp = try keys.value("smtp", default: smtp)
-        pop3 = try keys.value("pop3", default: pop3)
-        imap = try keys.value("imap", default: imap)
+        pop3 = try keys.mailboxAccess("pop3", default: pop3)
+        imap = try keys.mailboxAccess("imap", default: imap)
         auth = try keys.value("auth", default: auth)
         shutdownGrace = try keys.value("shutdown_grace", default: shutdownGrace)
         spoolThreads = try keys.value("spool_threads", default: spoolThreads)
@@ -69,28 +69,6 @@ extension RelaygateConfiguration.ListenSettings: Decodable {
         imap = try keys.addresses("imap", default: [])
         imaps = try keys.addresses("imaps", default: [])
         isDefault = false
-    }
-}
-
-extension RelaygateConfiguration.POP3Settings: Decodable {
-    public init(from decoder: any Decoder) throws {
-        self.init()
-        let keys = try decoder.strictContainer(allowing: ["idle_timeout", "max_connections", "max_connections_per_client"])
-        idleTimeout = try keys.value("idle_timeout", default: idleTimeout)
-        guard idleTimeout.duration > .zero else { throw keys.invalid("idle_timeout", "must be above 0") }
-        maxConnections = try keys.positive("max_connections", default: maxConnections)
-        maxConnectionsPerClient = try keys.positive("max_connections_per_client", default: maxConnectionsPerClient)
-    }
-}
-
-extension RelaygateConfiguration.IMAPSettings: Decodable {
-    public init(from decoder: any Decoder) throws {
-        self.init()
-        let keys = try decoder.strictContainer(allowing: ["idle_timeout", "max_connections", "max_connections_per_client"])
-        idleTimeout = try keys.value("idle_timeout", default: idleTimeout)
-        guard idleTimeout.duration > .zero else { throw keys.invalid("idle_timeout", "must be above 0") }
-        maxConnections = try keys.positive("max_connections", default: maxConnections)
-        maxConnectionsPerClient = try keys.positive("max_connections_per_client", default: maxConnectionsPerClient)
     }
 }
 
@@ -279,6 +257,23 @@ extension KeyedDecodingContainer where Key == ConfigurationKey {
         let number = try value(name, default: fallback)
         guard number > 0 else { throw invalid(name, "must be a whole number above 0") }
         return number
+    }
+
+    /// A `pop3:` or `imap:` section: its keys override the protocol's own defaults.
+    func mailboxAccess(_ name: String, default fallback: RelaygateConfiguration.MailboxAccessSettings) throws
+        -> RelaygateConfiguration.MailboxAccessSettings
+    {
+        guard contains(ConfigurationKey(name)) else { return fallback }
+        let keys = try superDecoder(forKey: ConfigurationKey(name)).strictContainer(allowing: [
+            "idle_timeout", "max_connections", "max_connections_per_client",
+        ])
+        var settings = fallback
+        settings.idleTimeout = try keys.value("idle_timeout", default: settings.idleTimeout)
+        guard settings.idleTimeout.duration > .zero else { throw keys.invalid("idle_timeout", "must be above 0") }
+        settings.maxConnections = try keys.positive("max_connections", default: settings.maxConnections)
+        settings.maxConnectionsPerClient = try keys.positive(
+            "max_connections_per_client", default: settings.maxConnectionsPerClient)
+        return settings
     }
 
     func addresses(_ name: String, default fallback: [String]) throws -> [String] {

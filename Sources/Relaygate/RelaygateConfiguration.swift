@@ -35,8 +35,8 @@ public struct RelaygateConfiguration: Sendable, Equatable {
     public var tls = TLSSettings()
     public var listen = ListenSettings()
     public var smtp = SMTPSettings()
-    public var pop3 = POP3Settings()
-    public var imap = IMAPSettings()
+    public var pop3 = MailboxAccessSettings.pop3
+    public var imap = MailboxAccessSettings.imap
     public var auth = AuthSettings()
     /// How long a stop waits for transactions in flight before closing them.
     public var shutdownGrace = TimeSpan(.seconds(10))
@@ -138,18 +138,18 @@ public struct RelaygateConfiguration: Sendable, Equatable {
         public var minFreeSpace = ByteSize(octets: 64 << 20)
     }
 
-    public struct POP3Settings: Sendable, Equatable {
-        /// RFC 1939 3 asks for at least 10 minutes.
-        public var idleTimeout = TimeSpan(.seconds(600))
-        public var maxConnections = 500
-        public var maxConnectionsPerClient = 20
-    }
+    /// The `pop3:` and `imap:` sections: how long a silent session lives and how many may be open.
+    public struct MailboxAccessSettings: Sendable, Equatable {
+        public var idleTimeout: TimeSpan
+        public var maxConnections: Int
+        public var maxConnectionsPerClient: Int
 
-    public struct IMAPSettings: Sendable, Equatable {
-        /// RFC 3501 5.4 asks for at least 30 minutes.
-        public var idleTimeout = TimeSpan(.seconds(1800))
-        public var maxConnections = 1000
-        public var maxConnectionsPerClient = 50
+        /// RFC 1939 3 asks for at least 10 minutes.
+        public static let pop3 = Self(
+            idleTimeout: TimeSpan(.seconds(600)), maxConnections: 500, maxConnectionsPerClient: 20)
+        /// RFC 3501 5.4 asks for at least 30 minutes; mail clients keep a connection or more open per device.
+        public static let imap = Self(
+            idleTimeout: TimeSpan(.seconds(1800)), maxConnections: 1000, maxConnectionsPerClient: 50)
     }
 
     public struct AuthSettings: Sendable, Equatable {

@@ -16,6 +16,7 @@ final class IMAPMailboxWork: @unchecked Sendable {
     private var selected: (folder: MaildirFolder, messages: MessagesByUID, readOnly: Bool)? {
         didSet { if selected?.folder.path != oldValue?.folder.path { lastListing = nil } }
     }
+    private var mailboxCreated = false
     /// The selected folder's last listing and the directories' times when it was taken.
     private var lastListing: (stamp: FolderStamp, view: FolderView)?
 
@@ -44,7 +45,11 @@ final class IMAPMailboxWork: @unchecked Sendable {
     }
 
     private func carryOut(_ request: IMAPRequest) throws -> IMAPResult {
-        try store.createMailbox(mailbox)
+        if !mailboxCreated {
+            // A user whose mail has not arrived yet still gets an (empty) INBOX.
+            try store.createMailbox(mailbox)
+            mailboxCreated = true
+        }
         switch request {
         case .select(let name, let readOnly):
             selected = nil

@@ -45,15 +45,8 @@ final class IMAPServerHandler: ChannelDuplexHandler {
     func channelActive(context: ChannelHandlerContext) {
         lastActivity = context.eventLoop.now
         guard service.connectionLimiter.admit(address) == .admitted else {
-            logger.warning("connection refused: over the limit")
-            context.fireChannelActive()
-            if !implicitTLS {
-                context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: "* BYE Too many connections\r\n")))
-                    .assumeIsolated().whenComplete { _ in context.close(promise: nil) }
-            } else {
-                context.close(promise: nil)
-            }
-            return
+            return SessionDriving.refuseOverLimit(
+                context: context, implicitTLS: implicitTLS, refusal: "* BYE Too many connections\r\n", logger: logger)
         }
         admitted = true
         session.start()
@@ -190,24 +183,21 @@ final class IMAPServerHandler: ChannelDuplexHandler {
     /// Checks the autologout time, and while the client idles (IDLE) polls its folder so changes are pushed
     /// within `service.idlePollInterval`.
     private func armIdleTimer(context: ChannelHandlerContext) {
-        let interval = TimeAmount.nanoseconds(max(service.idleTimeout.nanoseconds / 4, 10_000_000))
-        context.eventLoop.assumeIsolated().scheduleTask(in: min(interval, service.idlePollInterval)) {
-            guard context.channel.isActive, self.session.phase != .closed else { return }
+        SessionDriving.every(quarterOf: service.idleTimeout, ceiling: service.idlePollInterval, context: context) {
+            guard self.session.phase != .closed else { return false }
             if self.session.isIdling {
                 self.session.idlePoll()
                 self.drain(context: context)
             }
-            if context.eventLoop.now - self.lastActivity >= self.service.idleTimeout {
-                self.logger.info("idle timeout, closing")
-                if self.session.phase == .command && self.writable {
-                    self.session.timeoutFired()
-                    self.drain(context: context)
-                } else {
-                    context.close(promise: nil)
-                }
-                return
+            guard context.eventLoop.now - self.lastActivity >= self.service.idleTimeout else { return true }
+            self.logger.info("idle timeout, closing")
+            if self.session.phase == .command && self.writable {
+                self.session.timeoutFired()
+                self.drain(context: context)
+            } else {
+                context.close(promise: nil)
             }
-            self.armIdleTimer(context: context)
+            return false
         }
     }
 }

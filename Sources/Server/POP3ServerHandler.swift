@@ -44,17 +44,10 @@ final class POP3ServerHandler: ChannelDuplexHandler {
 
     func channelActive(context: ChannelHandlerContext) {
         lastActivity = context.eventLoop.now
-        let admission = service.connectionLimiter.admit(address)
-        guard admission == .admitted else {
-            logger.warning("connection refused: over the limit")
-            context.fireChannelActive()
-            if !implicitTLS {
-                context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: "-ERR [SYS/TEMP] Too many connections\r\n")))
-                    .assumeIsolated().whenComplete { _ in context.close(promise: nil) }
-            } else {
-                context.close(promise: nil)
-            }
-            return
+        guard service.connectionLimiter.admit(address) == .admitted else {
+            return SessionDriving.refuseOverLimit(
+                context: context, implicitTLS: implicitTLS, refusal: "-ERR [SYS/TEMP] Too many connections\r\n",
+                logger: logger)
         }
         admitted = true
         logger.debug("connect", metadata: ["tls": implicitTLS ? "implicit" : "none"])
@@ -277,21 +270,18 @@ final class POP3ServerHandler: ChannelDuplexHandler {
     // MARK: Idle timer
 
     private func armIdleTimer(context: ChannelHandlerContext) {
-        let interval = TimeAmount.nanoseconds(max(service.idleTimeout.nanoseconds / 4, 10_000_000))
-        context.eventLoop.assumeIsolated().scheduleTask(in: min(interval, .seconds(5))) {
-            guard context.channel.isActive, self.session.phase != .closed else { return }
-            if context.eventLoop.now - self.lastActivity >= self.service.idleTimeout {
-                if self.session.phase == .command && self.writable {
-                    self.session.timeoutFired()
-                    self.drain(context: context)
-                } else {
-                    // A client that stopped reading a message holds its mailbox's lock: let it go.
-                    self.logger.info("idle timeout while sending, closing")
-                    context.close(promise: nil)
-                }
-                return
+        SessionDriving.every(quarterOf: service.idleTimeout, ceiling: .seconds(5), context: context) {
+            guard self.session.phase != .closed else { return false }
+            guard context.eventLoop.now - self.lastActivity >= self.service.idleTimeout else { return true }
+            if self.session.phase == .command && self.writable {
+                self.session.timeoutFired()
+                self.drain(context: context)
+            } else {
+                // A client that stopped reading a message holds its mailbox's lock: let it go.
+                self.logger.info("idle timeout while sending, closing")
+                context.close(promise: nil)
             }
-            self.armIdleTimer(context: context)
+            return false
         }
     }
 }

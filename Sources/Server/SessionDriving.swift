@@ -53,6 +53,30 @@ enum SessionDriving {
         context.close(promise: nil)
     }
 
+    /// Turns away a connection over the limits: `refusal` (a line ending in CRLF) on a plain connection, a
+    /// bare close on an implicit-TLS one (a reply would need a handshake we do not want to spend on it).
+    static func refuseOverLimit(context: ChannelHandlerContext, implicitTLS: Bool, refusal: String, logger: Logger) {
+        logger.warning("connection refused: over the limit")
+        context.fireChannelActive()
+        guard !implicitTLS else { return context.close(promise: nil) }
+        context.writeAndFlush(NIOAny(ByteBuffer(string: refusal))).assumeIsolated().whenComplete { _ in
+            context.close(promise: nil)
+        }
+    }
+
+    /// Runs `check` every `interval` (a quarter of `timeout`, between 10 ms and `ceiling`) while the channel
+    /// is open and `check` returns true: the idle timers of the POP3 and IMAP drivers.
+    static func every(
+        quarterOf timeout: TimeAmount, ceiling: TimeAmount, context: ChannelHandlerContext,
+        _ check: @escaping () -> Bool
+    ) {
+        let interval = min(TimeAmount.nanoseconds(max(timeout.nanoseconds / 4, 10_000_000)), ceiling)
+        context.eventLoop.assumeIsolated().scheduleTask(in: interval) {
+            guard context.channel.isActive, check() else { return }
+            every(quarterOf: timeout, ceiling: ceiling, context: context, check)
+        }
+    }
+
     /// Closes once `lastWrite` is done, or after 5 s if it never is (a client that stopped reading).
     static func close(context: ChannelHandlerContext, after lastWrite: EventLoopFuture<Void>?) {
         context.flush()

@@ -77,6 +77,9 @@ import Testing
         ("hostname: -mx.example.org\n", 1, "hostname", "must be a host name"),
         ("hostname: mx..example.org\n", 1, "hostname", "must be a host name"),
         ("hostname: \"[192.0.2.1]\"\n", 1, "hostname", "must be a host name"),
+        ("pop3:\n  max_connections: 0\n", 2, "pop3.max_connections", "above 0"),
+        ("imap:\n  idle_timeout: 0s\n", 2, "imap.idle_timeout", "above 0"),
+        ("imap:\n  idle: 1m\n", 2, "imap.idle", "unknown key"),
     ])
     func errorsNameTheLineAndTheKey(_ yaml: String, _ line: Int, _ key: String, _ message: String) {
         #expect {
@@ -86,6 +89,13 @@ import Testing
             return error.line == line && error.key == key && error.message.contains(message)
                 && error.description.hasPrefix("rules/relaygate.yaml:\(line): \(key): ")
         }
+    }
+
+    @Test func aMailboxAccessSectionKeepsItsProtocolsDefaults() throws {
+        let configuration = try parse("imap:\n  max_connections: 7\n")
+        #expect(configuration.imap.maxConnections == 7)
+        #expect(configuration.imap.idleTimeout == RelaygateConfiguration.MailboxAccessSettings.imap.idleTimeout)
+        #expect(configuration.pop3 == .pop3)
     }
 
     @Test func badYAMLNamesTheLine() {
