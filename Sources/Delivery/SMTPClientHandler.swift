@@ -27,8 +27,9 @@ final class SMTPClientHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var session: SMTPClientSession
     private var parser = SMTPReplyParser()
     private var input = ByteBuffer()
-    /// The stored content of each message the session was given, in order.
-    private let bodyPaths: [String]
+    /// The stored content of each message the session was given, in order: the first `length` octets of
+    /// the file at `path` (a spool file holds its envelope after them).
+    private let contents: [(path: String, length: Int)]
     private let fileIO: NonBlockingFileIO
     private let tlsContext: NIOSSLContext?
     private let serverName: String?
@@ -47,13 +48,13 @@ final class SMTPClientHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     init(
-        session: SMTPClientSession, bodyPaths: [String], fileIO: NonBlockingFileIO, tlsContext: NIOSSLContext?,
+        session: SMTPClientSession, contents: [(path: String, length: Int)], fileIO: NonBlockingFileIO, tlsContext: NIOSSLContext?,
         serverName: String?, timeouts: Timeouts, promise: EventLoopPromise<Outcome>,
         transcript: (@Sendable (String) -> Void)? = nil
     ) {
         self.transcript = transcript
         self.session = session
-        self.bodyPaths = bodyPaths
+        self.contents = contents
         self.fileIO = fileIO
         self.tlsContext = tlsContext
         self.serverName = serverName
@@ -177,10 +178,16 @@ final class SMTPClientHandler: ChannelInboundHandler, RemovableChannelHandler {
         let stuffer = NIOLoopBoundBox(DotStuffer(), eventLoop: loop)
         let fileIO = self.fileIO
         // The content of the message in progress: as many are finished as came before it.
-        let bodyPath = bodyPaths[min(outcome.finished.count, bodyPaths.count - 1)]
-        fileIO.openFile(_deprecatedPath: bodyPath, eventLoop: loop).flatMap { handle, region in
-            fileIO.readChunked(
-                fileRegion: region, chunkSize: 256 * 1024, allocator: channel.allocator, eventLoop: loop
+        let content = contents[min(outcome.finished.count, contents.count - 1)]
+        fileIO.openFile(_deprecatedPath: content.path, eventLoop: loop).flatMap { handle, region -> EventLoopFuture<Void> in
+            guard region.endIndex >= content.length else {
+                // A damaged queued message is never sent cut short.
+                try? handle.close()
+                return loop.makeFailedFuture(ShortContent(path: content.path, length: content.length))
+            }
+            return fileIO.readChunked(
+                fileRegion: FileRegion(fileHandle: handle, readerIndex: 0, endIndex: content.length),
+                chunkSize: 256 * 1024, allocator: channel.allocator, eventLoop: loop
             ) { chunk in
                 let stuffed = stuffer.value.stuff(chunk)
                 // Waiting for each write keeps at most one chunk in memory per connection.
@@ -205,4 +212,11 @@ final class SMTPClientHandler: ChannelInboundHandler, RemovableChannelHandler {
             self.drain(context: context)
         }
     }
+}
+
+/// The queued file holds less than the envelope's size.
+struct ShortContent: Error, CustomStringConvertible {
+    let path: String
+    let length: Int
+    var description: String { "\(path) is shorter than the \(length) octets its envelope gives" }
 }

@@ -206,6 +206,7 @@ public final class SMTPTransport: Sendable {
                 heloName: heloName, tls: candidate.tls, username: candidate.username, password: candidate.password))
         for message in messages { session.send(message) }
         session.finish()
+        let contents = zip(messages, bodyPaths).map { message, path in (path: path, length: message.size) }
         let host = candidate.host
         let port = candidate.port
         let addresses = addressFamily.order(
@@ -235,7 +236,7 @@ public final class SMTPTransport: Sendable {
                         }
                         try channel.pipeline.syncOperations.addHandler(
                             SMTPClientHandler(
-                                session: configuredSession, bodyPaths: bodyPaths, fileIO: fileIO,
+                                session: configuredSession, contents: contents, fileIO: fileIO,
                                 tlsContext: tlsContext, serverName: serverName, timeouts: timeouts, promise: promise,
                                 transcript: transcript))
                     }

@@ -136,6 +136,35 @@ public enum FileSystem {
         return result
     }
 
+    /// Up to `count` octets from `offset` of an open file (fewer at its end). Does not move the file offset.
+    public static func readRange(_ fd: Int32, from offset: Int, count: Int, path: String) throws(FileSystemError) -> [UInt8] {
+        var result = [UInt8](repeating: 0, count: count)
+        var filled = 0
+        while filled < count {
+            let got = result.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + filled, count - filled, off_t(offset + filled)) }
+            if got < 0 {
+                if errno == EINTR { continue }
+                throw FileSystemError(operation: "read", path: path, code: errno)
+            }
+            if got == 0 { break }
+            filled += got
+        }
+        result.removeLast(count - filled)
+        return result
+    }
+
+    /// The size of an open file.
+    public static func size(of fd: Int32, path: String) throws(FileSystemError) -> Int {
+        var info = stat()
+        try check(fstat(fd, &info), "stat", path)
+        return Int(info.st_size)
+    }
+
+    /// A second name for an existing file (same file system): no copy, no new inode.
+    public static func hardLink(_ existing: String, as newName: String) throws(FileSystemError) {
+        try check(link(existing, newName), "link to \(newName)", existing)
+    }
+
     /// Replaces a file whole: written beside it, fsynced, renamed over it. Readers see the old or the new.
     public static func replaceFile(_ path: String, _ bytes: [UInt8]) throws(FileSystemError) {
         let temporary = path + ".tmp-\(getpid())"

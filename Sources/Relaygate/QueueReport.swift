@@ -80,7 +80,8 @@ public enum QueueReport {
             text += line + "\n"
             if let error = recipient.lastError { text += "    last error: \(error)\n" }
         }
-        text += "body: \(bodyPath)\n"
+        // The body file holds the envelope after the content (docs/delivery.md "The spool").
+        text += "body: \(bodyPath) (the first \(envelope.size) octets)\n"
         return text
     }
 

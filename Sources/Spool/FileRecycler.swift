@@ -50,11 +50,13 @@ final class FileRecycler: Sendable {
     }
 
     /// Takes `path` out of its directory, as unlink would, keeping the file for reuse when it is small and
-    /// there is room.
+    /// there is room. A file with another name (an envelope that is a link to its body) is only unlinked:
+    /// reusing it would hand one file to two writers.
     func retire(_ path: String) {
         var status = stat()
         let keep =
-            stat(path, &status) == 0 && Int(status.st_size) <= largestKept && free.withLock { $0.count < capacity }
+            stat(path, &status) == 0 && status.st_nlink == 1 && Int(status.st_size) <= largestKept
+            && free.withLock { $0.count < capacity }
         let name = directory + "/" + Self.prefix + String(names.add(1, ordering: .relaxed).newValue)
         guard keep, rename(path, name) == 0 else { return FileSystem.remove(path) }
         free.withLock { $0.append(name) }

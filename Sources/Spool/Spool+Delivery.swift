@@ -26,16 +26,17 @@ extension Spool {
         }
         if let known { return known }
         do {
-            return try EnvelopeCodec.decode(try FileSystem.readFile(active))
+            return try readEnvelope(at: active)
         } catch {
             try? quarantine(id.rawValue, envelopeFile: active)
             return nil
         }
     }
 
-    /// Writes the envelope's new state (recipient outcomes, attempts) over its file in active/, durably.
+    /// Writes the envelope's new state (recipient outcomes, attempts) over its file in active/, durably. The
+    /// envelope then has a file of its own, no longer a link to its body (`EnvelopeFile`).
     public func record(_ envelope: Envelope) throws {
-        let record = try EnvelopeCodec.encode(envelope)
+        let record = EnvelopeFile.standalone(try EnvelopeCodec.encode(envelope))
         let temporary = tmpDirectory + "/" + envelope.queueID.rawValue + ".update"
         FileSystem.remove(temporary)
         let fd = try FileSystem.createExclusive(temporary)
@@ -79,8 +80,7 @@ extension Spool {
 
     /// The envelope in a queue directory, read without claiming it.
     public func peek(_ id: QueueID, in queue: Queue) -> Envelope? {
-        guard let bytes = try? FileSystem.readFile(envelopePath(id, in: queue)) else { return nil }
-        return try? EnvelopeCodec.decode(bytes)
+        try? readEnvelope(at: envelopePath(id, in: queue))
     }
 
     private func syncDirectory(_ path: String) throws {

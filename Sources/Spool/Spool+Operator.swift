@@ -41,7 +41,7 @@ extension Spool {
     public func takeForOperator(_ id: QueueID) throws -> Envelope {
         try move(id, from: [.incoming, .deferred, .hold], to: .active)
         let path = envelopePath(id, in: .active)
-        return try EnvelopeCodec.decode(try FileSystem.readFile(path))
+        return try readEnvelope(at: path)
     }
 
     /// The one rename behind every command: from the first of `sources` that holds the envelope.

@@ -76,12 +76,12 @@ extension Spool {
         guard let id = QueueID(name) else { return "file name is not a queue ID" }
         let envelope: Envelope
         do {
-            envelope = try EnvelopeCodec.decode(FileSystem.readFile(path))
+            envelope = try readEnvelope(at: path)
         } catch {
             return "\(error)"
         }
         guard envelope.queueID == id else { return "envelope names queue ID \(envelope.queueID)" }
-        guard let size = FileSystem.size(bodyPath(id)) else { return "message body missing" }
+        guard let size = EnvelopeFile.contentLength(at: bodyPath(id)) else { return "message body missing" }
         guard size == envelope.size else { return "message body is \(size) octets, envelope says \(envelope.size)" }
         return nil
     }

@@ -2,10 +2,14 @@ import FileSupport
 import MailModel
 import Synchronization
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// The durable on-disk queue: what we said 250 to, we deliver.
 ///
-/// A message is two files: its body in `queue/ID`, immutable once committed, and its envelope, whose place
-/// says its state. Every state change is one atomic rename (the Postfix and qmail shape):
+/// A message is its body in `queue/ID`, immutable once committed, and its envelope, whose place says its
+/// state. Every state change is one atomic rename (the Postfix and qmail shape):
 ///
 ///     tmp/          being written, and finished files kept for reuse (`FileRecycler`); emptied at start
 ///     queue/        message bodies, by queue ID
@@ -15,9 +19,11 @@ import Synchronization
 ///     hold/         set aside by an operator
 ///     quarantine/   could not be parsed: kept for a person, never retried blindly
 ///
-/// Commit (see `SpoolMessageWriter.commit`): body and envelope are written in tmp/ and fdatasynced, renamed
-/// into queue/ and incoming/, and both directories are fsynced — shared between concurrent commits by
-/// `DirectorySync` — before the caller may say 250.
+/// Commit (see `SpoolMessageWriter.commit`): the content and, after it, the envelope are written to one
+/// file in tmp/ and fdatasynced; it is renamed into queue/ and hard-linked into incoming/ (`EnvelopeFile`
+/// says how the envelope is found in it), and both directories are fsynced — shared between concurrent
+/// commits by `DirectorySync` — before the caller may say 250. When delivery records an outcome, the
+/// envelope gets a file of its own.
 ///
 /// The API is blocking and thread-safe; callers run it off their event loops.
 public final class Spool: Sendable {
@@ -127,7 +133,7 @@ public final class Spool: Sendable {
     private func entry(_ id: QueueID, in queue: Queue) -> Entry? {
         let bytes: [UInt8]
         do {
-            bytes = try FileSystem.readFile(envelopePath(id, in: queue))
+            bytes = try EnvelopeFile.record(at: envelopePath(id, in: queue))
         } catch {
             return nil
         }
@@ -136,5 +142,20 @@ public final class Spool: Sendable {
         } catch {
             return Entry(queueID: id, queue: queue, envelope: nil, problem: error.description)
         }
+    }
+
+    /// The envelope in the file at `path`, wherever in the file it is (`EnvelopeFile`).
+    func readEnvelope(at path: String) throws -> Envelope {
+        try EnvelopeCodec.decode(EnvelopeFile.record(at: path))
+    }
+
+    /// A queued message's content, whole (for tools and tests; delivery streams it). Its body file may
+    /// hold more after the content (`EnvelopeFile`); this is only the message.
+    public func content(of envelope: Envelope) throws -> [UInt8] {
+        let path = bodyPath(envelope.queueID)
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        try FileSystem.check(fd, "open", path)
+        defer { FileSystem.closeDescriptor(fd) }
+        return try FileSystem.readRange(fd, from: 0, count: envelope.size, path: path)
     }
 }

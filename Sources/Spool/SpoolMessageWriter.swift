@@ -31,7 +31,6 @@ public final class SpoolMessageWriter: Sendable {
     }
 
     private var tmpBodyPath: String { spool.tmpDirectory + "/" + queueID.rawValue }
-    private var tmpEnvelopePath: String { spool.tmpDirectory + "/" + queueID.rawValue + ".env" }
 
     public var bytesWritten: Int { state.withLock { $0.written } }
 
@@ -73,20 +72,16 @@ public final class SpoolMessageWriter: Sendable {
             state.fd = nil
             created.append(tmpBodyPath)
             defer { FileSystem.closeDescriptor(fd) }
+            // One file: the content, then the envelope after it (`EnvelopeFile`).
+            let record = try EnvelopeCodec.encode(envelope) + EnvelopeFile.footer(recordAt: state.written)
+            try FileSystem.writeAll(fd, record, path: tmpBodyPath)
             try FileSystem.dataSync(fd, path: tmpBodyPath)
 
-            let record = try EnvelopeCodec.encode(envelope)
-            let envelopeFD = try spool.recycler.create(tmpEnvelopePath)
-            created.append(tmpEnvelopePath)
-            defer { FileSystem.closeDescriptor(envelopeFD) }
-            try record.withUnsafeBytes { try FileSystem.writeAll(envelopeFD, $0, path: tmpEnvelopePath) }
-            try FileSystem.dataSync(envelopeFD, path: tmpEnvelopePath)
-
-            // Body first: an envelope in incoming/ always has its body.
+            // Into queue/ first: an envelope in incoming/ always has its body.
             try FileSystem.move(tmpBodyPath, to: bodyPath)
             created[0] = bodyPath
-            try FileSystem.move(tmpEnvelopePath, to: envelopePath)
-            created[1] = envelopePath
+            try FileSystem.hardLink(bodyPath, as: envelopePath)
+            created.append(envelopePath)
             try spool.directorySync.syncAfterNow()
             spool.commitCount.add(1, ordering: .relaxed)
             return envelope

@@ -35,7 +35,7 @@ import Testing
         for entry in spool.entries() {
             let envelope = try #require(entry.envelope, "unreadable envelope \(entry.queueID)")
             #expect(entry.queue == .incoming)
-            let body = try Data(contentsOf: URL(fileURLWithPath: spool.bodyPath(entry.queueID)))
+            let body = Data(try spool.content(of: envelope))
             #expect(body.count == envelope.size)
             let digest = SHA256.hash(data: contentWithoutOurReceivedHeader(body)).map { String(format: "%02x", $0) }
                 .joined()

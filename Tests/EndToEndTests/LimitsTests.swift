@@ -85,7 +85,7 @@ import Testing
             let reply = try #require(try await client.readReply()?.first)
             #expect(reply.hasPrefix("250 2.0.0 Ok: queued as"))
             let id = String(reply.split(separator: " ").last!)
-            let body = try Data(contentsOf: URL(fileURLWithPath: server.spool + "/queue/" + id))
+            let body = try queuedContent(server, id)
             #expect(contentWithoutOurReceivedHeader(body) == Data(content))
         }
     }

@@ -25,7 +25,7 @@ import Testing
                 ])
             #expect(envelope.recipients.allSatisfy { $0.status == .pending })
             #expect(envelope.client.tlsVersion == nil)
-            let body = try Data(contentsOf: URL(fileURLWithPath: spool.bodyPath(entry.queueID)))
+            let body = Data(try spool.content(of: envelope))
             #expect(String(decoding: contentWithoutOurReceivedHeader(body), as: UTF8.self) == message)
             #expect(
                 String(decoding: body, as: UTF8.self).hasPrefix(

@@ -1,4 +1,6 @@
 import Foundation
+import MailModel
+import Spool
 import Testing
 import TranscriptSupport
 
@@ -41,11 +43,19 @@ import TranscriptSupport
                 #expect(try await client.isClosed(), "\(transcript.name): expected the connection to close")
             case .expectBody(let expected):
                 let id = try #require(lastQueueID, "\(transcript.name): B: without a queued message")
-                let body = try Data(contentsOf: URL(fileURLWithPath: server.spool + "/queue/" + id))
+                let body = try queuedContent(server, id)
                 #expect(Array(contentWithoutOurReceivedHeader(body)) == expected, "\(transcript.name): body differs")
             }
         }
     }
+}
+
+/// A queued message's content as the spool holds it (its body file holds the envelope after it).
+func queuedContent(_ server: ServerProcess, _ id: String) throws -> Data {
+    let spool = try Spool(directory: server.spool, create: false)
+    let queueID = try #require(QueueID(id))
+    let envelope = try #require(spool.entry(queueID)?.envelope, "no envelope for \(id)")
+    return Data(try spool.content(of: envelope))
 }
 
 /// The stored body minus the Received field we prepend (its first line and its tab-indented continuations).

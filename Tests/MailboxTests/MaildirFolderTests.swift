@@ -16,19 +16,29 @@ import Testing
         try Data(text.utf8).write(to: URL(fileURLWithPath: path))
     }
 
-    func deliver(_ body: String, into folder: MaildirFolder) throws -> String {
+    /// Delivers `body` from a source file that, like a spool file, holds more after it (the envelope).
+    func deliver(_ body: String, into folder: MaildirFolder, length: Int? = nil) throws -> String {
         let source = root + "/source-\(UUID().uuidString)"
-        try write(body, to: source)
+        try write(body + "\nrelaygate-envelope 1 (not part of the message)\n", to: source)
         let fd = open(source, O_RDONLY)
         defer { close(fd) }
         return try folder.deliver(
-            prefix: Array("Delivered-To: alice@example.org\r\n".utf8), source: fd, hostname: "mx/1:x")
+            prefix: Array("Delivered-To: alice@example.org\r\n".utf8), source: fd, length: length ?? body.utf8.count,
+            hostname: "mx/1:x")
     }
 
     func contents(_ folder: MaildirFolder, _ message: MaildirFolder.Message) throws -> String {
         let fd = try #require(folder.open(message))
         defer { close(fd) }
         return String(decoding: try FileHandle(fileDescriptor: fd).readToEnd() ?? Data(), as: UTF8.self)
+    }
+
+    @Test func aSourceShorterThanItsLengthIsNotDeliveredCutShort() throws {
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let folder = try makeFolder()
+        #expect(throws: FileSystemError.self) { try deliver("Subject: cut\r\n\r\n", into: folder, length: 10_000) }
+        #expect(try folder.snapshot(now: { 1_764_230_000 }).messages.isEmpty)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path + "/tmp").isEmpty)
     }
 
     @Test func deliveredMessagesGetUIDsAndExactSizes() throws {

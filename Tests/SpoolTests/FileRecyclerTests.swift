@@ -54,4 +54,18 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: root).sorted() == ["tmp"])
         #expect(try FileManager.default.contentsOfDirectory(atPath: root + "/tmp").count == 2)
     }
+
+    @Test func aFileWithAnotherNameIsOnlyUnlinked() throws {
+        let root = try directory()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let recycler = FileRecycler(directory: root + "/tmp")
+        try write("body and envelope", to: root + "/body", with: recycler)
+        try FileSystem.hardLink(root + "/body", as: root + "/envelope")
+        recycler.retire(root + "/envelope")
+        #expect(recycler.count == 0, "reusing it would give the body's file to a new writer")
+        #expect(!FileManager.default.fileExists(atPath: root + "/envelope"))
+        #expect(try String(contentsOfFile: root + "/body", encoding: .utf8) == "body and envelope")
+        recycler.retire(root + "/body")
+        #expect(recycler.count == 1, "its last name: now it may be reused")
+    }
 }

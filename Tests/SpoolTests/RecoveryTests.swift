@@ -41,7 +41,8 @@ import Testing
         let id = try spool.commit("content")
         let path = spool.spool.envelopePath(id, in: .incoming)
         var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
-        bytes[bytes.count - 3] ^= 0x20
+        // Inside the envelope's JSON, which ends at its last "}" (a footer follows).
+        bytes[try #require(bytes.lastIndex(of: UInt8(ascii: "}"))) - 2] ^= 0x20
         try bytes.write(to: URL(fileURLWithPath: path))
         let report = try spool.spool.recover()
         #expect(report.quarantined.map(\.name) == [id.rawValue])
@@ -66,9 +67,10 @@ import Testing
     @Test func truncatedBodyIsQuarantined() throws {
         let spool = try TemporarySpool()
         let id = try spool.commit("content that will be cut")
-        try Data("content".utf8).write(to: URL(fileURLWithPath: spool.spool.bodyPath(id)))
+        // A shorter file in the body's place (the envelope keeps its own name: it is not truncated with it).
+        try Data("content".utf8).write(to: URL(fileURLWithPath: spool.spool.bodyPath(id)), options: .atomic)
         let report = try spool.spool.recover()
-        #expect(report.quarantined.first?.reason.contains("envelope says") == true)
+        #expect(report.quarantined.first?.reason.contains("envelope says") == true, "\(report.quarantined)")
     }
 
     @Test func orphanBodyIsRemoved() throws {

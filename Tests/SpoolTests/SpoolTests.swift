@@ -10,9 +10,9 @@ import Testing
         #expect(spool.files(in: "queue") == [id.rawValue])
         #expect(spool.files(in: "incoming") == [id.rawValue])
         #expect(spool.files(in: "tmp").isEmpty)
-        let body = try String(contentsOfFile: spool.spool.bodyPath(id), encoding: .utf8)
-        #expect(body == "Subject: x\r\n\r\nbody\r\n")
         let entry = try #require(spool.spool.entry(id))
+        let body = String(decoding: try spool.spool.content(of: try #require(entry.envelope)), as: UTF8.self)
+        #expect(body == "Subject: x\r\n\r\nbody\r\n")
         #expect(entry.queue == .incoming)
         #expect(entry.envelope?.size == body.utf8.count)
         #expect(entry.envelope?.recipients.count == 2)
@@ -23,8 +23,8 @@ import Testing
         let id = QueueID.sample()
         let writer = spool.spool.makeWriter(for: id)
         for index in 0..<100 { try writer.write(Array("line \(index)\r\n".utf8)) }
-        try writer.commit(.sample(id))
-        let body = try String(contentsOfFile: spool.spool.bodyPath(id), encoding: .utf8)
+        let envelope = try writer.commit(.sample(id))
+        let body = String(decoding: try spool.spool.content(of: envelope), as: UTF8.self)
         #expect(body.hasPrefix("line 0\r\nline 1\r\n"))
         #expect(body.hasSuffix("line 99\r\n"))
     }

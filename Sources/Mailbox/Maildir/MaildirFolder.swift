@@ -116,9 +116,10 @@ public struct MaildirFolder: Sendable {
 
     // MARK: Writing a message
 
-    /// Writes a message in: `prefix` (header fields we add), then the contents of `source`, to tmp/, fsynced,
-    /// then renamed into new/ with its sizes in the name, and new/ fsynced. Returns the base name.
-    public func deliver(prefix: [UInt8], source: Int32, hostname: String) throws(FileSystemError) -> String {
+    /// Writes a message in: `prefix` (header fields we add), then the first `length` octets of `source`, to
+    /// tmp/, fsynced, then renamed into new/ with its sizes in the name, and new/ fsynced. Returns the base
+    /// name. A source that ends sooner fails with EIO: a damaged queued message is never delivered cut short.
+    public func deliver(prefix: [UInt8], source: Int32, length: Int, hostname: String) throws(FileSystemError) -> String {
         let unique = MaildirFolder.uniqueName(hostname: hostname)
         let temporary = path + "/tmp/" + unique
         let target = try FileSystem.createExclusive(temporary)
@@ -128,11 +129,13 @@ public struct MaildirFolder: Sendable {
             counter.count(prefix[...])
             try FileSystem.writeAll(target, prefix, path: temporary)
             var buffer = [UInt8](repeating: 0, count: 256 * 1024)
-            while true {
-                let count = buffer.withUnsafeMutableBytes { read(source, $0.baseAddress, $0.count) }
+            var remaining = length
+            while remaining > 0 {
+                let count = buffer.withUnsafeMutableBytes { read(source, $0.baseAddress, min($0.count, remaining)) }
                 if count < 0 && errno == EINTR { continue }
                 try FileSystem.check(Int32(clamping: count), "read", "the queued message")
-                if count == 0 { break }
+                if count == 0 { throw FileSystemError(operation: "read", path: "the queued message", code: EIO) }
+                remaining -= count
                 counter.count(buffer[..<count])
                 try FileSystem.writeAll(target, buffer, count: count, path: temporary)
             }
