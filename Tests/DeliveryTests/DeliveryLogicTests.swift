@@ -161,3 +161,13 @@ func recipient(_ address: String, route: Route? = nil, sender: String? = nil, no
         #expect(AddressFamilyPolicy.resolve("127.0.0.1", port: 2525).map(\.description) == ["[IPv4]127.0.0.1:2525"])
     }
 }
+
+@Suite struct DeliveryLogTests {
+    @Test func delaysAreLoggedInTenthsOfASecond() {
+        #expect(DeliveryAgent.tenths(0) == "0.0")
+        #expect(DeliveryAgent.tenths(0.04) == "0.0")
+        #expect(DeliveryAgent.tenths(0.05) == "0.1")
+        #expect(DeliveryAgent.tenths(12.34) == "12.3")
+        #expect(DeliveryAgent.tenths(3599.96) == "3600.0")
+    }
+}

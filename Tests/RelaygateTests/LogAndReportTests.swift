@@ -1,9 +1,10 @@
 import Foundation
 import Logging
 import MailModel
-import Relaygate
 import Spool
 import Testing
+
+@testable import Relaygate
 
 @Suite struct KeyValueLogHandlerTests {
     func capture(_ body: (Logger) -> Void) throws -> String {
@@ -28,6 +29,14 @@ import Testing
         #expect(
             lines[0].hasSuffix(
                 " info smtp: queued queue_id=0N4Y2K7H3QWBC5DE client=192.0.2.1:4000 from=<a@b.example> size=10"))
+    }
+
+    @Test func timestampsAreUTCWithMilliseconds() {
+        #expect(KeyValueLogHandler.timestamp(seconds: 0, milliseconds: 0) == "1970-01-01T00:00:00.000Z")
+        #expect(KeyValueLogHandler.timestamp(seconds: 1_795_790_000, milliseconds: 7) == "2026-11-27T14:33:20.007Z")
+        // The last second of a leap day.
+        #expect(KeyValueLogHandler.timestamp(seconds: 951_868_799, milliseconds: 999) == "2000-02-29T23:59:59.999Z")
+        #expect(KeyValueLogHandler.timestamp().count == 24)
     }
 
     @Test func hostileValuesStayOnOneLine() throws {
