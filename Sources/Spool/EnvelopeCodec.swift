@@ -37,12 +37,9 @@ public enum EnvelopeCodec {
     }
 
     public static func encode(_ envelope: Envelope) throws -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        encoder.dateEncodingStrategy = .secondsSince1970
-        let json = try encoder.encode(envelope)
+        let json = EnvelopeJSON.encode(envelope)
         let header = "\(magic) \(currentVersion) sha256=\(hex(SHA256.hash(data: json)))\n"
-        return Array(header.utf8) + Array(json)
+        return Array(header.utf8) + json
     }
 
     public static func decode(_ bytes: [UInt8]) throws(DecodingFailure) -> Envelope {
@@ -62,9 +59,10 @@ public enum EnvelopeCodec {
     }
 
     private static func hex(_ digest: SHA256.Digest) -> String {
-        digest.map { byte in
-            let text = String(byte, radix: 16)
-            return byte < 16 ? "0" + text : text
-        }.joined()
+        let digits = Array("0123456789abcdef".utf8)
+        var text: [UInt8] = []
+        text.reserveCapacity(64)
+        for byte in digest { text += [digits[Int(byte >> 4)], digits[Int(byte & 0xF)]] }
+        return String(decoding: text, as: UTF8.self)
     }
 }
