@@ -2,7 +2,7 @@ import struct Foundation.Date
 
 /// Everything about a queued message except its content: who sent it, to whom it goes and how each of those
 /// recipients fares, the ESMTP parameters delivery and bounces need, and the facts of the session that
-/// handed it over. It is written to the spool next to the message body (see `Spool`).
+/// handed it over. It is written to the spool after the message's content, in the same file (see `Spool`).
 public struct Envelope: Sendable, Equatable, Codable {
     public var queueID: QueueID
     public var sender: ReversePath
@@ -11,7 +11,8 @@ public struct Envelope: Sendable, Equatable, Codable {
     /// When the content was complete and handed to the spool (just before it became durable); the queue
     /// lifetime counts from here.
     public var arrival: Date
-    /// Octets of the body file, our Received header included. Recovery compares it with the file.
+    /// Octets of the content, our Received header included: the first `size` octets of the body file, which
+    /// holds the envelope after them. Recovery compares it with the file.
     public var size: Int
     public var client: ClientFacts
     /// True when the content has octets above 127: such a body must not go raw to a peer without 8BITMIME.
