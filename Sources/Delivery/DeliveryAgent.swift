@@ -41,7 +41,7 @@ public actor DeliveryAgent {
     public let scanInterval: Duration
 
     private var inFlight: Set<QueueID> = []
-    private var deferredDue: [QueueID: Double] = [:]
+    private var deferred = DeferredSchedule()
     private var perDestination: [NextHop: Int] = [:]
     private var waitingForDestination: [NextHop: [CheckedContinuation<Void, Never>]] = [:]
 
@@ -141,7 +141,7 @@ public actor DeliveryAgent {
     /// Runs until the task is cancelled; deliveries in progress are left to finish or to recovery.
     public func run() async {
         for id in spool.ids(in: .deferred) {
-            deferredDue[id] = spool.peek(id, in: .deferred)?.nextAttempt?.timeIntervalSince1970 ?? 0
+            deferred.schedule(id, at: spool.peek(id, in: .deferred)?.nextAttempt?.timeIntervalSince1970 ?? 0)
         }
         // A discarding group: finished deliveries leave no result behind, so memory stays flat however
         // many messages pass through.
@@ -152,11 +152,11 @@ public actor DeliveryAgent {
                 for (id, queue) in readyMessages(upTo: limits.connections - inFlight.count) {
                     guard let envelope = try? await claim(id, from: queue) else {
                         // Gone: an operator moved or deleted it (it will be seen where it went).
-                        deferredDue[id] = nil
+                        deferred.remove(id)
                         continue
                     }
                     inFlight.insert(id)
-                    deferredDue[id] = nil
+                    deferred.remove(id)
                     let jobs = DeliveryPlan.jobs(for: envelope)
                     if jobs.count == 1, jobs[0].nextHop.isSMTP {
                         shareable[jobs[0].nextHop, default: []].append((envelope, jobs[0]))
@@ -176,7 +176,8 @@ public actor DeliveryAgent {
         }
     }
 
-    /// Up to `limit` messages to claim: waiting ones in arrival order, then deferred ones that are due.
+    /// Up to `limit` messages to claim: waiting ones in arrival order, then deferred ones that are due,
+    /// earliest due first.
     private func readyMessages(upTo limit: Int) -> [(QueueID, Spool.Queue)] {
         if ContinuousClock.now - lastFullScan >= fullScanInterval || waiting.isEmpty && inFlight.isEmpty {
             lastFullScan = ContinuousClock.now
@@ -187,10 +188,8 @@ public actor DeliveryAgent {
             waitingSet.remove(id)
             if inFlight.contains(id) { known[id] = nil } else { ready.append((id, .incoming)) }
         }
-        guard ready.count < limit, !deferredDue.isEmpty else { return ready }
-        let now = clock()
-        let due = deferredDue.filter { $0.value <= now && !inFlight.contains($0.key) }.keys.sorted()
-        return ready + due.prefix(limit - ready.count).map { ($0, .deferred) }
+        guard ready.count < limit, deferred.count > 0 else { return ready }
+        return ready + deferred.takeDue(now: clock(), limit: limit - ready.count).map { ($0, .deferred) }
     }
 
     private func claim(_ id: QueueID, from queue: Spool.Queue) async throws -> Envelope? {
@@ -352,7 +351,7 @@ public actor DeliveryAgent {
                     try spool.record(envelope)
                     try spool.postpone(id)
                 }
-                deferredDue[id] = envelope.nextAttempt?.timeIntervalSince1970 ?? clock()
+                deferred.schedule(id, at: envelope.nextAttempt?.timeIntervalSince1970 ?? clock())
             } catch {
                 logger.error(
                     "could not record a delivery outcome; the message stays active until restart",
