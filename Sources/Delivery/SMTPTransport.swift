@@ -244,7 +244,7 @@ public final class SMTPTransport: Sendable {
             do {
                 _ = try await bootstrap.connect(to: address).get()
             } catch {
-                lastError = "\(address): \(error)"
+                lastError = Self.connectFailure(address, error)
                 // The handler never went active, so nothing else completes its promise.
                 promise.succeed(.init(connectionFailure: nil, tls: false))
                 continue
@@ -253,5 +253,17 @@ public final class SMTPTransport: Sendable {
                 ?? .init(connectionFailure: .init(stage: .connect, reply: nil, detail: "lost", isPermanent: false), tls: false)
         }
         return .init(connectionFailure: .init(stage: .connect, reply: nil, detail: lastError, isPermanent: false), tls: false)
+    }
+
+    /// "192.0.2.7:25: Connection refused": what an operator reads in `queue show` and the log, rather than
+    /// NIO's descriptions of its own types.
+    static func connectFailure(_ address: SocketAddress, _ error: any Error) -> String {
+        let place = address.ipAddress.map { address.protocol == .inet6 ? "[\($0)]" : $0 }.map { "\($0):\(address.port ?? 0)" }
+            ?? "\(address)"
+        switch error {
+        case let error as IOError: return "\(place): \(String(cString: strerror(error.errnoCode)))"
+        case ChannelError.connectTimeout: return "\(place): no answer to the connection attempt (timed out)"
+        default: return "\(place): \(error)"
+        }
     }
 }

@@ -1,6 +1,6 @@
 import Foundation
-import NIOCore
 import MailModel
+import NIOCore
 import SMTPProtocol
 import Testing
 
@@ -169,5 +169,16 @@ func recipient(_ address: String, route: Route? = nil, sender: String? = nil, no
         #expect(DeliveryAgent.tenths(0.05) == "0.1")
         #expect(DeliveryAgent.tenths(12.34) == "12.3")
         #expect(DeliveryAgent.tenths(3599.96) == "3600.0")
+    }
+
+    @Test func connectionFailuresReadAsAnOperatorWouldWriteThem() throws {
+        let v4 = try SocketAddress(ipAddress: "192.0.2.7", port: 25)
+        let v6 = try SocketAddress(ipAddress: "2001:db8::7", port: 2525)
+        #expect(
+            SMTPTransport.connectFailure(v4, IOError(errnoCode: ECONNREFUSED, reason: "connect"))
+                == "192.0.2.7:25: Connection refused")
+        #expect(
+            SMTPTransport.connectFailure(v6, ChannelError.connectTimeout(.seconds(30)))
+                == "[2001:db8::7]:2525: no answer to the connection attempt (timed out)")
     }
 }
