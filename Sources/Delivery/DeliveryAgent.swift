@@ -307,8 +307,8 @@ public actor DeliveryAgent {
                             (try? await self.blocking {
                                 mailboxes.deliver(
                                     name: name, recipient: recipient.address,
-                                    returnPath: recipient.sender ?? envelope.sender, bodyPath: bodyPath, length: envelope.size,
-                                    queueID: envelope.queueID)
+                                    returnPath: recipient.sender ?? envelope.sender, bodyPath: bodyPath,
+                                    length: envelope.size, queueID: envelope.queueID)
                             }) ?? .failed(.init(stage: .data, reply: nil, detail: "local delivery did not run", isPermanent: false))
                         return JobResult(index: index, result: result, relay: "mailbox:\(name)", successNotice: .delivered)
                     }

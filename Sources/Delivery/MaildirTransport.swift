@@ -29,7 +29,8 @@ public struct MaildirTransport: Sendable {
             try store.createMailbox(name)
             // RFC 5321 4.4: the final delivery adds Return-Path with the envelope sender.
             let prefix = "Return-Path: \(returnPath)\r\nDelivered-To: \(recipient)\r\n"
-            _ = try store.inbox(of: name).deliver(prefix: Array(prefix.utf8), source: source, length: length, hostname: hostname)
+            _ = try store.inbox(of: name).deliver(
+                prefix: Array(prefix.utf8), source: source, length: length, hostname: hostname)
         } catch {
             return failure("mailbox \(name): \(error)", nil)
         }

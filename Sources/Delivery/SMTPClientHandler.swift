@@ -48,8 +48,8 @@ final class SMTPClientHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     init(
-        session: SMTPClientSession, contents: [(path: String, length: Int)], fileIO: NonBlockingFileIO, tlsContext: NIOSSLContext?,
-        serverName: String?, timeouts: Timeouts, promise: EventLoopPromise<Outcome>,
+        session: SMTPClientSession, contents: [(path: String, length: Int)], fileIO: NonBlockingFileIO,
+        tlsContext: NIOSSLContext?, serverName: String?, timeouts: Timeouts, promise: EventLoopPromise<Outcome>,
         transcript: (@Sendable (String) -> Void)? = nil
     ) {
         self.transcript = transcript
@@ -179,7 +179,8 @@ final class SMTPClientHandler: ChannelInboundHandler, RemovableChannelHandler {
         let fileIO = self.fileIO
         // The content of the message in progress: as many are finished as came before it.
         let content = contents[min(outcome.finished.count, contents.count - 1)]
-        fileIO.openFile(_deprecatedPath: content.path, eventLoop: loop).flatMap { handle, region -> EventLoopFuture<Void> in
+        let opened = fileIO.openFile(_deprecatedPath: content.path, eventLoop: loop)
+        opened.flatMap { handle, region -> EventLoopFuture<Void> in
             guard region.endIndex >= content.length else {
                 // A damaged queued message is never sent cut short.
                 try? handle.close()

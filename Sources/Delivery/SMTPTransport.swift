@@ -258,8 +258,8 @@ public final class SMTPTransport: Sendable {
     /// "192.0.2.7:25: Connection refused": what an operator reads in `queue show` and the log, rather than
     /// NIO's descriptions of its own types.
     static func connectFailure(_ address: SocketAddress, _ error: any Error) -> String {
-        let place = address.ipAddress.map { address.protocol == .inet6 ? "[\($0)]" : $0 }.map { "\($0):\(address.port ?? 0)" }
-            ?? "\(address)"
+        let host = address.ipAddress.map { address.protocol == .inet6 ? "[\($0)]" : $0 }
+        let place = host.map { "\($0):\(address.port ?? 0)" } ?? "\(address)"
         switch error {
         case let error as IOError: return "\(place): \(String(cString: strerror(error.errnoCode)))"
         case ChannelError.connectTimeout: return "\(place): no answer to the connection attempt (timed out)"

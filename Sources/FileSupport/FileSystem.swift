@@ -137,11 +137,15 @@ public enum FileSystem {
     }
 
     /// Up to `count` octets from `offset` of an open file (fewer at its end). Does not move the file offset.
-    public static func readRange(_ fd: Int32, from offset: Int, count: Int, path: String) throws(FileSystemError) -> [UInt8] {
+    public static func readRange(_ fd: Int32, from offset: Int, count: Int, path: String) throws(FileSystemError)
+        -> [UInt8]
+    {
         var result = [UInt8](repeating: 0, count: count)
         var filled = 0
         while filled < count {
-            let got = result.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + filled, count - filled, off_t(offset + filled)) }
+            let got = result.withUnsafeMutableBytes {
+                pread(fd, $0.baseAddress! + filled, count - filled, off_t(offset + filled))
+            }
             if got < 0 {
                 if errno == EINTR { continue }
                 throw FileSystemError(operation: "read", path: path, code: errno)

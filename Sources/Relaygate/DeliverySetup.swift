@@ -84,7 +84,8 @@ enum DeliverySetup {
             case .refuse(let reply): throw BounceRefused(description: "the rules refuse the bounce recipient: \(reply)")
             }
             let full = original.parameters.returnContent == .full && original.size <= 10 << 20
-            let content = readOriginal(spool.bodyPath(original.queueID), limit: min(original.size, full ? .max : 256 * 1024))
+            let limit = min(original.size, full ? .max : 256 * 1024)
+            let content = readOriginal(spool.bodyPath(original.queueID), limit: limit)
             let bytes = dsn.render(originalContent: content, boundaryToken: QueueID.now().rawValue)
             let id = QueueID.now()
             let writer = spool.makeWriter(for: id)

@@ -41,7 +41,8 @@ import Testing
     @Test func contentThatEndsLikeAFooterIsOnlyContent() throws {
         let spool = try TemporarySpool()
         // A client's message that imitates our footer, pointing at its own start.
-        let content = "Subject: tricky\r\n\r\nrelaygate-envelope 1 sha256=00\n{}\nrelaygate-envelope-at=0000000000000000\n"
+        let content =
+            "Subject: tricky\r\n\r\nrelaygate-envelope 1 sha256=00\n{}\nrelaygate-envelope-at=0000000000000000\n"
         let id = try spool.commit(content)
         let entry = try #require(spool.spool.entry(id))
         let envelope = try #require(entry.envelope, "\(entry.problem ?? "")")

@@ -19,7 +19,10 @@ import Testing
         let reference = try foundationJSON(envelope)
         #expect(
             ours == reference,
-            "ours: \(String(decoding: ours, as: UTF8.self))\nJSONEncoder: \(String(decoding: reference, as: UTF8.self))",
+            """
+            ours: \(String(decoding: ours, as: UTF8.self))
+            JSONEncoder: \(String(decoding: reference, as: UTF8.self))
+            """,
             sourceLocation: sourceLocation)
     }
 
@@ -66,7 +69,8 @@ import Testing
     }
 
     @Test func arrivalTimesAsJSONEncoderWritesThem() throws {
-        for seconds in [0, 1, 1_795_790_000, 1_795_790_000.25, 1_795_772_298.919734, 1_795_790_000.1, -1.5, 4e9 + 0.001] {
+        let times = [0, 1, 1_795_790_000, 1_795_790_000.25, 1_795_772_298.919734, 1_795_790_000.1, -1.5, 4e9 + 0.001]
+        for seconds in times {
             var envelope = Envelope.sample(.sample())
             envelope.arrival = Date(timeIntervalSince1970: seconds)
             try expectSame(envelope)

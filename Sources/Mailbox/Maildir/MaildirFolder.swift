@@ -119,7 +119,9 @@ public struct MaildirFolder: Sendable {
     /// Writes a message in: `prefix` (header fields we add), then the first `length` octets of `source`, to
     /// tmp/, fsynced, then renamed into new/ with its sizes in the name, and new/ fsynced. Returns the base
     /// name. A source that ends sooner fails with EIO: a damaged queued message is never delivered cut short.
-    public func deliver(prefix: [UInt8], source: Int32, length: Int, hostname: String) throws(FileSystemError) -> String {
+    public func deliver(prefix: [UInt8], source: Int32, length: Int, hostname: String) throws(FileSystemError)
+        -> String
+    {
         let unique = MaildirFolder.uniqueName(hostname: hostname)
         let temporary = path + "/tmp/" + unique
         let target = try FileSystem.createExclusive(temporary)
