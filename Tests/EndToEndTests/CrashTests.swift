@@ -126,10 +126,8 @@ struct CrashLoad {
     /// every round cuts into a busy server however slow the machine), and waits for the load to give up.
     func killWhenBusy(_ server: ServerProcess, using generator: inout some RandomNumberGenerator) async throws {
         let target = acknowledged + 20
-        let deadline = ContinuousClock.now + .seconds(30)
-        while acknowledged < target && process.isRunning {
-            guard ContinuousClock.now < deadline else { throw ServerProcessError("the load got no 250s:\n\(server.logText)") }
-            try await Task.sleep(for: .milliseconds(20))
+        try await waitUntil(within: .seconds(30), "the load got no 250s:\n\(server.logText)") {
+            acknowledged >= target || !process.isRunning
         }
         try await Task.sleep(for: .milliseconds(Int.random(in: 0...600, using: &generator)))
         await server.stop(signal: SIGKILL)

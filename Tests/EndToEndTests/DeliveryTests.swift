@@ -21,10 +21,8 @@ import Testing
     }
 
     func waitUntilSpoolIsEmpty(_ server: ServerProcess) async throws {
-        let deadline = ContinuousClock.now + .seconds(20)
-        while !spoolIsEmpty(server) {
-            guard ContinuousClock.now < deadline else { throw ServerProcessError("the spool did not empty:\n\(server.logText)") }
-            try await Task.sleep(for: .milliseconds(50))
+        try await waitUntil(within: .seconds(20), "the spool did not empty:\n\(server.logText)") {
+            spoolIsEmpty(server)
         }
     }
 
@@ -101,10 +99,8 @@ import Testing
             #expect(first.rcpt_to == ["<ok@example.net>"])
             try await server.waitForLog("status=deferred to=<busy@example.net>")
             // The retry carries only the recipient still pending; the delivered one never gets a second copy.
-            let deadline = ContinuousClock.now + .seconds(20)
-            while server.logText.components(separatedBy: "status=deferred to=<busy@example.net>").count < 3 {
-                guard ContinuousClock.now < deadline else { throw ServerProcessError("no retry:\n\(server.logText)") }
-                try await Task.sleep(for: .milliseconds(50))
+            try await waitUntil(within: .seconds(20), "no retry:\n\(server.logText)") {
+                server.logText.components(separatedBy: "status=deferred to=<busy@example.net>").count >= 3
             }
             #expect(upstream.transactions.count == 1)
             #expect(server.logText.components(separatedBy: "status=sent to=<ok@example.net>").count == 2)
@@ -150,10 +146,8 @@ import Testing
         defer { server.removeDirectory() }
         _ = try await send(server, to: ["bob@example.net"])
         // The content is sent; the next hop sits on its reply (RFC 5321 allows it 10 minutes).
-        let deadline = ContinuousClock.now + .seconds(10)
-        while ((try? FileManager.default.contentsOfDirectory(atPath: server.spool + "/active")) ?? []).isEmpty {
-            guard ContinuousClock.now < deadline else { throw ServerProcessError("no delivery started") }
-            try await Task.sleep(for: .milliseconds(20))
+        try await waitUntil(within: .seconds(10), "no delivery started") {
+            !((try? FileManager.default.contentsOfDirectory(atPath: server.spool + "/active")) ?? []).isEmpty
         }
         #expect(await server.stop() == 0)
         // Timed by the server's own log, so a busy test machine slowing this test down does not count.

@@ -136,10 +136,15 @@ extension LimitsTests {
 }
 
 /// Polls a condition for up to five seconds (for effects that land asynchronously in another process).
-func waitUntil(_ condition: () async throws -> Bool) async throws {
-    let deadline = ContinuousClock.now + .seconds(5)
+/// Polls `condition` until it holds; past `limit`, fails with `failure` (evaluated then, so it can include
+/// the server's log as it stands).
+func waitUntil(
+    within limit: Duration = .seconds(5), _ failure: @autoclosure () -> String = "condition not met in time",
+    _ condition: () async throws -> Bool
+) async throws {
+    let deadline = ContinuousClock.now + limit
     while try await !condition() {
-        guard ContinuousClock.now < deadline else { throw ServerProcessError("condition not met in time") }
+        guard ContinuousClock.now < deadline else { throw ServerProcessError(failure()) }
         try await Task.sleep(for: .milliseconds(20))
     }
 }
