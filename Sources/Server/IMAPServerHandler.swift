@@ -3,13 +3,12 @@ import Logging
 import MailModel
 import NIOCore
 import NIOSSL
-import NIOTLS
 import ProtocolSupport
 
 /// The NIO driver of one IMAP connection: it feeds the pure `IMAPSession` and carries out its actions;
 /// mailbox requests run on the thread pool (`IMAPMailboxWork`). Reading stops while the session waits for
 /// us and while replies are unwritten above the high-water mark.
-final class IMAPServerHandler: ChannelDuplexHandler {
+final class IMAPServerHandler: ChannelDuplexHandler, SessionDriver {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
@@ -17,15 +16,15 @@ final class IMAPServerHandler: ChannelDuplexHandler {
     private let service: IMAPServiceContext
     private let address: IPAddress?
     private let implicitTLS: Bool
-    private var session: IMAPSession
-    private var logger: Logger
+    var session: IMAPSession
+    var logger: Logger
     private var admitted = false
     private var work: IMAPMailboxWork?
-    private var readHeld = false
-    private var writable = true
+    var readHeld = false
+    private(set) var writable = true
     private var lastWrite: EventLoopFuture<Void>?
     private var closeRequested = false
-    private var lastActivity = NIODeadline.now()
+    var lastActivity = NIODeadline.now()
     /// A request held back while replies wait to be written (a big FETCH goes in batches, each asked for
     /// only when the client has taken the one before).
     private var heldRequest: IMAPRequest?
@@ -65,9 +64,7 @@ final class IMAPServerHandler: ChannelDuplexHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        lastActivity = context.eventLoop.now
-        session.receive(unwrapInboundIn(data))
-        drain(context: context)
+        received(unwrapInboundIn(data), context: context)
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
@@ -81,17 +78,7 @@ final class IMAPServerHandler: ChannelDuplexHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        switch event {
-        case TLSUserEvent.handshakeCompleted:
-            logger[metadataKey: "tls"] = "\(SessionDriving.tlsVersion(context: context))"
-            session.tlsEstablished()
-            drain(context: context)
-        case is ChannelShouldQuiesceEvent:
-            session.shutdownStarted()
-            drain(context: context)
-        default:
-            context.fireUserInboundEventTriggered(event)
-        }
+        sessionEvent(event, context: context)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -99,27 +86,10 @@ final class IMAPServerHandler: ChannelDuplexHandler {
     }
 
     func read(context: ChannelHandlerContext) {
-        if isPaused {
-            readHeld = true
-        } else {
-            context.read()
-        }
+        readRequested(context: context)
     }
 
-    private var isPaused: Bool { !writable || session.phase != .command }
-
-    private func drain(context: ChannelHandlerContext) {
-        while let action = session.next() {
-            perform(action, context: context)
-        }
-        context.flush()
-        if readHeld && !isPaused {
-            readHeld = false
-            context.read()
-        }
-    }
-
-    private func perform(_ action: IMAPSession.Action, context: ChannelHandlerContext) {
+    func perform(_ action: IMAPSession.Action, context: ChannelHandlerContext) {
         switch action {
         case .send(let text):
             lastWrite = context.write(wrapOutboundOut(ByteBuffer(string: text)))

@@ -2,7 +2,6 @@ import Logging
 import MailModel
 import NIOCore
 import NIOSSL
-import NIOTLS
 import POP3Protocol
 import ProtocolSupport
 
@@ -10,7 +9,7 @@ import ProtocolSupport
 /// actions. Messages are streamed from disk a chunk at a time, each chunk read only when the one before is
 /// written, so a large message or a slow client never makes memory grow. Reading stops while the session
 /// waits for us and while replies are unwritten above the high-water mark.
-final class POP3ServerHandler: ChannelDuplexHandler {
+final class POP3ServerHandler: ChannelDuplexHandler, SessionDriver {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
@@ -18,15 +17,15 @@ final class POP3ServerHandler: ChannelDuplexHandler {
     private let service: POP3ServiceContext
     private let address: IPAddress?
     private let implicitTLS: Bool
-    private var session: POP3Session
-    private var logger: Logger
+    var session: POP3Session
+    var logger: Logger
     private var admitted = false
     private var maildrop: Maildrops.Maildrop?
-    private var readHeld = false
-    private var writable = true
+    var readHeld = false
+    private(set) var writable = true
     private var lastWrite: EventLoopFuture<Void>?
     private var closeRequested = false
-    private var lastActivity = NIODeadline.now()
+    var lastActivity = NIODeadline.now()
 
     init(service: POP3ServiceContext, remoteAddress: SocketAddress?, implicitTLS: Bool) {
         self.service = service
@@ -70,9 +69,7 @@ final class POP3ServerHandler: ChannelDuplexHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        lastActivity = context.eventLoop.now
-        session.receive(unwrapInboundIn(data))
-        drain(context: context)
+        received(unwrapInboundIn(data), context: context)
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
@@ -82,17 +79,7 @@ final class POP3ServerHandler: ChannelDuplexHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        switch event {
-        case TLSUserEvent.handshakeCompleted:
-            logger[metadataKey: "tls"] = "\(SessionDriving.tlsVersion(context: context))"
-            session.tlsEstablished()
-            drain(context: context)
-        case is ChannelShouldQuiesceEvent:
-            session.shutdownStarted()
-            drain(context: context)
-        default:
-            context.fireUserInboundEventTriggered(event)
-        }
+        sessionEvent(event, context: context)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -100,29 +87,12 @@ final class POP3ServerHandler: ChannelDuplexHandler {
     }
 
     func read(context: ChannelHandlerContext) {
-        if isPaused {
-            readHeld = true
-        } else {
-            context.read()
-        }
+        readRequested(context: context)
     }
-
-    private var isPaused: Bool { !writable || session.phase != .command }
 
     // MARK: Carrying out actions
 
-    private func drain(context: ChannelHandlerContext) {
-        while let action = session.next() {
-            perform(action, context: context)
-        }
-        context.flush()
-        if readHeld && !isPaused {
-            readHeld = false
-            context.read()
-        }
-    }
-
-    private func perform(_ action: POP3Session.Action, context: ChannelHandlerContext) {
+    func perform(_ action: POP3Session.Action, context: ChannelHandlerContext) {
         switch action {
         case .send(let text):
             write(ByteBuffer(string: text), context: context)
