@@ -112,8 +112,7 @@ final class SMTPServerHandler: ChannelDuplexHandler {
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         switch event {
         case TLSUserEvent.handshakeCompleted:
-            let version = (try? context.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self))?.tlsVersion
-            let name = version.map(Self.name(of:))
+            let name = SessionDriving.negotiatedTLSVersion(context: context)
             logger[metadataKey: "tls"] = "\(name ?? "TLS")"
             session.tlsEstablished(version: name)
             drain(context: context)
@@ -133,15 +132,7 @@ final class SMTPServerHandler: ChannelDuplexHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        if let tlsError = error as? NIOSSLError, case .uncleanShutdown = tlsError {
-            // The client closed TCP without a TLS close_notify: common and harmless.
-            logger.debug("client closed without TLS close_notify")
-        } else if error is NIOSSLError || error is BoringSSLError {
-            logger.info("TLS failed, closing", metadata: ["error": "\(error)"])
-        } else {
-            logger.debug("connection error, closing", metadata: ["error": "\(error)"])
-        }
-        context.close(promise: nil)
+        SessionDriving.errorCaught(context: context, error: error, logger: logger)
     }
 
     /// Reads are held back while the session waits for us or message content waits for the disk.

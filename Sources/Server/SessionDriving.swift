@@ -4,8 +4,8 @@ import NIOCore
 import NIOSSL
 import ProtocolSupport
 
-/// What the POP3 and IMAP drivers do alike, once: STARTTLS/STLS, credential checks with their delay, error
-/// logging and closing after the last reply.
+/// What the POP3 and IMAP drivers (and, for TLS names and errors, the SMTP driver) do alike, once:
+/// STARTTLS/STLS, credential checks with their delay, error logging and closing after the last reply.
 enum SessionDriving {
     /// Puts TLS in front of everything read from now on; the plaintext OK to STARTTLS is flushed first.
     static func startTLS(context: ChannelHandlerContext, tlsContext: NIOSSLContext?, logger: Logger) {
@@ -37,13 +37,19 @@ enum SessionDriving {
 
     /// The TLS version's name for the log.
     static func tlsVersion(context: ChannelHandlerContext) -> String {
+        negotiatedTLSVersion(context: context) ?? "TLS"
+    }
+
+    /// The negotiated TLS version's name (`TLSv1.3`), nil when the TLS handler cannot say.
+    static func negotiatedTLSVersion(context: ChannelHandlerContext) -> String? {
         let version = (try? context.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self))?.tlsVersion
-        return version.map(SMTPServerHandler.name(of:)) ?? "TLS"
+        return version.map(SMTPServerHandler.name(of:))
     }
 
     /// Logs a connection error at the level it deserves, and closes.
     static func errorCaught(context: ChannelHandlerContext, error: any Error, logger: Logger) {
         if let tlsError = error as? NIOSSLError, case .uncleanShutdown = tlsError {
+            // The client closed TCP without a TLS close_notify: common and harmless.
             logger.debug("client closed without TLS close_notify")
         } else if error is NIOSSLError || error is BoringSSLError {
             logger.info("TLS failed, closing", metadata: ["error": "\(error)"])
