@@ -227,7 +227,7 @@ public final class SMTPTransport: Sendable {
             let fileIO = self.fileIO
             let bootstrap = ClientBootstrap(group: loop)
                 .connectTimeout(.seconds(30))
-                .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                .channelOption(.tcpOption(.tcp_nodelay), value: 1)
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         if candidate.tls == .implicit {

@@ -27,6 +27,14 @@ public enum Gateway {
                 "spool": "\(configuration.spool)",
             ])
 
+        // Before anything else touches the spool: one server per spool, or every message goes out twice.
+        let ownerLock: SpoolLock
+        do {
+            ownerLock = try SpoolLock.acquire(.owner, spool: configuration.spool)
+        } catch {
+            throw StartupError("\(error)")
+        }
+        defer { withExtendedLifetime(ownerLock) {} }
         let spool = try openSpool(configuration, logger: logger)
         let identity = try tlsIdentity(configuration, logger: logger)
         let verifier: PasswordVerifier
@@ -131,8 +139,17 @@ public enum Gateway {
             logger: Logger(label: "imap"))
         imapService.idleTimeout = .nanoseconds(Clocks.nanoseconds(configuration.imap.idleTimeout.duration))
         let imap = IMAPServer(service: imapService, group: group)
-        let listeners = ListenerService(
-            server: server, pop3: pop3, imap: imap, listeners: settings.listeners, logger: logger)
+        // Every listener is bound before delivery starts: a server that cannot take its ports has sent nothing.
+        let listeners: ListenerService
+        do {
+            listeners = try await ListenerService.bind(
+                server: server, pop3: pop3, imap: imap, listeners: settings.listeners, logger: logger)
+        } catch {
+            try? await authThreadPool.shutdownGracefully()
+            try? await threadPool.shutdownGracefully()
+            try? await group.shutdownGracefully()
+            throw error
+        }
         let reloader = RulesReloader(
             settings: settings, router: router, secrets: secrets, interval: .seconds(2), logger: Logger(label: "rules"))
         var running: [any Service] = [listeners, reloader]
@@ -163,7 +180,13 @@ public enum Gateway {
         let report: Spool.RecoveryReport
         do {
             spool = try Spool(directory: configuration.spool, minimumFreeSpace: configuration.smtp.minFreeSpace.octets)
-            report = try spool.recover()
+            // A queue command that is moving a message finishes before recovery looks (`SpoolLock`).
+            let queueLock = try SpoolLock.acquireWaiting(.queue, spool: configuration.spool) { holder in
+                logger.notice(
+                    "waiting for a queue command to finish before recovering the spool",
+                    metadata: ["pid": "\(holder.map(String.init) ?? "unknown")"])
+            }
+            report = try withExtendedLifetime(queueLock) { try spool.recover() }
         } catch {
             throw StartupError("spool \(configuration.spool): \(error)")
         }
@@ -230,24 +253,44 @@ public struct StartupError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-/// Binds the listeners, then waits for the stop signal and winds the sessions down.
+/// Every protocol's listeners, bound together before any service runs; then it waits for the stop signal
+/// and winds the sessions down.
 struct ListenerService: Service {
     let server: SMTPServer
     var pop3: POP3Server?
     var imap: IMAPServer?
-    let listeners: Settings.Listeners
     let logger: Logger
 
-    func run() async throws {
-        var bound = try await server.start(listeners.smtp)
-        if let pop3 { bound += try await pop3.start(listeners.pop3) }
-        if let imap { bound += try await imap.start(listeners.imap) }
-        guard !bound.isEmpty else { throw StartupError("no listener could be started") }
+    /// Binds every listener, or none: when one cannot bind, those already bound are closed again before the
+    /// error (which names the address, the cause and the fix) is thrown.
+    static func bind(
+        server: SMTPServer, pop3: POP3Server? = nil, imap: IMAPServer? = nil, listeners: Settings.Listeners,
+        logger: Logger
+    ) async throws -> ListenerService {
+        let service = ListenerService(server: server, pop3: pop3, imap: imap, logger: logger)
+        var bound: [ListenerSet.BoundListener] = []
+        do {
+            bound += try await server.start(listeners.smtp)
+            if let pop3 { bound += try await pop3.start(listeners.pop3) }
+            if let imap { bound += try await imap.start(listeners.imap) }
+            guard !bound.isEmpty else { throw StartupError("no listener could be started") }
+        } catch {
+            await service.closeAll()
+            throw error
+        }
         logger.info("ready", metadata: ["listeners": "\(bound.count)"])
+        return service
+    }
+
+    func run() async throws {
         try? await gracefulShutdown()
         logger.info(
             "stopping: no new connections; finishing transactions in flight",
             metadata: ["grace": "\(TimeSpan(.nanoseconds(server.service.shutdownGrace.nanoseconds)))"])
+        await closeAll()
+    }
+
+    private func closeAll() async {
         async let smtpStopped: Void = server.shutdown()
         async let pop3Stopped: Void? = pop3?.shutdown()
         async let imapStopped: Void? = imap?.shutdown()
@@ -271,9 +314,15 @@ extension Gateway {
             connectionLimiter: ConnectionLimiter(maxConnections: 10_000, maxPerClient: 10_000), logger: sinkLogger)
         service.shutdownGrace = .seconds(1)
         let server = SMTPServer(service: service, group: group)
-        let listeners = ListenerService(
-            server: server, listeners: .init(smtp: [.init(address: listen, implicitTLS: false)], pop3: []),
-            logger: logger)
+        let listeners: ListenerService
+        do {
+            listeners = try await ListenerService.bind(
+                server: server, listeners: .init(smtp: [.init(address: listen, implicitTLS: false)], pop3: []),
+                logger: logger)
+        } catch {
+            try? await group.shutdownGracefully()
+            throw error
+        }
         let reporter = SinkReporter(store: store, logger: logger)
         let services = ServiceGroup(
             services: [listeners, reporter], gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [],

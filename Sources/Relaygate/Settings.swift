@@ -19,6 +19,9 @@ public struct CommandLineOverrides: Sendable {
     public var imaps: [String] = []
     public var tlsCertificate: String?
     public var tlsKey: String?
+    /// --port-offset N: every listener's port plus N, so the whole default set can run beside another mail
+    /// server, or as a user who may not bind ports below 1024 (and be tested as it ships).
+    public var portOffset: Int?
 
     public init() {}
 }
@@ -30,6 +33,8 @@ public struct Settings: Sendable {
     public var configFileExists: Bool
     public var rulesDirectory: String
     public var usersFile: String
+    /// Added to every listener's port (`--port-offset`); 0 normally.
+    public var portOffset = 0
 
     public static func resolve(_ overrides: CommandLineOverrides) throws -> Settings {
         let rules = overrides.rulesDirectory ?? "rules"
@@ -62,12 +67,23 @@ public struct Settings: Sendable {
         case (let certificate?, let key?): configuration.tls = .init(certificate: certificate, key: key)
         default: throw UsageError("--tls-cert and --tls-key go together")
         }
-        return Settings(
+        var settings = Settings(
             configuration: configuration,
             configFile: configFile,
             configFileExists: FileManager.default.fileExists(atPath: configFile),
             rulesDirectory: rules,
             usersFile: configuration.usersFile ?? rules + "/users")
+        if let offset = overrides.portOffset {
+            settings.portOffset = offset
+            let listen = configuration.listen
+            for text in listen.smtp + listen.smtps + listen.pop3 + listen.pop3s + listen.imap + listen.imaps {
+                guard let address = ListenAddress(text), address.port == 0 || (1...65535).contains(address.port + offset)
+                else {
+                    throw UsageError("--port-offset \(offset) moves \(text) outside the ports 1 to 65535")
+                }
+            }
+        }
+        return settings
     }
 
     /// The listeners to bind, per protocol. With the embedded defaults, IPv6 ones are optional (a host may
@@ -75,8 +91,9 @@ public struct Settings: Sendable {
     public var listeners: Listeners {
         let listen = configuration.listen
         func make(_ addresses: [String], implicitTLS: Bool) -> [ListenerSet.Listener] {
-            addresses.compactMap(ListenAddress.init).map {
-                ListenerSet.Listener(address: $0, implicitTLS: implicitTLS, optional: listen.isDefault && $0.isIPv6)
+            addresses.compactMap(ListenAddress.init).map { address in
+                let moved = address.port == 0 ? address : ListenAddress(host: address.host, port: address.port + portOffset)
+                return ListenerSet.Listener(address: moved, implicitTLS: implicitTLS, optional: listen.isDefault && moved.isIPv6)
             }
         }
         return Listeners(

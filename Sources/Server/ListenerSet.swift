@@ -50,8 +50,18 @@ public final class ListenerSet: Sendable {
         self.makeHandler = makeHandler
     }
 
-    /// Binds every listener, or fails with a message that names the address and what to do about it.
+    /// Binds every listener, or fails with a message that names the address, the cause and what to do about
+    /// it. On failure every listener of this set is closed again, so nothing is left half started.
     public func start(_ listeners: [Listener]) async throws -> [BoundListener] {
+        do {
+            return try await bindAll(listeners)
+        } catch {
+            await shutdown(timeout: .seconds(1))
+            throw error
+        }
+    }
+
+    private func bindAll(_ listeners: [Listener]) async throws -> [BoundListener] {
         var bound: [BoundListener] = []
         for listener in listeners {
             do {
@@ -110,7 +120,7 @@ public final class ListenerSet: Sendable {
                     try channel.pipeline.syncOperations.addHandler(quiescing.makeServerChannelHandler(channel: channel))
                 }
             }
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 4)
             // Replies a client leaves unread stop the session above 64 KiB (see the handlers).
             .childChannelOption(.writeBufferWaterMark, value: .init(low: 32 * 1024, high: 64 * 1024))
@@ -123,8 +133,10 @@ public final class ListenerSet: Sendable {
                 }
             }
         if listener.address.isIPv6 {
-            // Let 0.0.0.0:25 and [::]:25 both bind: the IPv6 socket takes IPv6 only.
-            bootstrap = bootstrap.serverChannelOption(.socketOption(.ipv6_v6only), value: 1)
+            // Let 0.0.0.0:25 and [::]:25 both bind: the IPv6 socket takes IPv6 only. The option lives at
+            // IPPROTO_IPV6; `.socketOption` would set SOL_SOCKET's option of the same number (SO_ATTACH_FILTER).
+            bootstrap = bootstrap.serverChannelOption(
+                ChannelOptions.Types.SocketOption(level: .ipv6, name: .ipv6_v6only), value: 1)
         }
         let channel = try await bootstrap.bind(to: listener.address.socketAddress()).get()
         // Only a listener that is up has connections to wind down at shutdown.
@@ -143,28 +155,44 @@ struct ImplicitTLSWithoutCertificate: Error, CustomStringConvertible {
     var description: String { "implicit TLS needs a TLS certificate, and none is set up" }
 }
 
-/// A listener that could not bind, with the fix.
+/// A listener that could not bind: the address, the cause in plain words, and the fix.
 public struct ListenError: Error, CustomStringConvertible {
     public let address: ListenAddress
     public let underlying: any Error
 
+    public init(address: ListenAddress, underlying: any Error) {
+        self.address = address
+        self.underlying = underlying
+    }
+
     public var description: String {
-        let code = (underlying as? IOError)?.errnoCode
-        let choose = "choose other ports with the listener flags (--smtp, --pop3, ...) or listen: in relaygate.yaml"
-        let hint: String =
-            switch code {
-            case EACCES?:
+        let choose = "choose other ports with the listener flags (--smtp, --pop3, ...), --port-offset, or listen: in relaygate.yaml"
+        guard let code = (underlying as? IOError)?.errnoCode else {
+            return "cannot listen on \(address): \(underlying); check the address, or \(choose)"
+        }
+        let cause: String
+        let fix: String
+        switch code {
+        case EACCES, EPERM:
+            cause = "permission denied"
+            fix =
                 address.port < 1024
-                    ? "ports below 1024 need root or CAP_NET_BIND_SERVICE (e.g. `setcap cap_net_bind_service=+ep` on the binary, "
-                        + "or AmbientCapabilities= in the systemd unit), or \(choose)"
-                    : "permission denied"
-            case EADDRINUSE?:
-                "the port is in use (is another mail server running?); stop it or \(choose)"
-            case EADDRNOTAVAIL?:
-                "this host has no such address; check the address or \(choose)"
-            default:
-                "check the address, or \(choose)"
-            }
-        return "cannot listen on \(address): \(underlying); \(hint)"
+                ? "ports below 1024 need root or CAP_NET_BIND_SERVICE (`setcap cap_net_bind_service=+ep` on the binary, "
+                    + "or AmbientCapabilities= in the systemd unit), or \(choose)"
+                : "a security policy (SELinux, AppArmor, a container) refuses it; allow it or \(choose)"
+        case EADDRINUSE:
+            cause = "the address is in use"
+            fix = "another program listens there (`ss -ltnp 'sport = :\(address.port)'` names it; another mail server?); stop it or \(choose)"
+        case EAFNOSUPPORT where address.isIPv6:
+            cause = "this host has no IPv6"
+            fix = "remove the IPv6 listeners, or enable IPv6 (net.ipv6.conf.all.disable_ipv6=0)"
+        case EADDRNOTAVAIL:
+            cause = "this host has no such address"
+            fix = "check the address (`ip addr` lists this host's), or \(choose)"
+        default:
+            cause = String(cString: strerror(code)).lowercased()
+            fix = "check the address, or \(choose)"
+        }
+        return "cannot listen on \(address): \(cause) (errno \(code)); \(fix)"
     }
 }

@@ -48,6 +48,14 @@ struct ServeCommand: AsyncParsableCommand {
         help: ArgumentHelp("Implicit-TLS IMAP listener (repeatable).", valueName: "addr:port"))
     var imaps: [String] = []
 
+    @Option(
+        name: .customLong("port-offset"),
+        help: ArgumentHelp(
+            "Add N to every listener's port: the default set on 10025, 12525, 10465, ... with 10000, so it runs as "
+                + "any user or beside another mail server.",
+            valueName: "N"))
+    var portOffset: Int?
+
     @Option(name: .customLong("tls-cert"), help: ArgumentHelp("PEM certificate chain.", valueName: "file"))
     var tlsCertificate: String?
 
@@ -65,6 +73,7 @@ struct ServeCommand: AsyncParsableCommand {
         overrides.imaps = imaps
         overrides.tlsCertificate = tlsCertificate
         overrides.tlsKey = tlsKey
+        overrides.portOffset = portOffset
         let settings: Settings
         do {
             settings = try Settings.resolve(overrides)

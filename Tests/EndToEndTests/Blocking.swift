@@ -28,9 +28,11 @@ struct Finished: Sendable {
 }
 
 /// Runs `executable` with `arguments` to its end, `input` on its standard input, off the cooperative pool.
-/// Standard error joins standard output unless `separateErrors`.
+/// Standard error joins standard output unless `separateErrors`. After `timeout` the process is killed
+/// (SIGKILL), so a program that should have exited at once cannot hang the test.
 func runToEnd(
-    _ executable: URL, _ arguments: [String], input: String = "", directory: URL? = nil, separateErrors: Bool = false
+    _ executable: URL, _ arguments: [String], input: String = "", directory: URL? = nil, separateErrors: Bool = false,
+    timeout: Duration = .seconds(600)
 ) async throws -> Finished {
     let process = Process()
     process.executableURL = executable
@@ -43,6 +45,11 @@ func runToEnd(
     process.standardOutput = output
     process.standardError = errors
     try process.run()
+    let killer = Task { [process] in
+        try await Task.sleep(for: timeout)
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    }
+    defer { killer.cancel() }
     // Both pipes are drained at once, so a child that fills one while we read the other cannot stall.
     async let errorData = separateErrors ? unblocked { errors.fileHandleForReading.readDataToEndOfFile() } : Data()
     let data = try await unblocked {

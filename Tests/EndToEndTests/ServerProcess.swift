@@ -14,6 +14,8 @@ final class ServerProcess: @unchecked Sendable {
     private(set) var pop3sPort = 0
     private(set) var imapPort = 0
     private(set) var imapsPort = 0
+    /// Every listener the server reported, as (protocol, address): ("smtps", "[::1]:40465").
+    private(set) var bound: [(protocol: String, address: String)] = []
 
     var spool: String { directory.appendingPathComponent("spool").path }
     var rules: String { directory.appendingPathComponent("rules").path }
@@ -33,9 +35,12 @@ final class ServerProcess: @unchecked Sendable {
     /// `rules` maps rules file names (`10-shop.rules`) to their text.
     /// Delivery is off unless `delivery` is set: intake tests look at the queue as intake left it, and no
     /// test may send mail beyond loopback.
+    /// `listeners` replaces the loopback listener flags (nil: one of each protocol on 127.0.0.1, port 0);
+    /// `runAs` runs the server as that user and group (with setpriv), in a directory it owns.
     init(
         config: String? = nil, users: [String: String] = [:], rules: [String: String] = [:], directory: URL? = nil,
-        delivery: Bool = false, extraArguments: [String] = []
+        delivery: Bool = false, listeners: [String]? = nil, runAs: (user: String, group: String)? = nil,
+        extraArguments: [String] = []
     ) async throws {
         self.directory =
             directory
@@ -59,7 +64,12 @@ final class ServerProcess: @unchecked Sendable {
             let result = try await Self.run(["users", "add", name, "--rules", self.rules], input: password + "\n")
             guard result.status == 0 else { throw ServerProcessError("users add failed: \(result.output)") }
         }
-        try await start(extraArguments: extraArguments)
+        if let runAs {
+            let chown = try await Self.run(
+                ["/bin/chown", "-R", "\(runAs.user):\(runAs.group)", self.directory.path], executable: true)
+            guard chown.status == 0 else { throw ServerProcessError("chown failed: \(chown.output)") }
+        }
+        try await start(listeners: listeners, runAs: runAs, extraArguments: extraArguments)
     }
 
     /// A second server on the same directory (after a crash or a stop).
@@ -68,14 +78,25 @@ final class ServerProcess: @unchecked Sendable {
         try await ServerProcess(directory: directory, delivery: true)
     }
 
-    private func start(extraArguments: [String]) async throws {
-        process.executableURL = Self.executable
-        process.arguments =
-            [
-                "serve", "--rules", rules, "--spool", spool, "--hostname", "mx.test", "--smtp", "127.0.0.1:0",
-                "--smtps", "127.0.0.1:0", "--pop3", "127.0.0.1:0", "--pop3s", "127.0.0.1:0",
-                "--imap", "127.0.0.1:0", "--imaps", "127.0.0.1:0",
-            ] + extraArguments
+    private func start(listeners: [String]?, runAs: (user: String, group: String)?, extraArguments: [String])
+        async throws
+    {
+        let loopback = [
+            "--smtp", "127.0.0.1:0", "--smtps", "127.0.0.1:0", "--pop3", "127.0.0.1:0", "--pop3s", "127.0.0.1:0",
+            "--imap", "127.0.0.1:0", "--imaps", "127.0.0.1:0",
+        ]
+        let serve =
+            ["serve", "--rules", rules, "--spool", spool, "--hostname", "mx.test"] + (listeners ?? loopback)
+            + extraArguments
+        if let runAs {
+            // setpriv execs the server, so the process (and the PID signals go to) is the server itself.
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+            process.arguments =
+                ["--reuid=\(runAs.user)", "--regid=\(runAs.group)", "--clear-groups", Self.executable.path] + serve
+        } else {
+            process.executableURL = Self.executable
+            process.arguments = serve
+        }
         process.currentDirectoryURL = directory
         let pipe = Pipe()
         process.standardError = pipe
@@ -94,6 +115,8 @@ final class ServerProcess: @unchecked Sendable {
             let address = line.split(separator: " ").first { $0.hasPrefix("address=") }!.dropFirst("address=".count)
             let port = Int(address.split(separator: ":").last!)!
             let implicit = line.contains("tls=implicit")
+            let name = line.contains(" pop3: ") ? "pop3" : line.contains(" imap: ") ? "imap" : "smtp"
+            bound.append((name + (implicit ? "s" : ""), String(address)))
             if line.contains(" pop3: ") {
                 if implicit { pop3sPort = port } else { pop3Port = port }
             } else if line.contains(" imap: ") {
@@ -147,12 +170,13 @@ final class ServerProcess: @unchecked Sendable {
 
     /// Runs `relaygate ARGS` to completion, with `input` on stdin.
     /// With `executable`, the first argument is the program to run instead.
-    static func run(_ arguments: [String], input: String = "", directory: URL? = nil, executable other: Bool = false)
-        async throws -> (status: Int32, output: String)
-    {
+    static func run(
+        _ arguments: [String], input: String = "", directory: URL? = nil, executable other: Bool = false,
+        timeout: Duration = .seconds(600)
+    ) async throws -> (status: Int32, output: String) {
         let finished = try await runToEnd(
             other ? URL(fileURLWithPath: arguments[0]) : executable, other ? Array(arguments.dropFirst()) : arguments,
-            input: input, directory: directory)
+            input: input, directory: directory, timeout: timeout)
         return (finished.status, String(decoding: finished.output, as: UTF8.self))
     }
 }

@@ -26,10 +26,10 @@ def tls_context(args):
 def connect(args):
     if args.implicit_tls:
         client = smtplib.SMTP_SSL(timeout=30, context=tls_context(args))
-        client._host = args.hostname  # verify the certificate for the server's name, not 127.0.0.1
-        client.connect("127.0.0.1", args.port)
+        client._host = args.hostname  # verify the certificate for the server's name, not the address
+        client.connect(args.host, args.port)
     else:
-        client = smtplib.SMTP("127.0.0.1", args.port, timeout=30)
+        client = smtplib.SMTP(args.host, args.port, timeout=30)
         client._host = args.hostname
     client.ehlo("peer.test")
     if args.starttls:
@@ -167,6 +167,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("command", choices=["send", "starttls-injection", "crash-load"])
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--host", default="127.0.0.1", help="the server's address: 127.0.0.1, ::1, ...")
     parser.add_argument("--hostname", default="mx.test")
     parser.add_argument("--cafile")
     parser.add_argument("--starttls", action="store_true")
