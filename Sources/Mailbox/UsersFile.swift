@@ -122,6 +122,24 @@ public struct UsersFile: Sendable, Equatable {
         }
     }
 
+    /// Sets a user's `mailbox=` or `send_as=` (nil clears it), checked as if it were read from the file.
+    /// The user must exist (`set(_:hash:)` first).
+    public mutating func setSetting(_ key: String, to value: String?, for name: String) throws(ParseError) {
+        guard let index = entries.firstIndex(where: { $0.name == name }) else {
+            throw ParseError(path: path, line: lines.count, message: "no user \(name)")
+        }
+        var entry = entries[index]
+        let kept = entry.settings.filter { !$0.hasPrefix(key + "=") }
+        entry.settings = []
+        entry.mailbox = nil
+        entry.sendAs = []
+        for setting in kept + (value.map { [key + "=" + $0] } ?? []) {
+            try entry.apply(setting, path: path, line: entry.line)
+        }
+        entries[index] = entry
+        lines[entry.line - 1] = ([entry.name, entry.hash] + entry.settings).joined(separator: ":")
+    }
+
     /// Removes a user; returns false if there was none.
     public mutating func remove(_ name: String) -> Bool {
         guard let existing = entries.firstIndex(where: { $0.name == name }) else { return false }

@@ -22,6 +22,7 @@ public enum Gateway {
         logger.info(
             "starting",
             metadata: [
+                "version": "\(RelaygateVersion.current)",
                 "hostname": "\(configuration.hostname)",
                 "config": settings.configFileExists ? "\(settings.configFile)" : "embedded defaults",
                 "spool": "\(configuration.spool)",
@@ -152,7 +153,8 @@ public enum Gateway {
         }
         let reloader = RulesReloader(
             settings: settings, router: router, secrets: secrets, interval: .seconds(2), logger: Logger(label: "rules"))
-        var running: [any Service] = [listeners, reloader]
+        let operatorLog = OperatorActionLog(spool: spool, interval: .seconds(1), logger: Logger(label: "operator"))
+        var running: [any Service] = [listeners, reloader, operatorLog]
         if configuration.delivery.enabled {
             running.append(DeliveryService(agent: agent, grace: configuration.shutdownGrace.duration))
         } else {

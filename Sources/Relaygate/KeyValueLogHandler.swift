@@ -65,7 +65,11 @@ public struct KeyValueLogHandler: LogHandler {
             case "\t": escaped += "\\t"
             default:
                 if scalar.value < 32 || scalar.value == 127 {
-                    escaped += "\\x" + String(scalar.value, radix: 16)
+                    // Always two digits: NUL is \x00, never the ambiguous \x0.
+                    let hex = Array("0123456789abcdef".unicodeScalars)
+                    escaped += "\\x"
+                    escaped.unicodeScalars.append(hex[Int(scalar.value >> 4)])
+                    escaped.unicodeScalars.append(hex[Int(scalar.value & 0xF)])
                 } else {
                     escaped.unicodeScalars.append(scalar)
                 }

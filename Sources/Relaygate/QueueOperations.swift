@@ -9,16 +9,15 @@ import Spool
 /// running server's spool by renames (see `Spool+Operator`), so the scheduler sees the change at its next
 /// scan (within a second) and nothing is ever half-written.
 public enum QueueOperations {
-    /// Deferred (or held) messages back to incoming/: tried at once. Returns how many moved.
-    public static func retry(_ spool: Spool, ids: [QueueID]) throws -> Int {
+    /// Deferred messages back to incoming/: tried at once. A held one is not (`release` is for that).
+    /// Returns the messages that will be tried.
+    public static func retry(_ spool: Spool, ids: [QueueID]) throws -> [QueueID] {
         for id in ids { try spool.move(id, from: [.deferred, .incoming], to: .incoming) }
-        return ids.count
+        return ids
     }
 
-    public static func retryAll(_ spool: Spool) -> Int {
-        spool.ids(in: .deferred).reduce(0) { count, id in
-            ((try? spool.move(id, from: [.deferred], to: .incoming)) != nil) ? count + 1 : count
-        }
+    public static func retryAll(_ spool: Spool) -> [QueueID] {
+        spool.ids(in: .deferred).filter { id in (try? spool.move(id, from: [.deferred], to: .incoming)) != nil }
     }
 
     public static func hold(_ spool: Spool, _ id: QueueID) throws {

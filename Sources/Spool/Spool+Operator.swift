@@ -10,22 +10,37 @@ import MailModel
 /// renames first owns the file, the other finds it gone. A message being delivered right now (in active/)
 /// is not touched: the command says so and can be repeated a moment later.
 extension Spool {
-    public enum OperatorError: Error, CustomStringConvertible {
+    /// Why a command could not act on a message: where the message is instead, in the operator's words.
+    public enum OperatorError: Error, CustomStringConvertible, Equatable {
         case notFound(QueueID)
         case beingDelivered(QueueID)
+        /// It is in hold/, and this command does not act on held messages.
+        case held(QueueID)
+        /// `release` of a message that is not held: it waits in `queue` (incoming or deferred).
+        case notHeld(QueueID, waitingIn: Queue)
+        case quarantined(QueueID)
 
         public var description: String {
             switch self {
             case .notFound(let id): "no message \(id) in the queue"
             case .beingDelivered(let id): "\(id) is being delivered right now; try again in a moment"
+            case .held(let id): "\(id) is held; `relaygate queue release \(id)` lets it be delivered"
+            case .notHeld(let id, let queue): "\(id) is not held (it is \(queue == .deferred ? "deferred" : "waiting for delivery"))"
+            case .quarantined(let id):
+                "\(id) is in quarantine (its envelope could not be read); see `relaygate queue list`"
             }
         }
     }
 
     /// Moves a message from the first of `sources` that holds it to `target`; returns where it was.
     @discardableResult
+    /// A message already in `target`, when `target` is one of `sources`, stays where it is.
     public func move(_ id: QueueID, from sources: [Queue], to target: Queue) throws -> Queue {
-        try move(id, from: sources.filter { $0 != target }, toPath: envelopePath(id, in: target))
+        do {
+            return try move(id, from: sources.filter { $0 != target }, toPath: envelopePath(id, in: target))
+        } catch OperatorError.notFound(id) where sources.contains(target) && FileSystem.exists(envelopePath(id, in: target)) {
+            return target
+        }
     }
 
     /// Removes a waiting message (incoming, deferred or held) from the spool for good.
@@ -50,7 +65,19 @@ extension Spool {
         for source in sources where try renameIfPresent(envelopePath(id, in: source), to: target) {
             return source
         }
-        throw FileSystem.exists(envelopePath(id, in: .active)) ? OperatorError.beingDelivered(id) : OperatorError.notFound(id)
+        throw whyNot(id, from: sources)
+    }
+
+    /// Where a message is that none of `sources` holds, as the error to report.
+    private func whyNot(_ id: QueueID, from sources: [Queue]) -> OperatorError {
+        let exists = { (queue: Queue) in FileSystem.exists(self.envelopePath(id, in: queue)) }
+        if exists(.active) { return .beingDelivered(id) }
+        if exists(.hold) { return .held(id) }
+        if exists(.quarantine) { return .quarantined(id) }
+        if sources == [.hold], let waiting = [Queue.incoming, .deferred].first(where: exists) {
+            return .notHeld(id, waitingIn: waiting)
+        }
+        return .notFound(id)
     }
 
     /// False when `from` is not there (someone else moved it first).

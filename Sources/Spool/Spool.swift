@@ -51,7 +51,7 @@ public final class Spool: Sendable {
         self.minimumFreeSpace = minimumFreeSpace
         if create {
             try FileSystem.makeDirectory(directory)
-            for name in ["tmp", "queue"] + Queue.allCases.map(\.rawValue) {
+            for name in ["tmp", "queue", Self.operatorDirectoryName] + Queue.allCases.map(\.rawValue) {
                 try FileSystem.makeDirectory(directory + "/" + name)
             }
         }

@@ -1,12 +1,22 @@
 import ArgumentParser
+import Foundation
 import MailModel
 import Relaygate
 import Spool
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 struct QueueCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "queue",
         abstract: "Look at and act on the queue (also while the server runs).",
+        discussion: """
+            Commands that move a message (retry, hold, release, delete, bounce) wait while the server recovers \
+            the spool at start, and leave a line with the queue ID in the server's log. Run as root, they act \
+            as the spool's owner, so the server can still read everything they write.
+            """,
         subcommands: [List.self, Show.self, Retry.self, Hold.self, Release.self, Delete.self, Bounce.self])
 
     struct List: ParsableCommand {
@@ -25,12 +35,9 @@ struct QueueCommand: ParsableCommand {
         @Argument(help: "The queue ID, as `queue list` shows it.") var id: String
 
         func run() throws {
-            guard let queueID = QueueID(id) else { throw ValidationError("\(id) is not a queue ID") }
+            let queueID = try parseQueueID(id)
             let spool = try openSpool(common)
-            guard let entry = spool.entry(queueID) else {
-                printError("no message \(id) in \(spool.directory)")
-                throw ExitCode.failure
-            }
+            guard let entry = spool.entry(queueID) else { throw RuntimeError("no message \(id) in \(spool.directory)") }
             print(QueueReport.show(entry, bodyPath: spool.bodyPath(queueID)), terminator: "")
         }
     }
@@ -43,9 +50,14 @@ struct Retry: ParsableCommand {
     @Flag(help: "Retry every deferred message.") var all = false
 
     func run() throws {
-        let spool = try openSpool(common)
         guard all != !ids.isEmpty else { throw ValidationError("give queue IDs or --all") }
-        let moved = all ? QueueOperations.retryAll(spool) : try act { try QueueOperations.retry(spool, ids: try ids.map(queueID)) }
+        let queueIDs = try ids.map(parseQueueID)
+        let (spool, user) = try openSpoolForChange(common)
+        let moved = try changingQueue(spool) {
+            let moved = all ? QueueOperations.retryAll(spool) : try QueueOperations.retry(spool, ids: queueIDs)
+            for id in moved { try? spool.record(.now("retry", id, by: user)) }
+            return moved.count
+        }
         print("\(moved) message\(moved == 1 ? "" : "s") will be tried now")
     }
 }
@@ -56,7 +68,18 @@ struct Hold: ParsableCommand {
     @Argument(help: "The queue ID.") var id: String
 
     func run() throws {
-        try operate(common, id, "is on hold") { spool, id in try QueueOperations.hold(spool, id) }
+        let queueID = try parseQueueID(id)
+        let (spool, user) = try openSpoolForChange(common)
+        let done = try changingQueue(spool) { () throws -> String in
+            do {
+                try QueueOperations.hold(spool, queueID)
+            } catch Spool.OperatorError.held(queueID) {
+                return "is already held"
+            }
+            try? spool.record(.now("hold", queueID, by: user))
+            return "is held"
+        }
+        print("\(queueID) \(done)")
     }
 }
 
@@ -66,7 +89,7 @@ struct Release: ParsableCommand {
     @Argument(help: "The queue ID.") var id: String
 
     func run() throws {
-        try operate(common, id, "is released") { spool, id in try QueueOperations.release(spool, id) }
+        try operate(common, id, "release", "is released") { spool, id in try QueueOperations.release(spool, id) }
     }
 }
 
@@ -76,7 +99,7 @@ struct Delete: ParsableCommand {
     @Argument(help: "The queue ID.") var id: String
 
     func run() throws {
-        try operate(common, id, "is deleted") { spool, id in try QueueOperations.delete(spool, id) }
+        try operate(common, id, "delete", "is deleted") { spool, id in try QueueOperations.delete(spool, id) }
     }
 }
 
@@ -87,45 +110,92 @@ struct Bounce: ParsableCommand {
     @Argument(help: "The queue ID.") var id: String
 
     func run() throws {
+        let queueID = try parseQueueID(id)
         let settings = try common.settings()
-        let spool = try openSpool(common)
-        let dsn = try act { try QueueOperations.bounce(settings, spool, try queueID(id)) }
-        print("\(id) is returned to its sender" + (dsn.map { " (DSN \($0))" } ?? " (no DSN owed)"))
+        let (spool, user) = try openSpoolForChange(common)
+        let dsn = try changingQueue(spool) {
+            let dsn = try QueueOperations.bounce(settings, spool, queueID)
+            try? spool.record(.now("bounce", queueID, by: user, detail: dsn.map { "dsn=\($0)" } ?? "no DSN owed"))
+            return dsn
+        }
+        print("\(queueID) is returned to its sender" + (dsn.map { " (DSN \($0))" } ?? " (no DSN owed)"))
     }
 }
 
-/// One queue command on one message: parse the ID, act, say what happened (or why not).
+/// One queue command on one message: parse the ID, act under the queue lock, leave the action for the
+/// server's log, say what happened (or why not).
 private func operate(
-    _ common: CommonOptions, _ text: String, _ done: String, _ operation: (Spool, QueueID) throws -> Void
+    _ common: CommonOptions, _ text: String, _ action: String, _ done: String,
+    _ operation: (Spool, QueueID) throws -> Void
 ) throws {
-    let spool = try openSpool(common)
-    let id = try queueID(text)
-    try act { try operation(spool, id) }
+    let id = try parseQueueID(text)
+    let (spool, user) = try openSpoolForChange(common)
+    try changingQueue(spool) {
+        try operation(spool, id)
+        try? spool.record(.now(action, id, by: user))
+    }
     print("\(id) \(done)")
 }
 
-private func queueID(_ text: String) throws -> QueueID {
+private func parseQueueID(_ text: String) throws -> QueueID {
     guard let id = QueueID(text) else { throw ValidationError("\(text) is not a queue ID") }
     return id
 }
 
-/// Runs an operation, turning its error into a message and a failing exit status.
-private func act<T>(_ operation: () throws -> T) throws -> T {
+/// Runs a change to the queue under the spool's queue lock (`SpoolLock`), so it never meets a server's
+/// recovery halfway; an error becomes a one-line message and exit status 1.
+private func changingQueue<T>(_ spool: Spool, _ change: () throws -> T) throws -> T {
     do {
-        return try operation()
-    } catch let error as ValidationError {
-        throw error
+        let lock = try SpoolLock.acquireWaiting(.queue, spool: spool.directory) { holder in
+            printError(
+                "waiting for \(holder.map { "PID \($0)" } ?? "another process") to finish with the spool "
+                    + "(a server recovering it, or another queue command)")
+        }
+        return try withExtendedLifetime(lock) { try change() }
     } catch {
-        printError("\(error)")
-        throw ExitCode.failure
+        throw RuntimeError("\(error)")
     }
 }
 
+/// Opens the spool for a command that only looks.
 private func openSpool(_ common: CommonOptions) throws -> Spool {
-    let settings = try common.settings()
+    let directory = try common.settings().configuration.spool
     do {
-        return try Spool(directory: settings.configuration.spool, create: false)
+        return try Spool(directory: directory, create: false)
     } catch {
-        throw ValidationError("cannot open the spool: \(error)")
+        throw RuntimeError("cannot open the spool: \(error)")
+    }
+}
+
+/// Opens the spool for a command that moves messages, and says who runs it (for the server's log). As
+/// root, the command first becomes the spool's owner: files it writes (a DSN, a lock, an operator record)
+/// must stay readable by a server that runs as that user.
+private func openSpoolForChange(_ common: CommonOptions) throws -> (Spool, user: String) {
+    let user = invokingUser()
+    let directory = try common.settings().configuration.spool
+    var info = stat()
+    guard stat(directory, &info) == 0 else {
+        throw RuntimeError("cannot open the spool \(directory): \(String(cString: strerror(errno)))")
+    }
+    if geteuid() == 0 && info.st_uid != 0 {
+        guard setgroups(0, nil) == 0, setgid(info.st_gid) == 0, setuid(info.st_uid) == 0 else {
+            throw RuntimeError("cannot act as the spool's owner (uid \(info.st_uid)): \(String(cString: strerror(errno)))")
+        }
+    }
+    return (try openSpool(common), user)
+}
+
+/// The login name of the real user, with the sudo user behind it when there is one: `root (sudo: alice)`.
+private func invokingUser() -> String {
+    let name = getpwuid(getuid()).flatMap { String(validatingCString: $0.pointee.pw_name) } ?? "uid \(getuid())"
+    guard let sudo = ProcessInfo.processInfo.environment["SUDO_USER"], !sudo.isEmpty else { return name }
+    return "\(name) (sudo: \(sudo))"
+}
+
+extension OperatorAction {
+    /// An action on `id` by `user`, now, from this process.
+    static func now(_ action: String, _ id: QueueID, by user: String, detail: String? = nil) -> OperatorAction {
+        OperatorAction(
+            action: action, queueID: id, user: user, pid: getpid(), time: Date().timeIntervalSince1970, detail: detail)
     }
 }

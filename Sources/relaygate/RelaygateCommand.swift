@@ -6,6 +6,7 @@ struct RelaygateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "relaygate",
         abstract: "An SMTP relay and forwarding gateway.",
+        version: RelaygateVersion.current,
         subcommands: [
             ServeCommand.self, CheckCommand.self, RulesCommand.self, QueueCommand.self, RelayTestCommand.self,
             UsersCommand.self,
@@ -35,10 +36,25 @@ struct CommonOptions: ParsableArguments {
     }
 
     func settings() throws -> Settings {
-        do {
-            return try Settings.resolve(overrides)
-        } catch {
-            throw ValidationError("\(error)")
-        }
+        try resolveSettings(overrides)
     }
+}
+
+/// The settings, or the reason there are none: a mistake on the command line is a usage error (the usage
+/// banner, exit status 64); one in the configuration file is a runtime error (one line, exit status 1).
+func resolveSettings(_ overrides: CommandLineOverrides) throws -> Settings {
+    do {
+        return try Settings.resolve(overrides)
+    } catch let error as UsageError {
+        throw ValidationError(error.description)
+    } catch {
+        throw RuntimeError("\(error)")
+    }
+}
+
+/// A failure while running, not a mistake in how the command was typed: ArgumentParser prints it in one
+/// line, with no usage banner, and exits with status 1.
+struct RuntimeError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }

@@ -74,12 +74,7 @@ struct ServeCommand: AsyncParsableCommand {
         overrides.tlsCertificate = tlsCertificate
         overrides.tlsKey = tlsKey
         overrides.portOffset = portOffset
-        let settings: Settings
-        do {
-            settings = try Settings.resolve(overrides)
-        } catch {
-            throw ValidationError("\(error)")
-        }
+        let settings = try resolveSettings(overrides)
         let level = Logger.Level(rawValue: settings.configuration.logLevel) ?? .info
         LoggingSystem.bootstrap { KeyValueLogHandler(label: $0, level: level) }
         let logger = Logger(label: "relaygate")

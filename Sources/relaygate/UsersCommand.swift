@@ -11,13 +11,31 @@ struct UsersCommand: ParsableCommand {
 
     struct Add: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Add a user, or set a user's password.",
+            abstract: "Add a user, or set a user's password and settings.",
             discussion: """
                 The password is read from standard input: typed twice without echo on a terminal, or the first \
                 line of a pipe (`echo secret | relaygate users add alice`). It is stored as a yescrypt hash.
+
+                Who may send as whom: a user who logs in over SMTP (AUTH) may use any envelope sender, because \
+                apps and servers that use Relaygate as their smarthost send as many addresses. --send-as limits \
+                that to a list; any other sender gets 553 5.7.1. Bounces (MAIL FROM:<>) are always allowed.
                 """)
         @OptionGroup var common: CommonOptions
         @Argument(help: "The user name (what clients log in as).") var name: String
+
+        @Option(
+            help: ArgumentHelp(
+                "The mailbox the user reads over POP3 and IMAP (default: the one named like the user).",
+                valueName: "name"))
+        var mailbox: String?
+
+        @Option(
+            name: .customLong("send-as"),
+            help: ArgumentHelp(
+                "The only envelope senders the user may use over SMTP, comma-separated; *@example.org allows a "
+                    + "domain. Default: any sender. An empty value removes the limit.",
+                valueName: "list"))
+        var sendAs: String?
 
         func run() throws {
             guard UsersFile.isValidName(name) else {
@@ -26,10 +44,28 @@ struct UsersCommand: ParsableCommand {
             let settings = try common.settings()
             var users = try loadUsers(settings)
             let existed = users.hash(for: name) != nil
+            // The settings are checked before the password is asked for, so a typo costs no typing.
+            var check = users
+            check.set(name, hash: users.hash(for: name) ?? "")
+            do {
+                try applySettings(to: &check)
+            } catch {
+                throw ValidationError("\(error.message)")
+            }
             let password = try PasswordPrompt.read(for: name)
             users.set(name, hash: try PasswordHash.make(password))
-            try users.save()
+            try applySettings(to: &users)
+            do {
+                try users.save()
+            } catch {
+                throw RuntimeError("cannot write \(settings.usersFile): \(error)")
+            }
             print("\(existed ? "set the password of" : "added") \(name) in \(settings.usersFile)")
+        }
+
+        private func applySettings(to users: inout UsersFile) throws(UsersFile.ParseError) {
+            if let mailbox { try users.setSetting("mailbox", to: mailbox.isEmpty ? nil : mailbox, for: name) }
+            if let sendAs { try users.setSetting("send_as", to: sendAs.isEmpty ? nil : sendAs, for: name) }
         }
     }
 
@@ -64,7 +100,7 @@ private func loadUsers(_ settings: Settings) throws -> UsersFile {
     do {
         return try UsersFile.load(path: settings.usersFile)
     } catch {
-        throw ValidationError("\(error)")
+        throw RuntimeError("\(error)")
     }
 }
 
@@ -73,14 +109,14 @@ enum PasswordPrompt {
     static func read(for name: String) throws -> String {
         guard isatty(STDIN_FILENO) == 1 else {
             guard let line = readLine(strippingNewline: true), !line.isEmpty else {
-                throw ValidationError("no password on standard input")
+                throw RuntimeError("no password on standard input")
             }
             return line
         }
         let first = try readHidden(prompt: "Password for \(name): ")
-        guard !first.isEmpty else { throw ValidationError("empty password") }
+        guard !first.isEmpty else { throw RuntimeError("empty password") }
         let second = try readHidden(prompt: "Again: ")
-        guard first == second else { throw ValidationError("the passwords differ") }
+        guard first == second else { throw RuntimeError("the passwords differ") }
         return first
     }
 
@@ -97,7 +133,7 @@ enum PasswordPrompt {
             FileHandle.standardError.write(Data("\n".utf8))
         }
         FileHandle.standardError.write(Data(prompt.utf8))
-        guard let line = readLine(strippingNewline: true) else { throw ValidationError("no password given") }
+        guard let line = readLine(strippingNewline: true) else { throw RuntimeError("no password given") }
         return line
     }
 }

@@ -85,6 +85,45 @@ import Testing
         #expect(try await ServerProcess.run(["users", "add", "carol"], input: "", directory: directory).status != 0)
     }
 
+    @Test func usersAddSetsTheMailboxAndWhoTheUserMaySendAs() async throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let users = directory.appendingPathComponent("rules/users")
+        let added = try await ServerProcess.run(
+            ["users", "add", "app1", "--mailbox", "sales", "--send-as", "app@example.org,*@shop.example"],
+            input: "pw\n", directory: directory)
+        #expect(added.status == 0, "\(added.output)")
+        var line = try String(contentsOf: users, encoding: .utf8)
+        #expect(line.hasPrefix("app1:$y$") && line.hasSuffix(":mailbox=sales:send_as=app@example.org,*@shop.example\n"), "\(line)")
+        // A new password keeps the settings; an empty --send-as lifts the limit.
+        _ = try await ServerProcess.run(["users", "add", "app1", "--send-as", ""], input: "pw2\n", directory: directory)
+        line = try String(contentsOf: users, encoding: .utf8)
+        #expect(line.hasSuffix(":mailbox=sales\n"), "\(line)")
+        // A bad setting is refused before the password is asked for, and nothing is written.
+        let bad = try await ServerProcess.run(
+            ["users", "add", "app2", "--send-as", "not an address"], input: "pw\n", directory: directory)
+        #expect(bad.status == 64 && bad.output.contains("send_as: not an address is not an address"), "\(bad.output)")
+        #expect(!(try String(contentsOf: users, encoding: .utf8)).contains("app2"))
+        let help = try await ServerProcess.run(["users", "add", "--help"], directory: directory)
+        let words = help.output.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        #expect(words.contains("may use any envelope sender"), "\(help.output)")
+    }
+
+    @Test func versionAndTheTwoKindsOfError() async throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let version = try await ServerProcess.run(["--version"], directory: directory)
+        #expect(version.status == 0 && version.output.split(separator: ".").count == 3, "\(version.output)")
+        // A mistake in the command line: the usage hint and 64 (EX_USAGE).
+        let usage = try await ServerProcess.run(["serve", "--smtp", "bogus"], directory: directory)
+        #expect(usage.status == 64 && usage.output.contains("Usage:"), "\(usage.output)")
+        // A failure while running: one line, status 1, no usage.
+        for arguments in [["check", "--config", "/nonexistent.yaml"], ["queue", "list", "--spool", "/nonexistent"]] {
+            let runtime = try await ServerProcess.run(arguments, directory: directory)
+            #expect(runtime.status == 1 && !runtime.output.contains("Usage"), "\(arguments): \(runtime.output)")
+        }
+    }
+
     @Test func queueListAndShowReadTheSpool() async throws {
         try await withServer { server in
             let client = try RawClient(port: server.smtpPort)

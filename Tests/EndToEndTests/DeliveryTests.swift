@@ -285,8 +285,14 @@ import Testing
             #expect(shown.output.contains("last error: RCPT: 450 4.2.0 mailbox busy"), "\(shown.output)")
             #expect(shown.output.contains("next attempt:"))
             #expect(try await queue(server, ["hold", first]).status == 0)
+            #expect(try await queue(server, ["hold", first]).output.contains("\(first) is already held"))
             #expect(try await queue(server, ["retry", "--all"]).output.contains("0 messages"), "a held message stays held")
+            let retryHeld = try await queue(server, ["retry", first])
+            #expect(retryHeld.status == 1 && retryHeld.output.contains("\(first) is held; `relaygate queue release"), "\(retryHeld.output)")
+            // The server's log tells the message's story, the operator's part included.
+            try await server.waitForLog("queue command queue_id=\(first) action=hold")
             #expect(try await queue(server, ["release", first]).status == 0)
+            try await server.waitForLog("queue command queue_id=\(first) action=release")
             #expect(try await upstream.waitForTransactions(1)[0].rcpt_to == ["<bob@example.net>"])
 
             // Two messages nobody can take (connection refused): one deleted, one bounced to its sender.
@@ -304,8 +310,65 @@ import Testing
             #expect(dsn.mail_from == "<>" && dsn.rcpt_to == ["<alice@sender.example>"])
             #expect(dsn.data.contains("returned to the sender by the mail system's operator"))
             #expect(try await queue(server, ["delete", ids[0]]).output.contains("no message"))
+            try await server.waitForLog("queue command queue_id=\(ids[1]) action=bounce")
+            #expect(server.logText.contains("queue command queue_id=\(ids[0]) action=delete"))
             #expect(try FileManager.default.contentsOfDirectory(atPath: server.spool + "/queue").isEmpty)
         }
+    }
+}
+
+extension QueueCommandTests {
+    /// A queue command never acts during a server's recovery: it waits for the spool's queue lock, and says
+    /// whom it waits for. Here a stand-in process (Python's flock) holds the lock for a moment.
+    @Test func aQueueCommandWaitsForTheQueueLock() async throws {
+        let server = try await ServerProcess()
+        defer { server.removeDirectory() }
+        _ = try await Peer.run(
+            "send", server: server, ["--port", "\(server.smtpPort)", "--from", "a@example.org", "--to", "b@example.net"])
+        let id = try await queueID(server, after: " queued ")
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        holder.arguments = [
+            "python3", "-c",
+            """
+            import fcntl, sys, time
+            lock = open(sys.argv[1], "a+")
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            lock.truncate(0); lock.write("4242\\n"); lock.flush()
+            print("locked", flush=True)
+            time.sleep(1)
+            """,
+            server.spool + "/lock.queue",
+        ]
+        let output = Pipe()
+        holder.standardOutput = output
+        try holder.run()
+        #expect(try await unblocked { output.fileHandleForReading.availableLineBlocking() } == "locked")
+        let held = try await queue(server, ["hold", id])
+        #expect(held.status == 0, "\(held.output)")
+        #expect(held.output.contains("waiting for PID 4242 to finish with the spool"), "\(held.output)")
+        #expect(held.output.contains("\(id) is held"))
+        await holder.exited()
+        await server.stop()
+    }
+
+    /// What a command says when a message is not where the command can act on it.
+    @Test func errorsSayWhereTheMessageIs() async throws {
+        let server = try await ServerProcess()
+        defer { server.removeDirectory() }
+        _ = try await Peer.run(
+            "send", server: server, ["--port", "\(server.smtpPort)", "--from", "a@example.org", "--to", "b@example.net"])
+        let id = try await queueID(server, after: " queued ")
+        let release = try await queue(server, ["release", id])
+        #expect(release.status == 1 && release.output.contains("\(id) is not held (it is waiting for delivery)"))
+        let retried = try await queue(server, ["retry", id])
+        #expect(retried.status == 0, "a waiting message may be retried: \(retried.output)")
+        let unknown = try await queue(server, ["hold", "0N4Y2K7H3QWBC5DE"])
+        #expect(unknown.status == 1 && unknown.output.contains("no message 0N4Y2K7H3QWBC5DE in the queue"))
+        #expect(!unknown.output.contains("USAGE"), "a runtime error, not a usage error")
+        let typo = try await queue(server, ["hold", "nonsense"])
+        #expect(typo.status == 64 && typo.output.contains("nonsense is not a queue ID"), "\(typo.output)")
+        await server.stop()
     }
 }
 

@@ -46,6 +46,13 @@ import Testing
         #expect(text.split(separator: "\n").count == 1)
         #expect(text.contains(#"helo="evil\r\nfake line=1 \"q\"""#))
     }
+
+    /// Every control character is two hex digits: `\x0` followed by a digit would read as another octet.
+    @Test func controlCharactersAreEscapedWithTwoHexDigits() {
+        #expect(KeyValueLogHandler.escapeControls("a\u{0}1") == #"a\x001"#)
+        #expect(KeyValueLogHandler.escapeControls("\u{1B}[2J\u{7F}") == #"\x1b[2J\x7f"#)
+        #expect(KeyValueLogHandler.quoteIfNeeded("x\u{0}") == #""x\x00""#)
+    }
 }
 
 @Suite struct QueueReportTests {
