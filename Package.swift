@@ -179,7 +179,7 @@ let package = Package(
             ],
             exclude: ["Peers"],
             swiftSettings: strict),
-        .testTarget(name: "RoutingTests", dependencies: ["Routing"], exclude: ["Fixtures"], swiftSettings: strict),
+        .testTarget(name: "RoutingTests", dependencies: ["Routing", "MailModel"], exclude: ["Fixtures"], swiftSettings: strict),
         .testTarget(
             name: "SpoolTests",
             dependencies: ["Spool", "FileSupport", "MailModel", .product(name: "Crypto", package: "swift-crypto")],

@@ -150,7 +150,22 @@ public actor DeliveryAgent {
                 // Messages that are one SMTP transaction each, by next hop: they share connections.
                 var shareable: [NextHop: [(Envelope, DeliveryJob)]] = [:]
                 for (id, queue) in readyMessages(upTo: limits.connections - inFlight.count) {
-                    guard let envelope = try? await claim(id, from: queue) else {
+                    let claimed: Envelope?
+                    do {
+                        claimed = try await claim(id, from: queue)
+                    } catch let quarantined as Spool.Quarantined {
+                        logger.error(
+                            "quarantined: the envelope cannot be read; it waits in the quarantine directory for a person",
+                            metadata: [
+                                "queue_id": "\(id)", "reason": "\(quarantined.reason)",
+                                "directory": "\(quarantined.directory)",
+                            ])
+                        claimed = nil
+                    } catch {
+                        logger.error("cannot claim a message; it stays queued", metadata: ["queue_id": "\(id)", "error": "\(error)"])
+                        claimed = nil
+                    }
+                    guard let envelope = claimed else {
                         // Gone: an operator moved or deleted it (it will be seen where it went).
                         deferred.remove(id)
                         continue

@@ -1,15 +1,16 @@
 /// Grammar of RFC 5321 4.1.2 paths and mailboxes over UTF-8 bytes, extended per RFC 6531 3.3 so that
-/// `atext` and domain labels may hold UTF-8. Limits from RFC 5321 4.5.3.1.
+/// `atext` and domain labels may hold UTF-8. The domain limit is RFC 5321 4.5.3.1.2's; the local part's
+/// comes from `AddressLimits`, since 4.5.3.1.1's 64 octets is a minimum to accept, not a cap.
 struct AddressCursor {
-    static let maxLocalPart = 64
     static let maxDomain = 255
-    static let maxPath = 256
 
     private let bytes: [UInt8]
+    private let limits: AddressLimits
     private(set) var index = 0
 
-    init(_ bytes: [UInt8]) {
+    init(_ bytes: [UInt8], limits: AddressLimits) {
         self.bytes = bytes
+        self.limits = limits
     }
 
     var isAtEnd: Bool { index == bytes.count }
@@ -37,7 +38,7 @@ struct AddressCursor {
         guard skip(UInt8(ascii: ">")) else {
             throw isAtEnd ? .missingAngleBrackets : .unexpectedCharacter(describeCurrent())
         }
-        guard index - start <= Self.maxPath else { throw .pathTooLong }
+        guard index - start <= limits.maxPath else { throw .pathTooLong(limit: limits.maxPath) }
         return mailbox
     }
 
@@ -60,7 +61,7 @@ struct AddressCursor {
             try skipDotString()
         }
         let localBytes = bytes[localStart..<index]
-        guard localBytes.count <= Self.maxLocalPart else { throw .localPartTooLong }
+        guard localBytes.count <= limits.maxLocalPart else { throw .localPartTooLong(limit: limits.maxLocalPart) }
         guard skip(UInt8(ascii: "@")) else {
             throw isAtEnd || current == UInt8(ascii: ">") ? .missingAt : .badLocalPart
         }

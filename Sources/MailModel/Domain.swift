@@ -60,7 +60,7 @@ extension Domain {
     /// Parses a domain name as RFC 5321 4.1.2 writes it (`sub-domain *("." sub-domain)`, U-labels allowed),
     /// not an address literal.
     public init(validating text: String) throws(AddressSyntaxError) {
-        var cursor = AddressCursor(Array(text.utf8))
+        var cursor = AddressCursor(Array(text.utf8), limits: .unlimited)
         self = try cursor.parseDomain()
         guard cursor.isAtEnd else { throw .unexpectedCharacter(cursor.describeCurrent()) }
     }

@@ -11,17 +11,18 @@ public struct EmailAddress: Sendable, Hashable, Codable, CustomStringConvertible
         self.domain = domain
     }
 
-    /// Parses a bare mailbox (no angle brackets), e.g. `alice@example.com` or `"a b"@[192.0.2.1]`.
-    public init(parsing text: String) throws(AddressSyntaxError) {
-        var cursor = AddressCursor(Array(text.utf8))
+    /// Parses a bare mailbox (no angle brackets), e.g. `alice@example.com` or `"a b"@[192.0.2.1]`. The
+    /// default limits take any address we could have written: intake passes its own.
+    public init(parsing text: String, limits: AddressLimits = .unlimited) throws(AddressSyntaxError) {
+        var cursor = AddressCursor(Array(text.utf8), limits: limits)
         self = try cursor.parseMailbox()
         guard cursor.isAtEnd else { throw .unexpectedCharacter(cursor.describeCurrent()) }
     }
 
     /// Parses an RFC 5321 path: `<mailbox>`, with an optional source route (`<@a,@b:user@c>`) that is
     /// accepted and dropped (RFC 5321 4.1.1.3 and appendix C).
-    public init(parsingPath text: some StringProtocol) throws(AddressSyntaxError) {
-        var cursor = AddressCursor(Array(text.utf8))
+    public init(parsingPath text: some StringProtocol, limits: AddressLimits = .unlimited) throws(AddressSyntaxError) {
+        var cursor = AddressCursor(Array(text.utf8), limits: limits)
         self = try cursor.parsePath()
         guard cursor.isAtEnd else { throw .unexpectedCharacter(cursor.describeCurrent()) }
     }
@@ -31,6 +32,41 @@ public struct EmailAddress: Sendable, Hashable, Codable, CustomStringConvertible
 
     /// True when the local part is a quoted string (`"..."`).
     public var hasQuotedLocalPart: Bool { localPart.hasPrefix("\"") }
+
+    /// The local part's content: a quoted string without its quotes and backslash escapes (RFC 5321 4.1.2),
+    /// a dot-string as it is. `"a b"` gives `a b`.
+    public var unquotedLocalPart: String { Self.unquoted(localPart) }
+
+    /// `text` unquoted, if it is a quoted string; as it is otherwise.
+    public static func unquoted(_ text: String) -> String {
+        guard text.count >= 2, text.hasPrefix("\""), text.hasSuffix("\"") else { return text }
+        var result = ""
+        var escaped = false
+        for character in text.dropFirst().dropLast() {
+            if !escaped && character == "\\" {
+                escaped = true
+                continue
+            }
+            escaped = false
+            result.append(character)
+        }
+        return result
+    }
+
+    /// A local part for `content`: as it is when it is a valid dot-string, else a quoted string with `"` and
+    /// `\` escaped, so that any content makes an address the SMTP grammar accepts.
+    public static func localPart(quotingIfNeeded content: String) -> String {
+        var cursor = AddressCursor(Array((content + "@x").utf8), limits: .unlimited)
+        if !content.isEmpty, !content.hasPrefix("\""), (try? cursor.parseMailbox()) != nil, cursor.isAtEnd {
+            return content
+        }
+        var quoted = "\""
+        for character in content {
+            if character == "\"" || character == "\\" { quoted.append("\\") }
+            quoted.append(character)
+        }
+        return quoted + "\""
+    }
 
     public var description: String { "\(localPart)@\(domain.name)" }
 
@@ -44,14 +80,21 @@ public struct EmailAddress: Sendable, Hashable, Codable, CustomStringConvertible
         hasher.combine(domain)
     }
 
+    /// Reads back what `encode` wrote, verbatim: local part, then `@`, then domain, split at the last `@`
+    /// (a domain has none). No grammar and no length limit apply here: the spool must read every address it
+    /// wrote, whatever the intake limits are now and however the address was made (SRS builds local parts
+    /// the SMTP grammar may not have seen). What is stored was checked once, and the record is checksummed.
     public init(from decoder: any Decoder) throws {
         let text = try decoder.singleValueContainer().decode(String.self)
-        do {
-            self = try EmailAddress(parsing: text)
-        } catch {
+        guard let at = text.utf8.lastIndex(of: UInt8(ascii: "@")), at != text.utf8.startIndex,
+            text.utf8.index(after: at) != text.utf8.endIndex
+        else {
             throw DecodingError.dataCorrupted(
-                .init(codingPath: decoder.codingPath, debugDescription: "invalid address \(text): \(error)"))
+                .init(codingPath: decoder.codingPath, debugDescription: "invalid address \(text): not local@domain"))
         }
+        self.init(
+            localPart: String(Substring(text.utf8[..<at])),
+            domain: Domain(String(Substring(text.utf8[text.utf8.index(after: at)...]))))
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -69,9 +112,9 @@ public enum AddressSyntaxError: Error, Sendable, Equatable, CustomStringConverti
     case badLocalPart
     case badDomain
     case badAddressLiteral
-    case localPartTooLong
+    case localPartTooLong(limit: Int)
     case domainTooLong
-    case pathTooLong
+    case pathTooLong(limit: Int)
     case unexpectedCharacter(String)
 
     public var description: String {
@@ -83,10 +126,38 @@ public enum AddressSyntaxError: Error, Sendable, Equatable, CustomStringConverti
         case .badLocalPart: "invalid character in local part"
         case .badDomain: "invalid domain"
         case .badAddressLiteral: "invalid address literal"
-        case .localPartTooLong: "local part longer than 64 octets"
+        case .localPartTooLong(let limit): "local part longer than \(limit) octets"
         case .domainTooLong: "domain longer than 255 octets"
-        case .pathTooLong: "path longer than 256 octets"
+        case .pathTooLong(let limit): "path longer than \(limit) octets"
         case .unexpectedCharacter(let what): "unexpected \(what)"
         }
     }
+}
+
+/// How long an address may be. RFC 5321 4.5.3.1 sets 64 octets for a local part and 256 for a path as the
+/// least a server must accept, not as caps ("to the maximum extent possible, implementation techniques
+/// that impose no limits ... should be used"), and real senders pass them: a 36-character bounce address
+/// of SES or Mailchimp, rewritten with SRS by a forwarder, has a local part of 90 octets or more.
+public struct AddressLimits: Sendable, Equatable {
+    /// Octets in the local part, quotes included.
+    public var maxLocalPart: Int
+
+    public init(maxLocalPart: Int) {
+        self.maxLocalPart = maxLocalPart
+    }
+
+    /// The whole `<path>`: the mailbox at its longest, its brackets, and room for a source route (which
+    /// RFC 5321 4.1.1.3 says to accept and ignore) as long as RFC 5321's own path limit.
+    public var maxPath: Int {
+        let (sum, overflow) = maxLocalPart.addingReportingOverflow(1 + AddressCursor.maxDomain + 2 + 256)
+        return overflow ? .max : sum
+    }
+
+    /// RFC 5321's minimum, for tests and for peers that want no more.
+    public static let rfc5321 = AddressLimits(maxLocalPart: 64)
+    /// What intake takes by default (`smtp.max_local_part`): the longest SRS address of a long sender.
+    public static let intake = AddressLimits(maxLocalPart: 512)
+    /// No limit but the domain's: for reading back what the spool, the rules or SRS wrote, whatever the
+    /// intake limit is set to now.
+    public static let unlimited = AddressLimits(maxLocalPart: .max)
 }

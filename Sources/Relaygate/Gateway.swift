@@ -12,6 +12,7 @@ import Server
 import Delivery
 import ServiceLifecycle
 import Spool
+import UnixSignals
 
 /// The composition root: builds every part from the settings, recovers the spool, starts the listeners, and
 /// stops cleanly on SIGTERM or SIGINT.
@@ -52,6 +53,7 @@ public enum Gateway {
 
         let rules: RuleSet
         let secrets: [[UInt8]]
+        let rulesFingerprint = RulesLoader.fingerprint(directory: settings.rulesDirectory)
         do {
             rules = try RoutingSetup.loadRules(settings)
             secrets = try SRSSecrets.load(path: RoutingSetup.srsSecretsPath(configuration), create: true)
@@ -140,6 +142,7 @@ public enum Gateway {
             logger: Logger(label: "imap"))
         imapService.idleTimeout = .nanoseconds(Clocks.nanoseconds(configuration.imap.idleTimeout.duration))
         let imap = IMAPServer(service: imapService, group: group)
+        let hangups = await UnixSignalsSequence(trapping: .sighup)
         // Every listener is bound before delivery starts: a server that cannot take its ports has sent nothing.
         let listeners: ListenerService
         do {
@@ -152,7 +155,8 @@ public enum Gateway {
             throw error
         }
         let reloader = RulesReloader(
-            settings: settings, router: router, secrets: secrets, interval: .seconds(2), logger: Logger(label: "rules"))
+            settings: settings, router: router, secrets: secrets, interval: .seconds(2), logger: Logger(label: "rules"),
+            loadedFingerprint: rulesFingerprint, hangups: hangups)
         let operatorLog = OperatorActionLog(spool: spool, interval: .seconds(1), logger: Logger(label: "operator"))
         var running: [any Service] = [listeners, reloader, operatorLog]
         if configuration.delivery.enabled {
@@ -174,6 +178,7 @@ public enum Gateway {
             "stopped",
             metadata: [
                 "messages_committed": "\(statistics.commits)", "directory_syncs": "\(statistics.directorySyncs)",
+                "quarantined": "\(statistics.quarantined)",
             ])
     }
 
@@ -201,7 +206,7 @@ public enum Gateway {
                 "quarantined": "\(report.quarantined.count)",
             ])
         for (name, reason) in report.quarantined {
-            logger.warning(
+            logger.error(
                 "quarantined an envelope; inspect it in the quarantine directory",
                 metadata: ["queue_id": "\(name)", "reason": "\(reason)", "directory": "\(spool.path(of: .quarantine))"])
         }
@@ -235,6 +240,7 @@ public enum Gateway {
         session.maxMessageSize = configuration.smtp.maxMessageSize.octets
         session.maxRecipients = configuration.smtp.maxRecipients
         session.maxCommandLineLength = configuration.smtp.maxLineLength
+        session.addressLimits = AddressLimits(maxLocalPart: configuration.smtp.maxLocalPart)
         session.maxErrors = configuration.smtp.maxErrors
         session.maxReceivedHeaders = configuration.smtp.maxReceivedHeaders
         return session

@@ -15,11 +15,15 @@ public enum QueueReport {
                 ])
                 continue
             }
-            pending += envelope.recipients.count { $0.status == .pending }
             let recipients = envelope.recipients.map { "\($0.address) (\($0.status.rawValue))" }
-            let shown =
+            var shown =
                 recipients.prefix(2).joined(separator: ", ")
                 + (recipients.count > 2 ? ", +\(recipients.count - 2) more" : "")
+            if entry.queue == .quarantine {
+                shown = entry.problem ?? "quarantined"
+            } else {
+                pending += envelope.recipients.count { $0.status == .pending }
+            }
             rows.append([
                 entry.queueID.rawValue, entry.queue.rawValue, age(now.timeIntervalSince(envelope.arrival)),
                 size(envelope.size), envelope.sender.description, shown,
@@ -36,8 +40,12 @@ public enum QueueReport {
             text += "\n"
         }
         let count = entries.count
-        text += "\(count) message\(count == 1 ? "" : "s"), \(pending) recipient\(pending == 1 ? "" : "s") pending\n"
-        return text
+        text += "\(count) message\(count == 1 ? "" : "s"), \(pending) recipient\(pending == 1 ? "" : "s") pending"
+        let quarantined = entries.count { $0.queue == .quarantine }
+        if quarantined > 0 {
+            text += "; \(quarantined) in quarantine (not delivered: see each reason, and the files in quarantine/)"
+        }
+        return text + "\n"
     }
 
     public static func show(_ entry: Spool.Entry, bodyPath: String, now: Date = Date()) -> String {
@@ -45,6 +53,7 @@ public enum QueueReport {
         guard let envelope = entry.envelope else {
             return text + "problem: \(entry.problem ?? "unreadable")\n"
         }
+        if let problem = entry.problem { text += "problem: \(problem)\n" }
         let parameters = envelope.parameters
         text += """
             arrival: \(ISO8601DateFormatter().string(from: envelope.arrival)) (\(age(now.timeIntervalSince(envelope.arrival))) ago)

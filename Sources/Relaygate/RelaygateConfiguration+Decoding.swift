@@ -76,8 +76,8 @@ extension RelaygateConfiguration.SMTPSettings: Decodable {
     public init(from decoder: any Decoder) throws {
         self.init()
         let keys = try decoder.strictContainer(allowing: [
-            "max_message_size", "max_recipients", "max_line_length", "max_errors", "max_received_headers",
-            "max_connections", "max_connections_per_client", "command_timeout", "data_timeout", "min_data_rate",
+            "max_message_size", "max_recipients", "max_line_length", "max_local_part", "max_errors",
+            "max_received_headers", "max_connections", "max_connections_per_client", "command_timeout", "data_timeout", "min_data_rate",
             "relay_networks", "min_free_space",
         ])
         maxMessageSize = try keys.value("max_message_size", default: maxMessageSize)
@@ -86,6 +86,10 @@ extension RelaygateConfiguration.SMTPSettings: Decodable {
         maxLineLength = try keys.value("max_line_length", default: maxLineLength)
         guard maxLineLength >= 512 else {
             throw keys.invalid("max_line_length", "must be at least 512 (RFC 5321 4.5.3.1.4)")
+        }
+        maxLocalPart = try keys.value("max_local_part", default: maxLocalPart)
+        guard maxLocalPart >= 64 else {
+            throw keys.invalid("max_local_part", "must be at least 64 (RFC 5321 4.5.3.1.1: the least a server must take)")
         }
         maxErrors = try keys.positive("max_errors", default: maxErrors)
         maxReceivedHeaders = try keys.positive("max_received_headers", default: maxReceivedHeaders)

@@ -12,9 +12,14 @@ struct RulesReloader: Service {
     let secrets: [[UInt8]]
     let interval: Duration
     let logger: Logger
+    /// The rules directory as it was just before the rules in force were loaded: any change after that
+    /// moment is noticed, even one made before this service starts.
+    let loadedFingerprint: [String]
+    /// SIGHUP, trapped before the server says it is ready: one sent right after "ready" is not lost (nor,
+    /// untrapped, fatal).
+    let hangups: UnixSignalsSequence
 
     func run() async throws {
-        let hangups = await UnixSignalsSequence(trapping: .sighup)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 for await _ in hangups {
@@ -22,7 +27,7 @@ struct RulesReloader: Service {
                 }
             }
             group.addTask {
-                var fingerprint = RulesLoader.fingerprint(directory: settings.rulesDirectory)
+                var fingerprint = loadedFingerprint
                 while !Task.isCancelled {
                     try await Task.sleep(for: interval)
                     let now = RulesLoader.fingerprint(directory: settings.rulesDirectory)

@@ -118,7 +118,7 @@ public struct Router: Sendable {
                 result: .refused(Self.loop, reason: "rules lead back to \(address) or more than \(Self.maxDepth) deep"))
         }
 
-        if let srs, SRS.isSRS(address.localPart) {
+        if let srs, SRS.isSRS(address.unquotedLocalPart) {
             do {
                 let original = try srs.reverse(address.localPart, day: day())
                 let child = node(

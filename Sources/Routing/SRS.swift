@@ -57,8 +57,12 @@ public struct SRS: Sendable {
 
     /// The sender to use when forwarding mail from `sender` through `forwardingDomain`.
     /// `day` is days since 1970 (UTC).
+    ///
+    /// A quoted local part (`"a b"@example.org`) is rewritten on its content, and the result is quoted when
+    /// it is not a plain dot-string (`"SRS0=HHHH=TT=example.org=a b"@us`), so it is always an address the
+    /// next hop's SMTP grammar accepts, and a bounce to it comes back to us.
     public func forward(_ sender: EmailAddress, through forwardingDomain: String, day: Int) -> EmailAddress {
-        let local = sender.localPart
+        let local = sender.unquotedLocalPart
         let tag = local.prefix(4).uppercased()
         let newLocal: String
         if Self.isSRS(local) && tag == "SRS1" {
@@ -78,7 +82,7 @@ public struct SRS: Sendable {
         } else {
             newLocal = srs0(local, sender.domain.name, day: day)
         }
-        return EmailAddress(localPart: newLocal, domain: Domain(forwardingDomain))
+        return EmailAddress(localPart: EmailAddress.localPart(quotingIfNeeded: newLocal), domain: Domain(forwardingDomain))
     }
 
     private func srs0(_ local: String, _ domain: String, day: Int) -> String {
@@ -88,7 +92,8 @@ public struct SRS: Sendable {
 
     /// Where a bounce to the SRS local part `local` (at one of our domains) goes back to: the original sender
     /// for SRS0, the first forwarder's SRS0 address for SRS1.
-    public func reverse(_ local: String, day: Int) throws(ReverseError) -> EmailAddress {
+    public func reverse(_ quotedOrNot: String, day: Int) throws(ReverseError) -> EmailAddress {
+        let local = EmailAddress.unquoted(quotedOrNot)
         guard Self.isSRS(local) else { throw .notSRS }
         let tag = local.prefix(4).uppercased()
         let body = local.dropFirst(5)
@@ -110,7 +115,8 @@ public struct SRS: Sendable {
     }
 
     private func address(local: String, domain: String) throws(ReverseError) -> EmailAddress {
-        guard let address = try? EmailAddress(parsing: local + "@" + domain) else { throw .malformed }
+        let quoted = EmailAddress.localPart(quotingIfNeeded: local)
+        guard let address = try? EmailAddress(parsing: quoted + "@" + domain) else { throw .malformed }
         return address
     }
 

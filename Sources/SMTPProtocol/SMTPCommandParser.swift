@@ -6,7 +6,10 @@ import MailModel
 /// tolerated because common clients send it. Whether an ESMTP parameter is allowed in this session (EHLO
 /// versus HELO) and valid is the session's business, not the grammar's.
 public enum SMTPCommandParser {
-    public static func parse(_ line: [UInt8]) throws(SMTPCommandError) -> SMTPCommand {
+    /// `addressLimits` bound the paths of MAIL and RCPT; the default is what intake takes by default.
+    public static func parse(_ line: [UInt8], addressLimits: AddressLimits = .intake) throws(SMTPCommandError)
+        -> SMTPCommand
+    {
         guard !line.contains(where: { $0 == 0 || $0 == UInt8(ascii: "\r") || $0 == UInt8(ascii: "\n") }),
             let text = String(validating: line, as: UTF8.self)
         else { throw .badCharacters }
@@ -18,8 +21,8 @@ public enum SMTPCommandParser {
         switch verb {
         case "EHLO": return .ehlo(try hostname(argument, verb: verb))
         case "HELO": return .helo(try hostname(argument, verb: verb))
-        case "MAIL": return try mail(argument)
-        case "RCPT": return try rcpt(argument)
+        case "MAIL": return try mail(argument, limits: addressLimits)
+        case "RCPT": return try rcpt(argument, limits: addressLimits)
         case "DATA": return try noArgument(.data, argument, verb: verb)
         case "RSET": return try noArgument(.rset, argument, verb: verb)
         case "QUIT": return try noArgument(.quit, argument, verb: verb)
@@ -57,28 +60,28 @@ public enum SMTPCommandParser {
     }
 
     /// `MAIL FROM:<reverse-path> [SP Mail-parameters]`
-    private static func mail(_ argument: String) throws(SMTPCommandError) -> SMTPCommand {
+    private static func mail(_ argument: String, limits: AddressLimits) throws(SMTPCommandError) -> SMTPCommand {
         guard let rest = argument.droppingPrefix(caseInsensitive: "FROM:") else {
             throw .syntax("Syntax: MAIL FROM:<address>")
         }
         let (pathText, parameters) = try splitPath(rest, isSender: true)
         if pathText == "<>" { return .mail(.null, parameters) }
         do {
-            return .mail(.mailbox(try EmailAddress(parsingPath: pathText)), parameters)
+            return .mail(.mailbox(try EmailAddress(parsingPath: pathText, limits: limits)), parameters)
         } catch {
             throw .badAddress(error, isSender: true)
         }
     }
 
     /// `RCPT TO:( "<Postmaster@" Domain ">" / "<Postmaster>" / Forward-path ) [SP Rcpt-parameters]`
-    private static func rcpt(_ argument: String) throws(SMTPCommandError) -> SMTPCommand {
+    private static func rcpt(_ argument: String, limits: AddressLimits) throws(SMTPCommandError) -> SMTPCommand {
         guard let rest = argument.droppingPrefix(caseInsensitive: "TO:") else {
             throw .syntax("Syntax: RCPT TO:<address>")
         }
         let (pathText, parameters) = try splitPath(rest, isSender: false)
         if pathText.lowercased() == "<postmaster>" { return .rcpt(.postmaster, parameters) }
         do {
-            return .rcpt(.mailbox(try EmailAddress(parsingPath: pathText)), parameters)
+            return .rcpt(.mailbox(try EmailAddress(parsingPath: pathText, limits: limits)), parameters)
         } catch {
             throw .badAddress(error, isSender: false)
         }

@@ -1,3 +1,5 @@
+import MailModel
+
 /// The limits and identity an SMTP server session works with. Every limit here has a test.
 public struct SMTPServerConfiguration: Sendable {
     /// The name we give in the greeting, EHLO reply and Received header.
@@ -5,6 +7,9 @@ public struct SMTPServerConfiguration: Sendable {
     /// Longest command line, CRLF included. RFC 5321 4.5.3.1.4 sets 512 as a floor; extensions such as
     /// SIZE, ENVID, ORCPT and SMTPUTF8 make longer lines legitimate. Postfix uses 2048.
     public var maxCommandLineLength: Int = 2048
+    /// How long a sender or recipient address may be (`smtp.max_local_part`). RFC 5321's 64-octet local part
+    /// is a minimum; SRS addresses of long senders pass it.
+    public var addressLimits: AddressLimits = .intake
     /// Longest SASL response line: RFC 4954 4 says 12288 octets must be accepted.
     public var maxSASLLineLength: Int = 12288
     /// Largest message accepted, in octets of content as the client sent it (before our Received header).

@@ -216,7 +216,7 @@ public struct SMTPServerSession {
         }
         let command: SMTPCommand
         do {
-            command = try SMTPCommandParser.parse(line)
+            command = try SMTPCommandParser.parse(line, addressLimits: configuration.addressLimits)
         } catch {
             commandRefused(error)
             return

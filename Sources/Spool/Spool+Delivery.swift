@@ -15,8 +15,9 @@ import MailModel
 /// active/ back into incoming/.
 extension Spool {
     /// Takes an envelope for delivery. Nil when it is no longer there (an operator moved or deleted it).
-    /// An envelope that cannot be read is quarantined, and nil returned. `known` is the envelope as this
-    /// process stored it, when it has it: then the file is not read back.
+    /// An envelope that cannot be read is quarantined, and `Quarantined` thrown with the reason, for the
+    /// caller to log. `known` is the envelope as this process stored it, when it has it: then the file is not
+    /// read back.
     public func claim(_ id: QueueID, from queue: Queue, known: Envelope? = nil) throws -> Envelope? {
         let active = envelopePath(id, in: .active)
         do {
@@ -25,12 +26,27 @@ extension Spool {
             return nil
         }
         if let known { return known }
+        return try readOrQuarantine(id, at: active)
+    }
+
+    /// The envelope at `path` in active/, or, when it cannot be read, `Quarantined` after moving it there.
+    private func readOrQuarantine(_ id: QueueID, at path: String) throws -> Envelope {
+        let reason: String
         do {
-            return try readEnvelope(at: active)
+            return try readEnvelope(at: path)
         } catch {
-            try? quarantine(id.rawValue, envelopeFile: active)
-            return nil
+            reason = "\(error)"
         }
+        try quarantine(id.rawValue, envelopeFile: path, reason: reason)
+        throw Quarantined(queueID: id, reason: reason, directory: self.path(of: .quarantine))
+    }
+
+    /// A message moved to quarantine/ because its envelope could not be read.
+    public struct Quarantined: Error, CustomStringConvertible, Sendable {
+        public let queueID: QueueID
+        public let reason: String
+        public let directory: String
+        public var description: String { "\(queueID) quarantined: \(reason)" }
     }
 
     /// Writes the envelope's new state (recipient outcomes, attempts) over its file in active/, durably. The

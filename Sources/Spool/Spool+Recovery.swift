@@ -46,7 +46,7 @@ extension Spool {
             for name in try FileSystem.list(path(of: queue)) {
                 let envelopeFile = path(of: queue) + "/" + name
                 if let reason = problem(withEnvelope: envelopeFile, named: name) {
-                    try quarantine(name, envelopeFile: envelopeFile)
+                    try quarantine(name, envelopeFile: envelopeFile, reason: reason)
                     report.quarantined.append((name, reason))
                 } else {
                     referenced.insert(name)
@@ -54,7 +54,8 @@ extension Spool {
                 }
             }
         }
-        for name in try FileSystem.list(path(of: .quarantine)) where !name.hasSuffix(".body") {
+        for name in try FileSystem.list(path(of: .quarantine))
+        where !name.hasSuffix(".body") && !name.hasSuffix(Self.quarantineReasonSuffix) {
             referenced.insert(name)
         }
 
@@ -86,12 +87,26 @@ extension Spool {
         return nil
     }
 
-    /// Moves an envelope, and its body if there is one, to quarantine/ for a person to look at.
-    func quarantine(_ name: String, envelopeFile: String) throws {
+    /// Moves an envelope, and its body if there is one, to quarantine/ for a person to look at, with the
+    /// reason beside it (`ID.reason`, which `queue list` and `queue show` print). Counted in `statistics`;
+    /// the caller logs it. Quarantine is never silent.
+    func quarantine(_ name: String, envelopeFile: String, reason: String) throws {
         let target = path(of: .quarantine) + "/" + name
         try FileSystem.move(envelopeFile, to: target)
         if FileSystem.exists(bodyDirectory + "/" + name) {
             try FileSystem.move(bodyDirectory + "/" + name, to: target + ".body")
         }
+        try? FileSystem.replaceFile(target + Self.quarantineReasonSuffix, Array((reason + "\n").utf8))
+        quarantineCount.add(1, ordering: .relaxed)
+    }
+
+    static let quarantineReasonSuffix = ".reason"
+
+    /// Why a quarantined message is there, as recorded when it was moved.
+    public func quarantineReason(_ id: QueueID) -> String? {
+        let path = envelopePath(id, in: .quarantine) + Self.quarantineReasonSuffix
+        guard let bytes = try? FileSystem.readFile(path, limit: 64 * 1024) else { return nil }
+        let text = String(decoding: bytes, as: UTF8.self)
+        return text.hasSuffix("\n") ? String(text.dropLast()) : text
     }
 }

@@ -39,6 +39,7 @@ public final class Spool: Sendable {
     /// Delivery's own group commit: many finished messages share one fsync of active/.
     let activeSync: DirectorySync
     let commitCount = Atomic<Int>(0)
+    let quarantineCount = Atomic<Int>(0)
     let recycler: FileRecycler
 
     var tmpDirectory: String { directory + "/tmp" }
@@ -83,8 +84,8 @@ public final class Spool: Sendable {
 
     /// Messages committed and directory syncs made since this spool was opened: with concurrent clients the
     /// second is smaller, because commits share syncs.
-    public var statistics: (commits: Int, directorySyncs: Int) {
-        (commitCount.load(ordering: .relaxed), directorySync.syncsCompleted)
+    public var statistics: (commits: Int, directorySyncs: Int, quarantined: Int) {
+        (commitCount.load(ordering: .relaxed), directorySync.syncsCompleted, quarantineCount.load(ordering: .relaxed))
     }
 
     /// Starts writing a new message.
@@ -137,10 +138,12 @@ public final class Spool: Sendable {
         } catch {
             return nil
         }
+        // A quarantined message says why it is there, whether or not its envelope reads now.
+        let reason = queue == .quarantine ? quarantineReason(id).map { "quarantined: " + $0 } ?? "quarantined" : nil
         do {
-            return Entry(queueID: id, queue: queue, envelope: try EnvelopeCodec.decode(bytes), problem: nil)
+            return Entry(queueID: id, queue: queue, envelope: try EnvelopeCodec.decode(bytes), problem: reason)
         } catch {
-            return Entry(queueID: id, queue: queue, envelope: nil, problem: error.description)
+            return Entry(queueID: id, queue: queue, envelope: nil, problem: reason ?? error.description)
         }
     }
 

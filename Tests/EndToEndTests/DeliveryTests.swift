@@ -228,6 +228,40 @@ import Testing
         }
     }
 
+    /// A forward of a long real-world sender (an SES bounce address): its SRS sender is over RFC 5321's 64
+    /// octets. The first attempt is deferred, so the retry reads the envelope back from disk: it must be
+    /// sent, not quarantined. A late bounce to that SRS address is taken on RCPT and goes back to the sender.
+    @Test func aForwardOfALongSenderSurvivesARetryAndItsBounceReturns() async throws {
+        let upstream = try await FakeUpstream(mode: "tempfail-first")
+        let senders = try await FakeUpstream(mode: "accept")
+        let rules = [
+            "10-shop.rules": """
+            info@shop.example   carol@far.example
+            route amazonses.com [127.0.0.1]:\(senders.port)
+            route * [127.0.0.1]:\(upstream.port)
+
+            """
+        ]
+        let sender = "010001890abcdef0-12345678-9abc-def0-1234-56789abcdef0-000000@amazonses.com"
+        try await withServer(config: Self.fast, rules: rules, delivery: true) { server in
+            _ = try await send(server, from: sender, to: ["info@shop.example"])
+            try await server.waitForLog("status=deferred")
+            let received = try await upstream.waitForTransactions(1)[0]
+            let srs = String(received.mail_from.dropFirst().dropLast())
+            #expect(srs.hasPrefix("SRS0=") && srs.hasSuffix("@shop.example"), "\(srs)")
+            #expect(try #require(srs.split(separator: "@").first).utf8.count > 64, "\(srs)")
+            #expect(!server.logText.contains(" error "), "nothing quarantined, nothing failed: \(server.logText)")
+            try await waitUntilSpoolIsEmpty(server)
+
+            // Far away, carol's server gives up later and bounces to the SRS address.
+            let bounce = try await Peer.run(
+                "send", server: server, ["--port", "\(server.smtpPort)", "--from", "", "--to", srs])
+            #expect(bounce["ok"] as? Bool == true, "\(bounce)")
+            let returned = try await senders.waitForTransactions(1)[0]
+            #expect(returned.rcpt_to == ["<\(sender)>"])
+        }
+    }
+
     @Test func mailboxRoutesLandInAMaildir() async throws {
         let rules = ["10-shop.rules": "sales@shop.example   mailbox:sales\n"]
         try await withServer(config: Self.fast, rules: rules, delivery: true) { server in

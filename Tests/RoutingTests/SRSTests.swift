@@ -64,6 +64,31 @@ import Testing
         #expect(try srs.reverse(srs.forward(tricky, through: "shop.example", day: day).localPart, day: day) == tricky)
     }
 
+    /// What SRS writes must come back in through our own SMTP grammar and intake limit: a bounce to it is
+    /// a RCPT like any other. A quoted sender gives a quoted SRS address; a long one, a long SRS address.
+    @Test(arguments: [
+        "\"alice smith\"@example.org", "\"a\\\"b\"@example.org",
+        "010001890abcdef0-12345678-9abc-def0-1234-56789abcdef0-000000@amazonses.com",
+        String(repeating: "a", count: 64) + "@" + String(repeating: "d", count: 60) + ".example.org",
+    ])
+    func whatSRSWritesParsesAndReturns(_ text: String) throws {
+        let sender = try EmailAddress(parsing: text)
+        let rewritten = srs.forward(sender, through: "shop.example", day: day)
+        let parsed = try EmailAddress(parsingPath: "<\(rewritten)>", limits: .intake)
+        #expect(parsed == rewritten)
+        #expect(try srs.reverse(parsed.localPart, day: day) == sender)
+        // Forwarded once more (SRS1), it still parses and still leads back.
+        let again = srs.forward(rewritten, through: "two.example", day: day)
+        #expect(try EmailAddress(parsingPath: "<\(again)>", limits: .intake) == again)
+        #expect(try srs.reverse(again.localPart, day: day) == rewritten)
+    }
+
+    @Test func aQuotedSenderIsRewrittenOnItsContent() throws {
+        let rewritten = srs.forward(try EmailAddress(parsing: "\"alice smith\"@example.org"), through: "shop.example", day: day)
+        #expect(rewritten.localPart.hasPrefix("\"SRS0="))
+        #expect(rewritten.localPart.hasSuffix("=JQ=example.org=alice smith\""))
+    }
+
     @Test func rotatedSecretsStillVerify() throws {
         let old = SRS(secrets: [Array("old".utf8)])
         let rotated = SRS(secrets: [Array("new".utf8), Array("old".utf8)])

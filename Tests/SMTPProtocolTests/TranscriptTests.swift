@@ -54,6 +54,7 @@ extension SessionHarness {
             case "max_line_length": configuration.maxCommandLineLength = try #require(Int(value))
             case "max_sasl_line_length": configuration.maxSASLLineLength = try #require(Int(value))
             case "max_received_headers": configuration.maxReceivedHeaders = try #require(Int(value))
+            case "max_local_part": configuration.addressLimits = AddressLimits(maxLocalPart: try #require(Int(value)))
             case "relay_networks":
                 networks = try value.split(separator: ",").map { try #require(IPNetwork(String($0))) }
             default: Issue.record("unknown setting \(key) in \(transcript.name)")

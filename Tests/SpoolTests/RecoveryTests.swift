@@ -47,12 +47,16 @@ import Testing
         let report = try spool.spool.recover()
         #expect(report.quarantined.map(\.name) == [id.rawValue])
         #expect(report.quarantined.first?.reason.contains("checksum") == true)
-        #expect(spool.files(in: "quarantine") == [id.rawValue, id.rawValue + ".body"])
+        #expect(spool.files(in: "quarantine") == [id.rawValue, id.rawValue + ".body", id.rawValue + ".reason"])
         #expect(spool.files(in: "incoming").isEmpty)
         #expect(spool.files(in: "queue").isEmpty)
+        #expect(spool.spool.statistics.quarantined == 1)
+        // The reason stays with it, for `queue list` and `queue show`.
+        let entry = try #require(spool.spool.entries().first { $0.queue == .quarantine })
+        #expect(entry.problem?.hasPrefix("quarantined: checksum mismatch") == true, "\(entry.problem ?? "")")
         // A second start leaves quarantine alone.
         #expect(try spool.spool.recover().quarantined.isEmpty)
-        #expect(spool.files(in: "quarantine").count == 2)
+        #expect(spool.files(in: "quarantine").count == 3)
     }
 
     @Test func envelopeWithoutBodyIsQuarantined() throws {

@@ -32,6 +32,22 @@ import Testing
         #expect(spool.files(in: "tmp").isEmpty, "recovery empties tmp/")
     }
 
+    /// A claim that finds an unreadable envelope quarantines it and says so, with the reason: never silently.
+    @Test func aClaimOfAnUnreadableEnvelopeReportsTheQuarantine() throws {
+        let spool = try TemporarySpool()
+        let id = try spool.commit("Subject: x\r\n\r\nbody\r\n")
+        try Data("garbage".utf8).write(to: URL(fileURLWithPath: spool.spool.envelopePath(id, in: .incoming)))
+        #expect {
+            _ = try spool.spool.claim(id, from: .incoming)
+        } throws: { error in
+            guard let quarantined = error as? Spool.Quarantined else { return false }
+            return quarantined.queueID == id && quarantined.reason.contains("not a relaygate envelope")
+        }
+        #expect(spool.files(in: "quarantine").contains(id.rawValue + ".reason"))
+        #expect(spool.spool.statistics.quarantined == 1)
+        #expect(spool.spool.quarantineReason(id)?.contains("not a relaygate envelope") == true)
+    }
+
     @Test func aClaimWithTheStoredEnvelopeDoesNotReadItBack() throws {
         let spool = try TemporarySpool()
         let id = try spool.commit("Subject: x\r\n\r\nbody\r\n")
