@@ -166,8 +166,11 @@ public struct Router: Sendable {
                         origin: .forward(by: address))
                     children.append(child.withRule(rule.location))
                 case .template(let template):
+                    // However a group is made, the target stays at the domain the rule wrote (checked at load;
+                    // here again, so a quoted local part full of `@` cannot move it either).
                     guard let text = RulesParser.substitute(template, groups: match.groups),
-                        let next = try? EmailAddress(parsing: text)
+                        let next = try? EmailAddress(parsing: text),
+                        let domain = RulesParser.templateDomain(template), next.domain == Domain(domain)
                     else {
                         children.append(
                             Node(

@@ -6,7 +6,7 @@ import MailModel
 ///     info@shop.example       alice@gmail.com, bob@outlook.example    # forward to several targets
 ///     sales@shop.example      mailbox:sales                           # a local Maildir
 ///     @shop.example           owner@gmail.com                         # catch-all for the domain
-///     /^(.+)\.(.+)@old\.example$/   $1@$2.example                     # regular expression, $1..$9
+///     /^(.+)\.(.+)@old\.example$/   $2.$1@new.example                 # regular expression, $1..$9 (local part only)
 ///     abuse@shop.example      reject 550 5.7.1 Please use the web form
 ///     noise@shop.example      discard
 ///     route gmail.com         relay:provider                          # how mail for a domain leaves
@@ -211,6 +211,17 @@ public enum RulesParser {
         }
         if text.utf8.contains(UInt8(ascii: "$")) {
             guard regex else { throw RulesError(location, "\(text): $1..$9 only work in regular-expression rules") }
+            // The sender writes the address the groups come from. In the local part a group only picks a
+            // mailbox at a domain we wrote; in the domain it would let the sender pick where we relay.
+            guard let domain = templateDomain(text) else {
+                throw RulesError(
+                    location,
+                    "\(text): $1..$9 may fill the local part of a target, never its domain (the sender would choose "
+                        + "where we relay); write the domain out, as in $1@example.org")
+            }
+            guard (try? Domain(validating: domain)) != nil else {
+                throw RulesError(location, "\(text): \(domain) is not a domain name")
+            }
             guard let sample = substitute(text, groups: Array(repeating: "x", count: 10)),
                 (try? EmailAddress(parsing: sample)) != nil
             else { throw RulesError(location, "\(text) is not an address template such as $1@example.org") }
@@ -220,6 +231,15 @@ public enum RulesParser {
             throw RulesError(location, "\(text) is not an address, mailbox:NAME, reject or discard")
         }
         return .address(address)
+    }
+
+    /// The literal domain of an address template (after its last `@`), nil when it has none or a `$` fills
+    /// any of it.
+    static func templateDomain(_ template: String) -> String? {
+        guard let at = template.lastIndex(of: "@") else { return nil }
+        let domain = template[template.index(after: at)...]
+        guard !domain.isEmpty, !domain.contains("$") else { return nil }
+        return String(domain)
     }
 
     /// `$1`…`$9` replaced by `groups[1]`…; nil when the template names a group that is not there.
