@@ -136,9 +136,10 @@ public struct DeliveryStatusNotification: Sendable {
             line("Action: \(kind.action)")
             line("Status: \(Self.status(of: entry.failure, kind: kind))")
             if let reply = entry.failure?.reply {
-                line("Diagnostic-Code: smtp; \(reply.code) \(reply.enhancedCode.map { "\($0) " } ?? "")\(reply.lines.joined(separator: " "))")
+                // A header line must stay under 998 octets (RFC 5322 2.1.1); the summary is safe text.
+                line("Diagnostic-Code: smtp; \(reply.summary(limit: 900))")
             } else if let detail = entry.failure?.detail, !detail.isEmpty {
-                line("Diagnostic-Code: x-relaygate; \(detail)")
+                line("Diagnostic-Code: x-relaygate; \(SafeText.sanitized(detail, limit: 900))")
             }
             line("Last-Attempt-Date: \(date)")
         }

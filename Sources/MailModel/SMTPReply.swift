@@ -42,11 +42,22 @@ public struct SMTPReply: Sendable, Hashable, Codable, CustomStringConvertible {
         return prefix + " " + lines.joined(separator: "; ")
     }
 
-    /// Reply text must never carry CR, LF or other controls: a client-supplied word echoed in a reply
-    /// could otherwise inject a line of its own.
+    /// Reply text must never carry CR, LF, ESC or other controls (nor bidirectional overrides): a word a
+    /// client chose, echoed in our reply, could otherwise inject a line of its own, and a next hop's reply,
+    /// kept in an envelope and shown by `queue show` or in a bounce, could rewrite a terminal or a reader's
+    /// view. Each line is also cut to `maxLineLength` characters.
     private static func sanitized(_ line: String) -> String {
-        guard line.unicodeScalars.contains(where: { $0.value < 32 || $0.value == 127 }) else { return line }
-        return String(String.UnicodeScalarView(line.unicodeScalars.map { $0.value < 32 || $0.value == 127 ? "?" : $0 }))
+        SafeText.sanitized(line, limit: maxLineLength)
+    }
+
+    /// RFC 5321 4.5.3.1.5 allows 512 octets a reply line, code and CRLF included; some servers send more.
+    public static let maxLineLength = 1000
+
+    /// The reply in one line for an envelope, a report or a bounce: `550 5.1.1 text more text`, at most
+    /// `limit` characters, lines joined by a space.
+    public func summary(limit: Int) -> String {
+        let prefix = enhancedCode.map { "\(code) \($0) " } ?? "\(code) "
+        return SafeText.sanitized(prefix + lines.joined(separator: " "), limit: limit)
     }
 }
 

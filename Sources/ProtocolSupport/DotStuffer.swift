@@ -1,10 +1,14 @@
 import NIOCore
 
 /// Prepares stored content for the wire where a line of one `.` ends it: SMTP DATA (RFC 5321 4.5.2) and POP3
-/// RETR and TOP (RFC 1939 3). A line that starts with `.` gets a second one, every line ends with CRLF (a
-/// bare LF, as in a file another program put into a Maildir, becomes CRLF; intake already refuses them, so
-/// SMTP content passes unchanged), and the content ends with CRLF before the final `.` line. Works chunk by
-/// chunk: a line start or a CRLF may fall on a chunk boundary.
+/// RETR and TOP (RFC 1939 3). A line that starts with `.` gets a second one, every line ends with CRLF, and
+/// the content ends with CRLF before the final `.` line. Works chunk by chunk: a line start or a CRLF may
+/// fall on a chunk boundary.
+///
+/// Only CRLF ends a line on the wire, so a bare LF (as in a file another program put into a Maildir) and a
+/// bare CR both become CRLF. A bare CR left as it is would let stored content hold `<CR>.<CR>` or `\r.\n`,
+/// which some receivers take for the end of the data: SMTP smuggling. Intake already refuses both, so SMTP
+/// content passes unchanged, octet for octet (a DKIM signature over it still verifies).
 ///
 /// With `bodyLineLimit` (POP3 TOP, RFC 1939 7) only the header, the blank line after it and that many body
 /// lines are sent; after them `isComplete` is true and further input is ignored.
@@ -12,7 +16,10 @@ public struct DotStuffer: Sendable {
     public let bodyLineLimit: Int?
     public private(set) var isComplete = false
     private var atLineStart = true
-    private var previous: UInt8 = 10
+    /// True when the last octet of the content so far ended a line.
+    private var lineEnded = true
+    /// A CR whose meaning depends on the next octet (possibly in the next chunk): CRLF, or a bare CR.
+    private var pendingCR = false
     private var lineIsEmpty = true
     private var inHeader = true
     private var bodyLines = 0
@@ -31,13 +38,29 @@ public struct DotStuffer: Sendable {
             // Copies runs of ordinary octets at once; stops only at line ends and line starts.
             while index < bytes.count && !isComplete {
                 let byte = bytes[index]
-                if byte == 10 {
-                    output.writeBytes(UnsafeRawBufferPointer(rebasing: bytes[runStart..<index]))
-                    output.writeBytes(previous == 13 ? [10] : [13, 10])
+                if pendingCR {
+                    // The CR was held back: with this LF it is a CRLF; alone, it ends a line all the same.
+                    pendingCR = false
+                    output.writeBytes([13, 10])
                     endOfLine()
-                    previous = 10
+                    if byte == 10 {
+                        index += 1
+                        runStart = index
+                        continue
+                    }
+                    runStart = index
+                    if isComplete { break }
+                }
+                if byte == 13 || byte == 10 {
+                    output.writeBytes(UnsafeRawBufferPointer(rebasing: bytes[runStart..<index]))
                     index += 1
                     runStart = index
+                    if byte == 13 {
+                        pendingCR = true
+                    } else {
+                        output.writeBytes([13, 10])
+                        endOfLine()
+                    }
                     continue
                 }
                 if atLineStart {
@@ -48,8 +71,8 @@ public struct DotStuffer: Sendable {
                     }
                     atLineStart = false
                 }
-                if byte != 13 { lineIsEmpty = false }
-                previous = byte
+                lineIsEmpty = false
+                lineEnded = false
                 index += 1
             }
             output.writeBytes(UnsafeRawBufferPointer(rebasing: bytes[runStart..<index]))
@@ -66,10 +89,12 @@ public struct DotStuffer: Sendable {
         if !inHeader, let bodyLineLimit, bodyLines >= bodyLineLimit { isComplete = true }
         atLineStart = true
         lineIsEmpty = true
+        lineEnded = true
     }
 
-    /// What ends the content: CRLF if the content did not end with one, then `.` CRLF.
+    /// What ends the content: CRLF if the content did not end with a line end (a final bare CR counts as
+    /// none yet: it becomes that CRLF), then `.` CRLF.
     public func terminator() -> ByteBuffer {
-        ByteBuffer(string: previous == 10 ? ".\r\n" : "\r\n.\r\n")
+        ByteBuffer(string: lineEnded && !pendingCR ? ".\r\n" : "\r\n.\r\n")
     }
 }

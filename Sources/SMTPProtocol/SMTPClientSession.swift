@@ -79,22 +79,28 @@ public struct SMTPClientSession: Sendable {
         public let detail: String
         public let isPermanent: Bool
 
+        /// `detail` may hold what a peer sent (a malformed line, a TLS alert): it is made safe and bounded
+        /// here, since a failure ends up in the envelope, `queue show` and bounces.
         public init(stage: Stage, reply: SMTPReply?, detail: String, isPermanent: Bool) {
             self.stage = stage
             self.reply = reply
-            self.detail = detail
+            self.detail = SafeText.sanitized(detail, limit: Self.maxTextLength)
             self.isPermanent = isPermanent
         }
+
+        /// The longest text a failure keeps (its detail, its description): enough for any real reply.
+        public static let maxTextLength = 1000
 
         static func reply(_ stage: Stage, _ reply: SMTPReply) -> Failure {
             Failure(stage: stage, reply: reply, detail: "", isPermanent: reply.isPermanentFailure)
         }
 
+        /// `RCPT: 450 4.2.0 mailbox busy`, at most `maxTextLength` characters, nothing but safe text.
         public var description: String {
             var text = "\(stage.rawValue): "
-            if let reply { text += "\(reply.code) \(reply.enhancedCode.map { "\($0) " } ?? "")\(reply.lines.joined(separator: " "))" }
+            if let reply { text += reply.summary(limit: Self.maxTextLength) }
             if !detail.isEmpty { text += reply == nil ? detail : " (\(detail))" }
-            return text
+            return SafeText.sanitized(text, limit: Self.maxTextLength)
         }
     }
 

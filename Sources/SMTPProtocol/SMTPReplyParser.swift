@@ -34,7 +34,7 @@ public struct SMTPReplyParser: Sendable {
                 let value = Int(String(decoding: bytes.prefix(3), as: UTF8.self)), (200...599).contains(value),
                 bytes.count == 3 || bytes[3] == UInt8(ascii: " ") || bytes[3] == UInt8(ascii: "-"),
                 code == nil || code == value
-            else { throw .malformedLine(String(text.prefix(80))) }
+            else { throw .malformedLine(SafeText.sanitized(text, limit: 80)) }
             code = value
             lines.append(bytes.count > 4 ? String(text.dropFirst(4)) : "")
             guard lines.count <= Self.maxLines else { throw .tooLong }

@@ -116,6 +116,22 @@ func recipient(_ address: String, route: Route? = nil, sender: String? = nil, no
         #expect(text.contains("Action: delivered\r\nStatus: 2.0.0"))
     }
 
+    /// A next hop's long or hostile reply makes a Diagnostic-Code line that is safe text and shorter than
+    /// RFC 5322's 998 octets.
+    @Test func aHostileReplyMakesASafeBoundedDiagnosticCode() {
+        let envelope = sampleEnvelope([recipient("a@x.example")])
+        let reply = SMTPReply(550, EnhancedStatusCode(5, 1, 1), ["\u{1B}[2J" + String(repeating: "y", count: 990), "second line"])
+        let failure = SMTPClientSession.Failure(stage: .rcpt, reply: reply, detail: "", isPermanent: true)
+        let dsn = DeliveryStatusNotification(
+            kind: .failed, reportingHost: "mx.test", original: envelope,
+            entries: [.init(recipient: envelope.recipients[0], failure: failure)], now: 1_000_100)
+        let text = String(decoding: dsn.render(originalContent: [], boundaryToken: "B"), as: UTF8.self)
+        let line = text.components(separatedBy: "\r\n").first { $0.hasPrefix("Diagnostic-Code:") } ?? ""
+        #expect(line.hasPrefix("Diagnostic-Code: smtp; 550 5.1.1 ?[2Jyyy"))
+        #expect(line.utf8.count < 998)
+        #expect(!text.unicodeScalars.contains { $0.value == 0x1B })
+    }
+
     @Test func owedOnlyToARealSenderAndAsNOTIFYAllows() {
         let envelope = sampleEnvelope([recipient("a@x.example"), recipient("b@x.example", notify: "NEVER"), recipient("c@x.example", notify: "SUCCESS")])
         #expect(DeliveryStatusNotification.recipients([0, 1, 2], of: envelope, for: .failed) == [0])

@@ -262,6 +262,26 @@ import Testing
         }
     }
 
+    /// What a next hop says is kept (envelope, `queue show`) only as safe, bounded text: no escape sequence
+    /// reaches an operator's terminal, whether the reply parses or not.
+    @Test(arguments: ["hostile-reply", "malformed-reply"])
+    func aNextHopsReplyIsKeptOnlyAsSafeText(_ mode: String) async throws {
+        let upstream = try await FakeUpstream(mode: mode)
+        let rules = ["90-routes.rules": "route * [127.0.0.1]:\(upstream.port)\n"]
+        try await withServer(config: "delivery:\n  first_retry: 1h\n", rules: rules, delivery: true) { server in
+            _ = try await send(server, to: ["bob@example.net"])
+            try await server.waitForLog("status=deferred")
+            let id = try #require(try FileManager.default.contentsOfDirectory(atPath: server.spool + "/deferred").first)
+            let shown = try await ServerProcess.run(["queue", "show", id, "--rules", server.rules, "--spool", server.spool])
+            let lastError = try #require(shown.output.split(separator: "\n").first { $0.contains("last error") })
+            #expect(!shown.output.unicodeScalars.contains { $0.value < 32 && $0 != "\n" }, "\(shown.output)")
+            #expect(!lastError.unicodeScalars.contains { (0x80...0x9F).contains($0.value) || $0.value == 0x202E })
+            #expect(lastError.count < 1100, "bounded: \(lastError.count) characters")
+            #expect(lastError.contains(mode == "hostile-reply" ? "450 4.2.0 ?[2J?]0;owned?busy??xxx" : "malformed reply line: 45?[31m0"), "\(lastError)")
+            #expect(!server.logText.contains("\u{1B}"), "the log escapes it too")
+        }
+    }
+
     @Test func mailboxRoutesLandInAMaildir() async throws {
         let rules = ["10-shop.rules": "sales@shop.example   mailbox:sales\n"]
         try await withServer(config: Self.fast, rules: rules, delivery: true) { server in

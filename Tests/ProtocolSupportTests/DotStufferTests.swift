@@ -39,8 +39,31 @@ import Testing
         #expect(stuff(["a\r", "\nb\n"]) == "a\r\nb\r\n.\r\n", "a CR at a chunk's end still pairs with the LF")
     }
 
-    @Test func aBareCRIsContent() {
-        #expect(stuff(["a\rb\r\n"]) == "a\rb\r\n.\r\n")
+    /// A bare CR ends a line like a bare LF: left as it was, stored content could carry `<CR>.<CR>` to a
+    /// receiver that takes it for the end of the data (SMTP smuggling).
+    @Test func aBareCRBecomesCRLF() {
+        #expect(stuff(["a\rb\r\n"]) == "a\r\nb\r\n.\r\n")
+        #expect(stuff(["a\r", "b"]) == "a\r\nb\r\n.\r\n", "a CR at a chunk's end, then not an LF")
+        #expect(stuff(["end\r"]) == "end\r\n.\r\n", "a final bare CR is the last line end")
+        #expect(stuff(["a\r\r\nb"]) == "a\r\n\r\nb\r\n.\r\n")
+    }
+
+    /// The end-of-data look-alikes of the SMTP smuggling research, inside content and split across chunks at
+    /// every point: what goes out has no bare CR or LF, and `CRLF . CRLF` only once, at the very end.
+    @Test(arguments: ["\n.\n", "\n.\r\n", "\r.\r", "\r.\r\n", "\r\n.\r", "\r.\n", "\n.\r", "\r\n.\n", "\r\n\u{0}.\r\n"])
+    func smugglingSequencesCannotEndTheData(_ sequence: String) {
+        let content = "Subject: x\r\n\r\nbefore" + sequence + "MAIL FROM:<evil@example.org>\r\nafter\r\n"
+        let bytes = Array(content.utf8)
+        for split in 0...bytes.count {
+            let chunks = [String(decoding: bytes[..<split], as: UTF8.self), String(decoding: bytes[split...], as: UTF8.self)]
+            let wire = Array(stuff(chunks).utf8)
+            for (index, byte) in wire.enumerated() {
+                if byte == 13 { #expect(index + 1 < wire.count && wire[index + 1] == 10, "bare CR in \(wire)") }
+                if byte == 10 { #expect(index > 0 && wire[index - 1] == 13, "bare LF in \(wire)") }
+            }
+            let ends = String(decoding: wire, as: UTF8.self).components(separatedBy: "\r\n.\r\n").count - 1
+            #expect(ends == 1 && String(decoding: wire, as: UTF8.self).hasSuffix("\r\n.\r\n"), "split at \(split)")
+        }
     }
 
     @Test func topSendsTheHeaderAndThatManyBodyLines() {

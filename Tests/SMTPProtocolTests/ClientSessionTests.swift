@@ -229,4 +229,19 @@ import Testing
     @Test func anIncompleteReplyWaitsForMore() throws {
         #expect(try parse("250-a\r\n250 b").isEmpty)
     }
+
+    /// A next hop's words are kept only as safe text: controls, ESC, C1 characters and bidirectional
+    /// overrides become `?`, and a line is cut at `SMTPReply.maxLineLength`.
+    @Test func replyTextIsMadeSafeAndBounded() throws {
+        let reply = try #require(try parse("550 5.1.1 \u{1B}[2J\u{85}\u{202E}evil" + String(repeating: "x", count: 3000) + "\r\n").first)
+        #expect(reply.lines[0].hasPrefix("?[2J??evil"))
+        #expect(reply.lines[0].count == SMTPReply.maxLineLength)
+        let failure = SMTPClientSession.Failure(stage: .rcpt, reply: reply, detail: "\u{7}bell", isPermanent: true)
+        #expect(failure.description.count <= SMTPClientSession.Failure.maxTextLength)
+        #expect(failure.detail == "?bell")
+    }
+
+    @Test func aMalformedLineIsReportedAsSafeText() {
+        #expect(throws: SMTPReplyParser.ParseError.malformedLine("45?]0;title?")) { try parse("45\u{1B}]0;title\u{7}\r\n") }
+    }
 }

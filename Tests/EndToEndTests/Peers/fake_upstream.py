@@ -112,6 +112,11 @@ class Handler(socketserver.StreamRequestHandler):
                     self.send("550 5.1.1 no such user here\r\n")
                 elif args.mode == "tempfail-first" and self.number == 1:
                     self.send("450 4.2.0 mailbox busy, try later\r\n")
+                elif args.mode == "hostile-reply":
+                    # Controls, a terminal escape, a C1 NEL, a bidi override and far too much text.
+                    self.send("450 4.2.0 \x1b[2J\x1b]0;owned\x07busy\u0085\u202e" + "x" * 3000 + "\r\n")
+                elif args.mode == "malformed-reply":
+                    self.send("45\x1b[31m0 not a reply line\r\n")
                 elif args.mode == "busy-rcpt" and "busy" in address:
                     self.send("450 4.2.0 mailbox busy\r\n")
                 else:
