@@ -142,6 +142,9 @@ public enum Gateway {
             logger: Logger(label: "imap"))
         imapService.idleTimeout = .nanoseconds(Clocks.nanoseconds(configuration.imap.idleTimeout.duration))
         let imap = IMAPServer(service: imapService, group: group)
+        // Trapped before the first listener is bound, so a stop signal that comes as soon as the server is
+        // reachable is a graceful stop, never the default action's abrupt end.
+        let stopSignals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
         let hangups = await UnixSignalsSequence(trapping: .sighup)
         // Every listener is bound before delivery starts: a server that cannot take its ports has sent nothing.
         let listeners: ListenerService
@@ -165,10 +168,9 @@ public enum Gateway {
             logger.notice("delivery is off (delivery.enabled: false): messages are accepted and stay queued")
         }
         let services = ServiceGroup(
-            services: running, gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [],
-            logger: Logger(label: "lifecycle"))
+            services: running, gracefulShutdownSignals: [], cancellationSignals: [], logger: Logger(label: "lifecycle"))
         var failure: (any Error)?
-        do { try await services.run() } catch { failure = error }
+        do { try await run(services, stoppingOn: stopSignals, logger: logger) } catch { failure = error }
         try? await authThreadPool.shutdownGracefully()
         try? await threadPool.shutdownGracefully()
         try? await group.shutdownGracefully()
@@ -322,6 +324,7 @@ extension Gateway {
             connectionLimiter: ConnectionLimiter(maxConnections: 10_000, maxPerClient: 10_000), logger: sinkLogger)
         service.shutdownGrace = .seconds(1)
         let server = SMTPServer(service: service, group: group)
+        let stopSignals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
         let listeners: ListenerService
         do {
             listeners = try await ListenerService.bind(
@@ -333,10 +336,28 @@ extension Gateway {
         }
         let reporter = SinkReporter(store: store, logger: logger)
         let services = ServiceGroup(
-            services: [listeners, reporter], gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [],
+            services: [listeners, reporter], gracefulShutdownSignals: [], cancellationSignals: [],
             logger: Logger(label: "lifecycle"))
-        try await services.run()
+        try await run(services, stoppingOn: stopSignals, logger: logger)
         try await group.shutdownGracefully()
+    }
+
+    /// Runs the services until they end, and stops them gracefully on a signal of `signals`. The signals
+    /// are trapped by the caller before it binds anything; one that came before the services started is
+    /// kept by the sequence and stops them at once.
+    static func run(_ services: ServiceGroup, stoppingOn signals: UnixSignalsSequence, logger: Logger) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await services.run() }
+            group.addTask {
+                for await signal in signals {
+                    logger.notice("stop signal received", metadata: ["signal": "\(signal)"])
+                    await services.triggerGracefulShutdown()
+                }
+            }
+            // The services' end (or failure) ends the wait for signals.
+            try await group.next()
+            group.cancelAll()
+        }
     }
 }
 

@@ -270,7 +270,10 @@ import Testing
         let rules = ["90-routes.rules": "route * [127.0.0.1]:\(upstream.port)\n"]
         try await withServer(config: "delivery:\n  first_retry: 1h\n", rules: rules, delivery: true) { server in
             _ = try await send(server, to: ["bob@example.net"])
-            try await server.waitForLog("status=deferred")
+            // Logged per attempt, then moved to deferred/ when the attempt is recorded.
+            try await waitUntil {
+                ((try? FileManager.default.contentsOfDirectory(atPath: server.spool + "/deferred")) ?? []).count == 1
+            }
             let id = try #require(try FileManager.default.contentsOfDirectory(atPath: server.spool + "/deferred").first)
             let shown = try await ServerProcess.run(["queue", "show", id, "--rules", server.rules, "--spool", server.spool])
             let lastError = try #require(shown.output.split(separator: "\n").first { $0.contains("last error") })
@@ -373,7 +376,7 @@ import Testing
 
 extension QueueCommandTests {
     /// A queue command never acts during a server's recovery: it waits for the spool's queue lock, and says
-    /// whom it waits for. Here a stand-in process (Python's flock) holds the lock for a moment.
+    /// whom it waits for. Here a stand-in process (Python's flock) holds the lock until the command waits.
     @Test func aQueueCommandWaitsForTheQueueLock() async throws {
         let server = try await ServerProcess()
         defer { server.removeDirectory() }
@@ -385,12 +388,18 @@ extension QueueCommandTests {
         holder.arguments = [
             "python3", "-c",
             """
-            import fcntl, sys, time
+            import fcntl, os, sys, time
             lock = open(sys.argv[1], "a+")
             fcntl.flock(lock, fcntl.LOCK_EX)
             lock.truncate(0); lock.write("4242\\n"); lock.flush()
             print("locked", flush=True)
-            time.sleep(1)
+            # Let go once another process waits for this lock (a "->" line in /proc/locks), or after 30 s.
+            inode = ":%d " % os.fstat(lock.fileno()).st_ino
+            deadline = time.time() + 30
+            while time.time() < deadline:
+                if any("->" in line and inode in line for line in open("/proc/locks")):
+                    break
+                time.sleep(0.01)
             """,
             server.spool + "/lock.queue",
         ]

@@ -109,7 +109,7 @@ import Testing
         }
     }
 
-    @Test func anIdleSessionIsLoggedOutAndAStopSaysBye() async throws {
+    @Test func anIdleSessionIsLoggedOut() async throws {
         try await withServer(
             config: "imap:\n  idle_timeout: 1s\n", users: POP3EndToEndTests.users, rules: POP3EndToEndTests.rules
         ) {
@@ -118,11 +118,17 @@ import Testing
             #expect(try await idle.readAnyLine()?.hasPrefix("* OK [CAPABILITY") == true)
             #expect(try await idle.readAnyLine() == "* BYE Autologout: idle for too long")
             #expect(try await idle.isClosed())
+        }
+    }
 
+    /// On its own server, with the default idle timeout: on a loaded machine a stop can take longer than the
+    /// one-second timeout above, and the session would be logged out for idling first.
+    @Test func aStopSaysBye() async throws {
+        try await withServer(users: POP3EndToEndTests.users, rules: POP3EndToEndTests.rules) { server in
             let open = try RawClient(port: server.imapPort)
             _ = try await open.readAnyLine()
             #expect(await server.stop() == 0)
-            #expect(try await open.readAnyLine() == "* BYE Server shutting down; reconnect later")
+            #expect(try await open.readAnyLine() == "* BYE Server shutting down; reconnect later", "\(server.logText)")
         }
     }
 }
