@@ -6,13 +6,19 @@ import NIOSSL
 import SMTPProtocol
 
 /// A smarthost as relaygate.yaml defines it.
-public struct Upstream: Sendable {
+/// (Its description never shows the password.)
+public struct Upstream: Sendable, CustomStringConvertible {
     public var name: String
     public var hosts: [(host: String, port: Int)]
     public var tls: SMTPClientSession.TLSPolicy
     public var username: String?
     public var password: String?
     public var verifyCertificate: Bool
+
+    public var description: String {
+        "Upstream(\(name), hosts: \(hosts.map { "\($0.host):\($0.port)" }), username: \(username ?? "none"), "
+            + "password: \(password == nil ? "none" : "<redacted>"))"
+    }
 
     public init(
         name: String, hosts: [(host: String, port: Int)], tls: SMTPClientSession.TLSPolicy, username: String?,

@@ -4,7 +4,10 @@ import Synchronization
 /// Checks user passwords against the users file, re-reading the file when it changes so that
 /// `relaygate users add` takes effect without a restart. Blocking (hashing is deliberately slow): run it
 /// off the event loop.
-public final class PasswordVerifier: Sendable {
+public final class PasswordVerifier: Sendable, CustomStringConvertible {
+    /// Never the hashes.
+    public var description: String { "PasswordVerifier(\(path))" }
+
     public let path: String
     private let cache: Mutex<(users: UsersFile, modified: Date?)>
 

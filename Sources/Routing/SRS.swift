@@ -20,7 +20,10 @@ import MailModel
 /// A bounce to an SRS address of ours is reversed only if its hash verifies with one of `secrets` (the
 /// first signs; the others let a rotated-out key keep verifying) and, for SRS0, its timestamp is at most
 /// `maxAgeDays` old. Hashes compare case-insensitively, as Mail::SRS does: some MTAs smash case.
-public struct SRS: Sendable {
+public struct SRS: Sendable, CustomStringConvertible {
+    /// Never the keys.
+    public var description: String { "SRS(keys: \(secrets.count), max_age: \(maxAgeDays) days)" }
+
     public var secrets: [[UInt8]]
     public var maxAgeDays: Int
     public var hashLength: Int

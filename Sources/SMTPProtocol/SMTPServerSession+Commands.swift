@@ -69,6 +69,7 @@ extension SMTPServerSession {
         self.hello = nil
         authenticatedUser = nil
         tls = .negotiating
+        awaitingTLSAfterSTARTTLS = true
         state = .awaitingHello
         emit(.send(.readyForTLS))
         emit(.startTLS)

@@ -52,6 +52,9 @@ public struct SMTPServerSession {
     var state: State = .connected
     var hello: Hello?
     var tls: TLSState
+    /// STARTTLS was answered 220 and the handshake has not finished: input is discarded.
+    var awaitingTLSAfterSTARTTLS = false
+    var discardedBeforeTLS = false
     var authenticatedUser: String?
     var errorCount = 0
     var shutdownRequested = false
@@ -90,9 +93,18 @@ public struct SMTPServerSession {
         close(with: refusal == .tooManyConnections ? .tooManyConnections : .tooManyConnectionsFromClient)
     }
 
-    /// Bytes from the client.
+    /// Bytes from the client. Between STARTTLS and the end of the handshake nothing is taken: any byte
+    /// that arrives then was sent in plaintext, and must never be read as if it came inside TLS (RFC 3207 5,
+    /// CVE-2011-0411), however long the driver takes to put TLS in place.
     public mutating func receive(_ bytes: ByteBuffer) {
         guard state.acceptsInput else { return }
+        if awaitingTLSAfterSTARTTLS {
+            if !discardedBeforeTLS {
+                discardedBeforeTLS = true
+                emit(.log(.protocolViolation("octets sent after STARTTLS before the TLS handshake discarded")))
+            }
+            return
+        }
         if input.readableBytes == 0 {
             input = bytes
         } else {
@@ -104,6 +116,7 @@ public struct SMTPServerSession {
     /// The TLS handshake finished (after STARTTLS, or at once on an implicit-TLS port).
     public mutating func tlsEstablished(version: String?) {
         tls = .established(version: version ?? "TLS")
+        awaitingTLSAfterSTARTTLS = false
     }
 
     /// The peer closed its side. A message being received is dropped; it was never acknowledged.

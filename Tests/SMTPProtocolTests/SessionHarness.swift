@@ -12,6 +12,8 @@ struct SessionHarness {
     var replies: [SMTPReply] = []
     var closed = false
     var startedTLS = false
+    /// Leave the TLS handshake unfinished after STARTTLS until the test calls `tlsEstablished` itself.
+    var holdTLS = false
     var events: [SessionEvent] = []
     var committed: [(AcceptedMessage, [UInt8])] = []
     var currentBody: [UInt8]?
@@ -79,7 +81,7 @@ struct SessionHarness {
                 currentBody = nil
             case .startTLS:
                 startedTLS = true
-                session.tlsEstablished(version: "TLSv1.3")
+                if !holdTLS { session.tlsEstablished(version: "TLSv1.3") }
             case .verifyCredentials(let credentials):
                 credentialsSeen.append(credentials)
                 session.authenticationFinished(

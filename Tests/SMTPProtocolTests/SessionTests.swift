@@ -26,6 +26,23 @@ import Testing
         #expect(after.contains("AUTH PLAIN LOGIN"))
     }
 
+    /// Plaintext that arrives after STARTTLS but before the handshake ends (a driver slow to put TLS in
+    /// place, a 220 still unwritten) is never read as a command inside TLS (CVE-2011-0411).
+    @Test func bytesBetweenSTARTTLSAndTheHandshakeAreDiscarded() {
+        var harness = SessionHarness()
+        harness.holdTLS = true
+        harness.feed("EHLO c\r\nSTARTTLS\r\n")
+        #expect(harness.startedTLS && harness.replies.last?.code == 220)
+        let repliesBefore = harness.replies.count
+        harness.feed("MAIL FROM:<evil@example.org>\r\nRCPT TO:<victim@example.net>\r\n")
+        harness.session.tlsEstablished(version: "TLSv1.3")
+        harness.drain()
+        #expect(harness.replies.count == repliesBefore, "nothing sent before the handshake was answered")
+        #expect(harness.events.contains { "\($0)".contains("before the TLS handshake discarded") })
+        harness.feed("EHLO c\r\n")
+        #expect(harness.replies.last?.code == 250, "after the handshake the session reads again")
+    }
+
     @Test func authIsNotOfferedWithoutUsers() {
         var configuration = SMTPServerConfiguration(hostname: "mx.test")
         configuration.authAvailable = false

@@ -2,6 +2,9 @@ import Logging
 import MailModel
 import NIOCore
 import NIOEmbedded
+import NIOSSL
+import NIOTLS
+import Foundation
 import Routing
 import SMTPProtocol
 import Testing
@@ -28,14 +31,14 @@ import Testing
 
     func connect(
         limits: SessionWatchdog.Limits = .init(),
-        limiter: ConnectionLimiter = .init(maxConnections: 10, maxPerClient: 10)
+        limiter: ConnectionLimiter = .init(maxConnections: 10, maxPerClient: 10), tlsContext: NIOSSLContext? = nil
     ) throws -> Connection {
         let store = ControlledStore()
         var logger = Logger(label: "test")
         logger.logLevel = .critical
         let service = SMTPServiceContext(
             configuration: SMTPServerConfiguration(hostname: "mx.test"), watchdogLimits: limits,
-            policy: RelayNetworksPolicy(), store: store, authenticator: nil, tlsContext: nil,
+            policy: RelayNetworksPolicy(), store: store, authenticator: nil, tlsContext: tlsContext,
             connectionLimiter: limiter, logger: logger)
         let channel = EmbeddedChannel()
         let remote = try SocketAddress(ipAddress: "127.0.0.1", port: 40000)
@@ -104,6 +107,35 @@ import Testing
             connection.channel.embeddedEventLoop.advanceTime(by: .seconds(20))
         }
         #expect(try connection.written() == "421 4.4.2 Timeout exceeded, closing connection\r\n")
+    }
+
+    /// The 220 to STARTTLS is held back (the client does not read), so TLS is put in place late; plaintext
+    /// the client sends meanwhile is never taken as a command once TLS is up (CVE-2011-0411).
+    @Test func plaintextSentWhileTheSTARTTLSReplyIsHeldBackIsNeverACommand() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("relaygate-tls-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let tls = try TLSIdentity.selfSigned(in: directory, hostname: "mx.test").makeServerContext()
+        let connection = try connect(tlsContext: tls)
+        try connection.send("EHLO c\r\n")
+        _ = try connection.written()
+        // Writing the 220 fills the send buffer, so TLS waits until the client reads it.
+        try connection.channel.pipeline.syncOperations.addHandler(WriteFillsTheBuffer(after: "220 "), position: .first)
+        try connection.send("STARTTLS\r\n")
+        #expect(try connection.written() == "220 2.0.0 Ready to start TLS\r\n")
+        #expect((try? connection.channel.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self)) == nil)
+        try connection.send("MAIL FROM:<evil@example.org>\r\n")
+        connection.channel.isWritable = true
+        connection.channel.pipeline.fireChannelWritabilityChanged()
+        // TLS is in front now. Take it out again and say the handshake is done, so that whatever the session
+        // answers next reaches us as plain text: it must be nothing.
+        let sslHandler = try connection.channel.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self)
+        try connection.channel.pipeline.syncOperations.removeHandler(sslHandler).wait()
+        _ = try connection.written()
+        connection.channel.pipeline.fireUserInboundEventTriggered(TLSUserEvent.handshakeCompleted(negotiatedProtocol: nil))
+        #expect(try connection.written() == "", "the MAIL sent in plaintext was not answered")
+        try connection.send("EHLO c\r\n")
+        #expect(try connection.written().hasPrefix("250-mx.test"))
+        _ = try? connection.channel.finish(acceptAlreadyClosed: true)
     }
 
     @Test func unreadRepliesStopTheSession() throws {
@@ -192,5 +224,20 @@ final class ControlledStore: MessageStore, @unchecked Sendable {
         }
 
         func discard() { store.discarded += 1 }
+    }
+}
+
+/// Marks the channel unwritable once a write starting with `prefix` passes, as a full send buffer would.
+final class WriteFillsTheBuffer: ChannelOutboundHandler, RemovableChannelHandler {
+    typealias OutboundIn = ByteBuffer
+    let prefix: String
+    init(after prefix: String) { self.prefix = prefix }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        let text = String(buffer: unwrapOutboundIn(data))
+        context.write(data, promise: promise)
+        guard text.hasPrefix(prefix), let channel = context.channel as? EmbeddedChannel else { return }
+        channel.isWritable = false
+        context.fireChannelWritabilityChanged()
     }
 }
