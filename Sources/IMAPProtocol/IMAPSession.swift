@@ -116,9 +116,6 @@ public struct IMAPSession: Sendable {
             emit(.log(.authenticationFailed(user: user, result: result)))
             state = .notAuthenticated
             fail(tag, "NO [AUTHENTICATIONFAILED] Invalid user name or password")
-        case .throttled:
-            emit(.log(.authenticationFailed(user: user, result: result)))
-            bye("Too many failed logins from your address; try again later")
         case .temporaryFailure:
             emit(.log(.authenticationFailed(user: user, result: result)))
             state = .notAuthenticated

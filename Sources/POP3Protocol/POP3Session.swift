@@ -151,9 +151,6 @@ public struct POP3Session: Sendable {
             emit(.log(.authenticationFailed(user: user, result: result)))
             state = .authorization(user: nil)
             fail("[AUTH] Invalid user name or password")
-        case .throttled:
-            emit(.log(.authenticationFailed(user: user, result: result)))
-            close(withError: "[AUTH] Too many failed logins from your address; try again later")
         case .temporaryFailure:
             emit(.log(.authenticationFailed(user: user, result: result)))
             state = .authorization(user: nil)

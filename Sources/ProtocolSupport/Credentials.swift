@@ -26,8 +26,6 @@ public struct Credentials: Sendable, Equatable, CustomStringConvertible, CustomD
 public enum AuthenticationResult: Sendable, Equatable {
     case accepted
     case rejected
-    /// This client failed too often lately; it is not allowed to try now.
-    case throttled
     /// The check could not be made (the users file is unreadable, say).
     case temporaryFailure
 }

@@ -103,7 +103,8 @@ public enum Gateway {
                 verifier: verifier,
                 limiter: AuthFailureLimiter(
                     maxFailures: configuration.auth.maxFailures, window: configuration.auth.failureWindow.duration,
-                    delayPerFailure: configuration.auth.failureDelay.duration),
+                    delayPerFailure: configuration.auth.failureDelay.duration,
+                    maximumDelay: configuration.auth.maxDelay.duration),
                 threadPool: authThreadPool, logger: logger),
             tlsContext: identity.makeServerContext(),
             connectionLimiter: ConnectionLimiter(
@@ -161,7 +162,8 @@ public enum Gateway {
             settings: settings, router: router, secrets: secrets, interval: .seconds(2), logger: Logger(label: "rules"),
             loadedFingerprint: rulesFingerprint, hangups: hangups)
         let operatorLog = OperatorActionLog(spool: spool, interval: .seconds(1), logger: Logger(label: "operator"))
-        var running: [any Service] = [listeners, reloader, operatorLog]
+        let usersWatcher = UsersFileWatcher(verifier: verifier, interval: .seconds(2), logger: Logger(label: "users"))
+        var running: [any Service] = [listeners, reloader, operatorLog, usersWatcher]
         if configuration.delivery.enabled {
             running.append(DeliveryService(agent: agent, grace: configuration.shutdownGrace.duration))
         } else {

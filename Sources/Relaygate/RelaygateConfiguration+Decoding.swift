@@ -115,10 +115,14 @@ extension RelaygateConfiguration.SMTPSettings: Decodable {
 extension RelaygateConfiguration.AuthSettings: Decodable {
     public init(from decoder: any Decoder) throws {
         self.init()
-        let keys = try decoder.strictContainer(allowing: ["max_failures", "failure_window", "failure_delay"])
+        let keys = try decoder.strictContainer(allowing: ["max_failures", "failure_window", "failure_delay", "max_delay"])
         maxFailures = try keys.positive("max_failures", default: maxFailures)
         failureWindow = try keys.value("failure_window", default: failureWindow)
         failureDelay = try keys.value("failure_delay", default: failureDelay)
+        maxDelay = try keys.value("max_delay", default: maxDelay)
+        guard maxDelay.duration >= failureDelay.duration else {
+            throw keys.invalid("max_delay", "must be at least failure_delay")
+        }
     }
 }
 

@@ -156,11 +156,13 @@ public struct RelaygateConfiguration: Sendable, Equatable {
     }
 
     public struct AuthSettings: Sendable, Equatable {
-        /// Failed AUTH attempts per client address within `failure_window` before it may not try.
+        /// Recent failures (of a client, or at an account) after which every attempt waits `maxDelay`.
         public var maxFailures = 5
         public var failureWindow = TimeSpan(.seconds(900))
-        /// Each failure's reply waits this long times the client's recent failures (at most 5 s).
+        /// A wrong password's reply waits at least this; the penalty starts here and doubles per failure.
         public var failureDelay = TimeSpan(.seconds(1))
+        /// The longest penalty (Dovecot's is 15 s too).
+        public var maxDelay = TimeSpan(.seconds(15))
     }
 
     static func systemHostname() -> String {

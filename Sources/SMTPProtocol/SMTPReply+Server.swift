@@ -30,7 +30,6 @@ extension SMTPReply {
     static let tooManyConnections = SMTPReply(421, .init(4, 7, 0), "Too many connections, try again later")
     static let tooManyConnectionsFromClient = SMTPReply(
         421, .init(4, 7, 0), "Too many connections from your address, try again later")
-    static let tooManyAuthFailures = SMTPReply(421, .init(4, 7, 0), "Too many failed authentications, try again later")
     static let localError = SMTPReply(451, .init(4, 3, 0), "Requested action aborted: local error in processing")
     static let insufficientStorage = SMTPReply(452, .init(4, 3, 1), "Insufficient system storage, try again later")
     static let tooManyRecipients = SMTPReply(452, .init(4, 5, 3), "Too many recipients")

@@ -90,8 +90,6 @@ extension SMTPServerSession {
             emit(.send(.authenticated))
         case .rejected:
             fail(.authInvalid, command: "AUTH")
-        case .throttled:
-            close(with: .tooManyAuthFailures)
         case .temporaryFailure:
             emit(.send(.authTemporaryFailure))
         }

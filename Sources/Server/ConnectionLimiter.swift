@@ -1,7 +1,9 @@
 import MailModel
 import Synchronization
 
-/// Counts open connections, in total and per client address, shared by every listener of a protocol.
+/// Counts open connections, in total and per client, shared by every listener of a protocol. A client is
+/// an IPv4 address or an IPv6 /64: one subscriber usually holds a whole /64, so counting its addresses
+/// one by one would give it 2^64 times the limit.
 public final class ConnectionLimiter: Sendable {
     public enum Admission: Equatable, Sendable {
         case admitted
@@ -11,7 +13,7 @@ public final class ConnectionLimiter: Sendable {
 
     public let maxConnections: Int
     public let maxPerClient: Int
-    private let counts = Mutex<(total: Int, perClient: [IPAddress: Int])>((0, [:]))
+    private let counts = Mutex<(total: Int, perClient: [IPNetwork: Int])>((0, [:]))
 
     public init(maxConnections: Int, maxPerClient: Int) {
         self.maxConnections = maxConnections
@@ -19,10 +21,10 @@ public final class ConnectionLimiter: Sendable {
     }
 
     /// Takes a place for this client, or says why not. An admitted connection must call `release`.
-    public func admit(_ client: IPAddress?) -> Admission {
+    public func admit(_ address: IPAddress?) -> Admission {
         counts.withLock { counts in
             guard counts.total < maxConnections else { return .tooManyConnections }
-            if let client {
+            if let client = address.map(Self.client) {
                 guard counts.perClient[client, default: 0] < maxPerClient else { return .tooManyFromClient }
                 counts.perClient[client, default: 0] += 1
             }
@@ -31,10 +33,10 @@ public final class ConnectionLimiter: Sendable {
         }
     }
 
-    public func release(_ client: IPAddress?) {
+    public func release(_ address: IPAddress?) {
         counts.withLock { counts in
             counts.total -= 1
-            if let client {
+            if let client = address.map(Self.client) {
                 let remaining = counts.perClient[client, default: 1] - 1
                 counts.perClient[client] = remaining > 0 ? remaining : nil
             }
@@ -42,4 +44,9 @@ public final class ConnectionLimiter: Sendable {
     }
 
     public var openConnections: Int { counts.withLock { $0.total } }
+
+    /// The unit counted: an IPv4 address, or an IPv6 /64.
+    static func client(_ address: IPAddress) -> IPNetwork {
+        IPNetwork(containing: address, prefixLength: address.isIPv4 ? 32 : 64)
+    }
 }

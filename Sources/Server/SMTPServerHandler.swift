@@ -269,7 +269,7 @@ final class SMTPServerHandler: ChannelDuplexHandler {
                 case .accepted:
                     self.logger[metadataKey: "auth"] = "\(credentials.username)"
                     self.logger.info("authenticated", metadata: ["mechanism": "\(credentials.mechanism)"])
-                case .rejected, .throttled, .temporaryFailure:
+                case .rejected, .temporaryFailure:
                     self.logger.warning(
                         "authentication failed",
                         metadata: [

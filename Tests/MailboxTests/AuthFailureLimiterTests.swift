@@ -6,56 +6,87 @@ import Testing
     let client = IPAddress("192.0.2.7")!
     let other = IPAddress("192.0.2.8")!
 
-    /// Runs one attempt to its end; nil when the attempt was not allowed.
-    func fail(_ limiter: inout AuthFailureLimiter, _ address: IPAddress, at seconds: Int64) -> Duration? {
-        limiter.begin(address, now: .seconds(seconds)).map { limiter.finish($0, failed: true) }
+    /// One failed attempt; returns its penalty.
+    @discardableResult
+    func fail(_ limiter: inout AuthFailureLimiter, _ address: IPAddress?, _ account: String = "alice", at seconds: Int64)
+        -> Duration
+    {
+        let attempt = limiter.begin(address, account: account, now: .seconds(seconds))
+        limiter.finish(attempt, failed: true)
+        return attempt.penalty
     }
 
-    @Test func delaysGrowThenAttemptsStop() {
-        var limiter = AuthFailureLimiter(
-            maxFailures: 3, window: .seconds(60), delayPerFailure: .seconds(1), maximumDelay: .seconds(2))
-        #expect(fail(&limiter, client, at: 0) == .seconds(1))
-        #expect(fail(&limiter, client, at: 1) == .seconds(2))
-        #expect(fail(&limiter, client, at: 2) == .seconds(2))
-        #expect(limiter.begin(client, now: .seconds(3)) == nil)
-        #expect(limiter.begin(other, now: .seconds(3)) != nil, "other addresses are not affected")
-        // The first failure leaves the window at 60 s.
-        #expect(limiter.begin(client, now: .seconds(59)) == nil)
-        #expect(limiter.begin(client, now: .seconds(60)) != nil)
+    func limiter(maxFailures: Int = 5) -> AuthFailureLimiter {
+        AuthFailureLimiter(
+            maxFailures: maxFailures, window: .seconds(60), delayPerFailure: .seconds(1), maximumDelay: .seconds(15))
+    }
+
+    @Test func thePenaltyDoublesThenStaysAtTheMaximum() {
+        var limiter = limiter()
+        let penalties = (0..<7).map { fail(&limiter, client, at: $0) }
+        #expect(penalties == [.zero, .seconds(1), .seconds(2), .seconds(4), .seconds(8), .seconds(15), .seconds(15)])
+        #expect(limiter.begin(other, account: "bob", now: .seconds(7)).penalty == .zero, "others are not affected")
+    }
+
+    /// Dovecot's model: a client that failed often still gets its right password checked, after the
+    /// penalty; it is never refused outright.
+    @Test func nobodyIsLockedOut() {
+        var limiter = limiter(maxFailures: 3)
+        for second in 0..<20 { fail(&limiter, client, "phone", at: Int64(second)) }
+        let right = limiter.begin(client, account: "office", now: .seconds(21))
+        #expect(right.penalty == .seconds(15))
+        limiter.finish(right, failed: false)
+    }
+
+    @Test func failuresOldEnoughNoLongerCount() {
+        var limiter = limiter()
+        fail(&limiter, client, at: 0)
+        fail(&limiter, client, at: 1)
+        #expect(limiter.begin(client, account: "alice", now: .seconds(60)).penalty == .seconds(1), "only the one at 1 s")
+    }
+
+    /// Guesses at one account from many addresses are slowed down by the account's own count.
+    @Test func failuresAtAnAccountCountWhateverTheAddress() {
+        var limiter = limiter()
+        for index in 0..<4 { fail(&limiter, IPAddress("198.51.100.\(index)")!, "Alice", at: 0) }
+        #expect(limiter.begin(IPAddress("203.0.113.9")!, account: "alice", now: .seconds(1)).penalty == .seconds(8))
+        #expect(limiter.begin(IPAddress("203.0.113.10")!, account: "bob", now: .seconds(1)).penalty == .zero)
     }
 
     @Test func parallelAttemptsCountBeforeTheyFinish() {
-        var limiter = AuthFailureLimiter(maxFailures: 3)
-        let started = (0..<10).compactMap { _ in limiter.begin(client, now: .zero) }
-        #expect(started.count == 3, "guesses sent at once on parallel connections are limited too")
+        var limiter = limiter()
+        let started = (0..<6).map { _ in limiter.begin(client, account: "alice", now: .zero) }
+        #expect(started.last?.penalty == .seconds(15), "guesses sent at once on parallel connections count too")
     }
 
     @Test func successTakesBackOnlyItsOwnAttempt() {
-        var limiter = AuthFailureLimiter(maxFailures: 3)
-        _ = fail(&limiter, client, at: 0)
-        _ = fail(&limiter, client, at: 1)
-        let good = limiter.begin(client, now: .seconds(2))!
-        #expect(limiter.finish(good, failed: false) == .zero)
-        // One more failure is allowed, not three: the earlier failures still count.
-        #expect(fail(&limiter, client, at: 3) != nil)
-        #expect(limiter.begin(client, now: .seconds(4)) == nil)
+        var limiter = limiter()
+        fail(&limiter, client, at: 0)
+        fail(&limiter, client, at: 1)
+        let good = limiter.begin(client, account: "alice", now: .seconds(2))
+        #expect(good.penalty == .seconds(2))
+        limiter.finish(good, failed: false)
+        // The earlier failures still count: two of them.
+        #expect(limiter.begin(client, account: "other", now: .seconds(3)).penalty == .seconds(2))
     }
 
     @Test func ipv6ClientsAreCountedPerSlash64() {
-        var limiter = AuthFailureLimiter(maxFailures: 2)
-        _ = fail(&limiter, IPAddress("2001:db8:1:2::1")!, at: 0)
-        _ = fail(&limiter, IPAddress("2001:db8:1:2::ffff:1")!, at: 0)
-        #expect(limiter.begin(IPAddress("2001:db8:1:2:abcd::9")!, now: .zero) == nil)
-        #expect(limiter.begin(IPAddress("2001:db8:1:3::1")!, now: .zero) != nil, "the next /64 is someone else")
+        var limiter = limiter()
+        fail(&limiter, IPAddress("2001:db8:1:2::1")!, "a", at: 0)
+        fail(&limiter, IPAddress("2001:db8:1:2::ffff:1")!, "b", at: 0)
+        #expect(limiter.begin(IPAddress("2001:db8:1:2:abcd::9")!, account: "c", now: .zero).penalty == .seconds(2))
+        #expect(
+            limiter.begin(IPAddress("2001:db8:1:3::1")!, account: "d", now: .zero).penalty == .zero,
+            "the next /64 is someone else")
     }
 
     @Test func memoryIsBounded() {
         var limiter = AuthFailureLimiter(maxFailures: 1, capacity: 10)
         for index in 0..<100 {
-            _ = fail(&limiter, IPAddress("10.0.0.\(index)")!, at: Int64(index))
+            fail(&limiter, IPAddress("10.0.0.\(index)")!, "user\(index)", at: Int64(index))
         }
-        // The most recent addresses are remembered; the oldest were forgotten.
-        #expect(limiter.begin(IPAddress("10.0.0.99")!, now: .seconds(100)) == nil)
-        #expect(limiter.begin(IPAddress("10.0.0.0")!, now: .seconds(100)) != nil)
+        // The most recent clients and accounts are remembered; the oldest were forgotten.
+        #expect(limiter.begin(IPAddress("10.0.0.99")!, account: "new", now: .seconds(100)).penalty > .zero)
+        #expect(limiter.begin(IPAddress("10.0.0.0")!, account: "user0", now: .seconds(100)).penalty == .zero)
     }
 }

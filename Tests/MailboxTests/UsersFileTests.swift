@@ -75,6 +75,26 @@ import Testing
         #expect(verifier.verify(username: "alice", password: "wrong") == .rejected)
         #expect(verifier.verify(username: "bob", password: "secret") == .rejected)
     }
+
+    /// What sessions ask on the event loop comes from the cached copy, without a look at the file; the
+    /// copy follows the file when `refresh` (off the event loop) says so, and keeps serving when the file
+    /// stops parsing.
+    @Test func entriesComeFromTheCachedCopyUntilARefresh() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("users-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = directory + "/users"
+        var file = try UsersFile.load(path: path)
+        file.set("alice", hash: sha)
+        try file.save()
+        let verifier = try PasswordVerifier(path: path)
+        try "alice:\(sha):mailbox=sales\n".write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(verifier.entry(for: "alice")?.mailbox == nil, "no file access: the cached copy answers")
+        try verifier.refresh()
+        #expect(verifier.entry(for: "alice")?.mailbox == "sales")
+        try "alice:not-a-hash\n".write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(throws: (any Error).self) { try verifier.refresh() }
+        #expect(verifier.entry(for: "alice")?.mailbox == "sales", "the last good copy keeps serving")
+    }
 }
 
 @Suite struct UsersFileSettingsTests {

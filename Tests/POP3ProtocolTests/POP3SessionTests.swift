@@ -124,14 +124,6 @@ struct Harness {
         #expect(harness.send("AUTH\r\n") == "+OK\r\nPLAIN\r\n.\r\n")
     }
 
-    @Test func throttledClientsAreClosed() {
-        var harness = Harness()
-        harness.send("USER alice\r\nPASS x\r\n")
-        let reply = harness.finish { $0.authenticationFinished(.throttled) }
-        #expect(reply.hasPrefix("-ERR [AUTH] Too many failed logins"))
-        #expect(harness.actions.contains(.close))
-    }
-
     @Test func aMaildropInUseSendsTheClientBackToAuthorization() {
         var harness = Harness()
         harness.send("USER alice\r\nPASS x\r\n")

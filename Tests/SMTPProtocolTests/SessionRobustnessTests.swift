@@ -41,7 +41,7 @@ import Testing
             while offset < stream.count && !harness.closed {
                 let length = min(stream.count - offset, Int(random.next() % 64) + 1)
                 harness.commitSucceeds = random.next() % 4 != 0
-                harness.authResult = [.accepted, .rejected, .throttled, .temporaryFailure][Int(random.next() % 4)]
+                harness.authResult = [.accepted, .rejected, .temporaryFailure][Int(random.next() % 3)]
                 harness.feed(Array(stream[offset..<offset + length]))
                 offset += length
                 if random.next() % 50 == 0 {

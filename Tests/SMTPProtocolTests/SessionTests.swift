@@ -87,7 +87,7 @@ import Testing
 
     @Test func authOutcomesFromTheDriver() {
         for (result, code, closes) in [
-            (AuthenticationResult.rejected, 535, false), (.throttled, 421, true), (.temporaryFailure, 454, false),
+            (AuthenticationResult.rejected, 535, false), (.temporaryFailure, 454, false),
         ] {
             var harness = SessionHarness(client: Self.tlsClient)
             harness.authResult = result
