@@ -82,7 +82,7 @@ let package = Package(
             name: "Server",
             dependencies: [
                 "MailModel", "ProtocolSupport", "SMTPProtocol", "POP3Protocol", "IMAPProtocol", "Routing", "Spool",
-                "Mailbox",
+                "Mailbox", "FileSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -125,7 +125,7 @@ let package = Package(
             name: "Relaygate",
             dependencies: [
                 "MailModel", "SMTPProtocol", "POP3Protocol", "IMAPProtocol", "Routing", "Spool", "Mailbox", "Server",
-                "Delivery",
+                "Delivery", "FileSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -189,7 +189,7 @@ let package = Package(
         .testTarget(
             name: "ServerTests",
             dependencies: [
-                "Server", "SMTPProtocol", "MailModel", "Routing", "Mailbox",
+                "Server", "SMTPProtocol", "MailModel", "Routing", "Mailbox", "FileSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOTLS", package: "swift-nio"),

@@ -20,6 +20,17 @@ public struct FileSystemError: Error, CustomStringConvertible, Sendable, Equatab
     }
 
     public var description: String { "\(operation) \(path): \(String(cString: strerror(code)))" }
+
+    /// Why a file could not be read, in an operator's words: "does not exist", "cannot be read by uid 998
+    /// (permission denied)", "is a directory".
+    public var reason: String {
+        switch code {
+        case ENOENT: "does not exist"
+        case EACCES, EPERM: "cannot be read by uid \(geteuid()) (permission denied; check the file's owner and mode)"
+        case EISDIR: "is a directory, not a file"
+        default: String(cString: strerror(code)).lowercased()
+        }
+    }
 }
 
 /// The few POSIX calls the spool and the mailboxes need, each turning a failure into a `FileSystemError`.

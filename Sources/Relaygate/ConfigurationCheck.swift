@@ -13,7 +13,7 @@ public enum ConfigurationCheck {
             do {
                 _ = try TLSIdentity.load(certificate: certificate, key: key).makeServerContext()
             } catch {
-                problems.append("TLS: \(error) (the certificate and key must match)")
+                problems.append("TLS: \(error)")
             }
         }
         do {
@@ -28,13 +28,11 @@ public enum ConfigurationCheck {
         } catch {
             problems.append("rules: \(error)")
         }
-        for (name, upstream) in configuration.upstreams.sorted(by: { $0.key < $1.key }) {
-            if let file = upstream.passwordFile, !FileManager.default.isReadableFile(atPath: file) {
-                problems.append("upstreams.\(name).password_file \(file) cannot be read by this user")
-            }
-            if let variable = upstream.passwordEnvironment, ProcessInfo.processInfo.environment[variable] == nil {
-                problems.append("upstreams.\(name).password_env: the environment variable \(variable) is not set")
-            }
+        // The very code `serve` runs, so the two can never disagree about a password file or variable.
+        do {
+            _ = try DeliverySetup.upstreams(configuration)
+        } catch {
+            problems.append("\(error)")
         }
         if let secrets = configuration.routing.srsSecretFile {
             do {

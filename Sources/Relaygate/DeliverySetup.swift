@@ -1,4 +1,5 @@
 import Delivery
+import FileSupport
 import Foundation
 import Logging
 import MailModel
@@ -44,10 +45,16 @@ enum DeliverySetup {
                 password = value
             }
             if let file = settings.passwordFile {
-                guard let data = FileManager.default.contents(atPath: file) else {
-                    throw StartupError("upstreams.\(name).password_file: cannot read \(file)")
+                let bytes: [UInt8]
+                do throws(FileSystemError) {
+                    bytes = try FileSystem.readFile(file, limit: 64 * 1024)
+                } catch {
+                    throw StartupError("upstreams.\(name).password_file: \(file) \(error.reason)")
                 }
-                password = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .newlines)
+                password = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .newlines)
+                guard password?.isEmpty == false else {
+                    throw StartupError("upstreams.\(name).password_file: \(file) is empty; put the password on its first line")
+                }
             }
             let hosts = settings.hosts.map { text -> (host: String, port: Int) in
                 let colon = text.lastIndex(of: ":")!

@@ -61,6 +61,9 @@ public enum Gateway {
             throw StartupError("rules: \(error)")
         }
         let router = RecipientRouter(RoutingSetup.router(settings, rules: rules, secrets: secrets))
+        if let warning = RoutingSetup.noDomainsWarning(rules, directory: settings.rulesDirectory) {
+            logger.warning("\(warning)")
+        }
         logger.info(
             "rules loaded",
             metadata: [

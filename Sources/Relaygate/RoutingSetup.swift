@@ -24,8 +24,27 @@ enum RoutingSetup {
             day: { Int(Date().timeIntervalSince1970 / 86400) })
     }
 
+    /// The rules in force. A rules directory named with `--rules` must exist: a typo there would otherwise
+    /// run a server that refuses all mail for your domains. The default `rules/` may be missing (no rules).
     static func loadRules(_ settings: Settings) throws -> RuleSet {
-        try RulesLoader.load(
+        if settings.rulesDirectoryGiven {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: settings.rulesDirectory, isDirectory: &isDirectory),
+                isDirectory.boolValue
+            else {
+                throw RulesLoadError(
+                    "the rules directory \(settings.rulesDirectory) (--rules) does not exist; check the path, or create "
+                        + "it with your *.rules files")
+            }
+        }
+        return try RulesLoader.load(
             directory: settings.rulesDirectory, upstreams: Set(settings.configuration.upstreams.keys))
+    }
+
+    /// The warning for a rule set without a domain of ours, nil when it has some.
+    static func noDomainsWarning(_ rules: RuleSet, directory: String) -> String? {
+        guard rules.ourDomains.isEmpty else { return nil }
+        return "the rules in \(directory) name no domain of ours: mail to any address is refused, except from "
+            + "relay_networks and logged-in clients (who may relay); add rules such as `info@example.org you@gmail.com`"
     }
 }

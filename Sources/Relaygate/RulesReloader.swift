@@ -46,6 +46,9 @@ struct RulesReloader: Service {
         do {
             let rules = try RoutingSetup.loadRules(settings)
             router.replace(with: RoutingSetup.router(settings, rules: rules, secrets: secrets))
+            if let warning = RoutingSetup.noDomainsWarning(rules, directory: settings.rulesDirectory) {
+                logger.warning("\(warning)")
+            }
             logger.notice(
                 "rules reloaded",
                 metadata: ["reason": "\(reason)", "rules": "\(rules.ruleCount)", "domains": "\(rules.ourDomains.count)"])

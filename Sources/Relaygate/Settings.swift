@@ -35,6 +35,8 @@ public struct Settings: Sendable {
     public var usersFile: String
     /// Added to every listener's port (`--port-offset`); 0 normally.
     public var portOffset = 0
+    /// The rules directory was named on the command line (`--rules`): then it must exist.
+    public var rulesDirectoryGiven = false
 
     public static func resolve(_ overrides: CommandLineOverrides) throws -> Settings {
         let rules = overrides.rulesDirectory ?? "rules"
@@ -73,6 +75,7 @@ public struct Settings: Sendable {
             configFileExists: FileManager.default.fileExists(atPath: configFile),
             rulesDirectory: rules,
             usersFile: configuration.usersFile ?? rules + "/users")
+        settings.rulesDirectoryGiven = overrides.rulesDirectory != nil
         if let offset = overrides.portOffset {
             settings.portOffset = offset
             let listen = configuration.listen

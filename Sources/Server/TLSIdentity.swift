@@ -1,4 +1,5 @@
 import Crypto
+import FileSupport
 import Foundation
 import NIOSSL
 import SwiftASN1
@@ -19,23 +20,54 @@ public struct TLSIdentity: Sendable {
     public let privateKey: NIOSSLPrivateKey
     public let source: Source
 
-    /// Loads a PEM chain (leaf first) and its PEM key.
+    /// Loads a PEM chain (leaf first) and its PEM key. Each failure names its cause: a file missing or
+    /// unreadable, not PEM, not parseable, or a key that does not belong to the certificate.
     public static func load(certificate: String, key: String) throws -> TLSIdentity {
+        let chainPEM = try readPEM(certificate, what: "certificate")
         let chain: [NIOSSLCertificate]
         do {
-            chain = try NIOSSLCertificate.fromPEMFile(certificate)
+            chain = try NIOSSLCertificate.fromPEMBytes(Array(chainPEM.utf8))
         } catch {
-            throw TLSSetupError("cannot read the TLS certificate \(certificate) (\(error)); it must be a PEM chain")
+            throw TLSSetupError("the TLS certificate \(certificate) does not parse (\(error)); it must be a PEM chain, leaf first")
         }
-        guard !chain.isEmpty else { throw TLSSetupError("no certificate in \(certificate)") }
+        guard !chain.isEmpty else { throw TLSSetupError("the TLS certificate \(certificate) holds no certificate") }
+        let keyPEM = try readPEM(key, what: "key")
         let privateKey: NIOSSLPrivateKey
         do {
-            privateKey = try NIOSSLPrivateKey(file: key, format: .pem)
+            privateKey = try NIOSSLPrivateKey(bytes: Array(keyPEM.utf8), format: .pem)
         } catch {
-            throw TLSSetupError("cannot read the TLS key \(key) (\(error)); it must be an unencrypted PEM key")
+            throw TLSSetupError("the TLS key \(key) does not parse (\(error)); it must be an unencrypted PEM private key")
+        }
+        // BoringSSL would refuse a mismatched pair later, in words no operator can act on; say it here.
+        if let leaf = try? Certificate(derEncoded: chain[0].toDERBytes()),
+            let parsedKey = try? Certificate.PrivateKey(pemEncoded: keyPEM), parsedKey.publicKey != leaf.publicKey
+        {
+            throw TLSSetupError(
+                "the TLS key \(key) does not belong to the certificate \(certificate) (their public keys differ); "
+                    + "use the key made with that certificate (Let's Encrypt: privkey.pem beside fullchain.pem)")
         }
         return TLSIdentity(
             certificateChain: chain, privateKey: privateKey, source: .configured(certificate: certificate, key: key))
+    }
+
+    /// A file's text, if it is there, readable and PEM.
+    private static func readPEM(_ path: String, what: String) throws -> String {
+        let bytes: [UInt8]
+        do throws(FileSystemError) {
+            bytes = try FileSystem.readFile(path, limit: 1 << 20)
+        } catch {
+            throw TLSSetupError("the TLS \(what) \(path) \(error.reason)")
+        }
+        let text = String(decoding: bytes, as: UTF8.self)
+        guard text.contains("-----BEGIN ") else {
+            let convert =
+                what == "key"
+                ? "openssl pkey -inform der -in \(path) -out \(path).pem"
+                : "openssl x509 -inform der -in \(path) -out \(path).pem"
+            throw TLSSetupError(
+                "the TLS \(what) \(path) is not PEM (no -----BEGIN line); if it is DER, convert it: \(convert)")
+        }
+        return text
     }
 
     /// Reuses the generated certificate in `directory`, or makes one for `hostname`.

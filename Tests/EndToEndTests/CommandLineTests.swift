@@ -48,7 +48,46 @@ import Testing
             ],
             directory: directory)
         #expect(tls.status != 0)
-        #expect(tls.output.contains("cannot read the TLS certificate /nonexistent/cert.pem"), "\(tls.output)")
+        #expect(tls.output.contains("the TLS certificate /nonexistent/cert.pem does not exist"), "\(tls.output)")
+    }
+
+    /// A --rules directory that is not there is a typo to fix, not an empty rule set.
+    @Test func aMissingRulesDirectoryIsAnError() async throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        for arguments in [["check"], ["serve", "--smtp", "127.0.0.1:0"]] {
+            let result = try await ServerProcess.run(arguments + ["--rules", "/nonexistent/rules"], directory: directory)
+            #expect(result.status == 1, "\(arguments): \(result.output)")
+            #expect(
+                result.output.contains("the rules directory /nonexistent/rules (--rules) does not exist"),
+                "\(arguments): \(result.output)")
+        }
+    }
+
+    @Test func aRuleSetWithoutDomainsIsWarnedAbout() async throws {
+        try await withServer { server in
+            #expect(server.logText.contains("name no domain of ours: mail to any address is refused"), "\(server.logText)")
+        }
+    }
+
+    @Test func anUpstreamPasswordFileThatIsMissingOrEmptyIsNamed() async throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let empty = directory.appendingPathComponent("empty.password")
+        try "\n".write(to: empty, atomically: true, encoding: .utf8)
+        for (file, problem) in [("/nonexistent/provider.password", "does not exist"), (empty.path, "is empty")] {
+            try """
+            upstreams:
+              provider:
+                hosts: ["127.0.0.1:2525"]
+                username: me
+                password_file: \(file)
+
+            """.write(to: directory.appendingPathComponent("rules/relaygate.yaml"), atomically: true, encoding: .utf8)
+            let check = try await ServerProcess.run(["check"], directory: directory)
+            #expect(check.status == 1)
+            #expect(check.output.contains("upstreams.provider.password_file: \(file) \(problem)"), "\(check.output)")
+        }
     }
 
     @Test func serveExplainsAPortItCannotBind() async throws {
