@@ -162,7 +162,11 @@ public actor DeliveryAgent {
                             ])
                         claimed = nil
                     } catch {
-                        logger.error("cannot claim a message; it stays queued", metadata: ["queue_id": "\(id)", "error": "\(error)"])
+                        // Its envelope may be left in active/ (a quarantine that failed half way): the next
+                        // start puts it back in incoming/.
+                        logger.error(
+                            "cannot claim a message; it is tried again after the next start",
+                            metadata: ["queue_id": "\(id)", "error": "\(error)"])
                         claimed = nil
                     }
                     guard let envelope = claimed else {

@@ -38,34 +38,37 @@ public struct EmailAddress: Sendable, Hashable, Codable, CustomStringConvertible
     public var unquotedLocalPart: String { Self.unquoted(localPart) }
 
     /// `text` unquoted, if it is a quoted string; as it is otherwise.
+    /// Works on scalars: as Characters, a combining mark after a quote would join it and hide it.
     public static func unquoted(_ text: String) -> String {
-        guard text.count >= 2, text.hasPrefix("\""), text.hasSuffix("\"") else { return text }
-        var result = ""
+        let scalars = text.unicodeScalars
+        guard scalars.count >= 2, scalars.first == "\"", scalars.last == "\"" else { return text }
+        var result = String.UnicodeScalarView()
         var escaped = false
-        for character in text.dropFirst().dropLast() {
-            if !escaped && character == "\\" {
+        for scalar in scalars.dropFirst().dropLast() {
+            if !escaped && scalar == "\\" {
                 escaped = true
                 continue
             }
             escaped = false
-            result.append(character)
+            result.append(scalar)
         }
-        return result
+        return String(result)
     }
 
     /// A local part for `content`: as it is when it is a valid dot-string, else a quoted string with `"` and
     /// `\` escaped, so that any content makes an address the SMTP grammar accepts.
     public static func localPart(quotingIfNeeded content: String) -> String {
         var cursor = AddressCursor(Array((content + "@x").utf8), limits: .unlimited)
-        if !content.isEmpty, !content.hasPrefix("\""), (try? cursor.parseMailbox()) != nil, cursor.isAtEnd {
+        if !content.isEmpty, content.unicodeScalars.first != "\"", (try? cursor.parseMailbox()) != nil, cursor.isAtEnd {
             return content
         }
-        var quoted = "\""
-        for character in content {
-            if character == "\"" || character == "\\" { quoted.append("\\") }
-            quoted.append(character)
+        var quoted = String.UnicodeScalarView(["\""])
+        for scalar in content.unicodeScalars {
+            if scalar == "\"" || scalar == "\\" { quoted.append("\\") }
+            quoted.append(scalar)
         }
-        return quoted + "\""
+        quoted.append("\"")
+        return String(quoted)
     }
 
     public var description: String { "\(localPart)@\(domain.name)" }
@@ -152,6 +155,16 @@ public struct AddressLimits: Sendable, Equatable {
         let (sum, overflow) = maxLocalPart.addingReportingOverflow(1 + AddressCursor.maxDomain + 2 + 256)
         return overflow ? .max : sum
     }
+
+    /// What RCPT takes: room beyond MAIL's limit for the SRS address we make of a sender MAIL took (SRS0
+    /// adds up to 269 octets with the sender's domain, SRS1 up to 262 with a forwarder's), so that a
+    /// bounce to it, which arrives as a RCPT, is never refused by our own limit.
+    public var forRecipients: AddressLimits {
+        let (sum, overflow) = maxLocalPart.addingReportingOverflow(Self.srsRoom)
+        return AddressLimits(maxLocalPart: overflow ? .max : sum)
+    }
+
+    static let srsRoom = 300
 
     /// RFC 5321's minimum, for tests and for peers that want no more.
     public static let rfc5321 = AddressLimits(maxLocalPart: 64)

@@ -128,6 +128,12 @@ public struct UsersFile: Sendable, Equatable {
         guard let index = entries.firstIndex(where: { $0.name == name }) else {
             throw ParseError(path: path, line: lines.count, message: "no user \(name)")
         }
+        // `:` separates the fields of a line: a value holding one would not read back.
+        if let value, value.contains(":") || value.contains(where: \.isNewline) {
+            throw ParseError(
+                path: path, line: entries[index].line,
+                message: "user \(name): \(key)=\(value): a colon or line break cannot be stored in the users file")
+        }
         var entry = entries[index]
         let kept = entry.settings.filter { !$0.hasPrefix(key + "=") }
         entry.settings = []

@@ -166,12 +166,15 @@ public enum Gateway {
             loadedFingerprint: rulesFingerprint, hangups: hangups)
         let operatorLog = OperatorActionLog(spool: spool, interval: .seconds(1), logger: Logger(label: "operator"))
         let usersWatcher = UsersFileWatcher(verifier: verifier, interval: .seconds(2), logger: Logger(label: "users"))
-        var running: [any Service] = [listeners, reloader, operatorLog, usersWatcher]
+        // A stop winds services down one by one, last first: the listeners (no new mail, sessions finish),
+        // then delivery (its grace), then the watchers.
+        var running: [any Service] = [reloader, operatorLog, usersWatcher]
         if configuration.delivery.enabled {
             running.append(DeliveryService(agent: agent, grace: configuration.shutdownGrace.duration))
         } else {
             logger.notice("delivery is off (delivery.enabled: false): messages are accepted and stay queued")
         }
+        running.append(listeners)
         let services = ServiceGroup(
             services: running, gracefulShutdownSignals: [], cancellationSignals: [], logger: Logger(label: "lifecycle"))
         var failure: (any Error)?

@@ -12,9 +12,12 @@ struct OperatorActionLog: Service {
     let logger: Logger
 
     func run() async throws {
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            logPending()
-            try? await Task.sleep(for: interval)
+        // A stop ends the wait at once (the sleep is cancelled), and what is left is logged.
+        try? await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                logPending()
+                try await Task.sleep(for: interval)
+            }
         }
         logPending()
     }

@@ -9,15 +9,16 @@ import Spool
 /// running server's spool by renames (see `Spool+Operator`), so the scheduler sees the change at its next
 /// scan (within a second) and nothing is ever half-written.
 public enum QueueOperations {
-    /// Deferred messages back to incoming/: tried at once. A held one is not (`release` is for that).
-    /// Returns the messages that will be tried.
-    public static func retry(_ spool: Spool, ids: [QueueID]) throws -> [QueueID] {
-        for id in ids { try spool.move(id, from: [.deferred, .incoming], to: .incoming) }
-        return ids
-    }
-
-    public static func retryAll(_ spool: Spool) -> [QueueID] {
-        spool.ids(in: .deferred).filter { id in (try? spool.move(id, from: [.deferred], to: .incoming)) != nil }
+    /// A deferred message back to incoming/: tried at once. A held one is not (`release` is for that).
+    /// `strict`: a message that is not there is an error; otherwise (`--all`, racing the scheduler) it is
+    /// skipped and false returned.
+    public static func retry(_ spool: Spool, _ id: QueueID, strict: Bool) throws -> Bool {
+        do {
+            try spool.move(id, from: [.deferred, .incoming], to: .incoming)
+            return true
+        } catch where !strict {
+            return false
+        }
     }
 
     public static func hold(_ spool: Spool, _ id: QueueID) throws {

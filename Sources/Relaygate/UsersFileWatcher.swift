@@ -13,9 +13,14 @@ struct UsersFileWatcher: Service, CustomStringConvertible {
     var description: String { "UsersFileWatcher(\(verifier.path))" }
 
     func run() async throws {
+        // A stop ends the wait at once: the sleep is cancelled.
+        try? await cancelWhenGracefulShutdown { try await watch() }
+    }
+
+    private func watch() async throws {
         var lastProblem: String?
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            try? await Task.sleep(for: interval)
+        while !Task.isCancelled {
+            try await Task.sleep(for: interval)
             do {
                 try verifier.refresh()
                 if lastProblem != nil { logger.notice("users file readable again", metadata: ["file": "\(verifier.path)"]) }

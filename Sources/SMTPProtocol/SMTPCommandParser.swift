@@ -6,7 +6,8 @@ import MailModel
 /// tolerated because common clients send it. Whether an ESMTP parameter is allowed in this session (EHLO
 /// versus HELO) and valid is the session's business, not the grammar's.
 public enum SMTPCommandParser {
-    /// `addressLimits` bound the paths of MAIL and RCPT; the default is what intake takes by default.
+    /// `addressLimits` bound MAIL's path, and with room for SRS (`forRecipients`) RCPT's; the default is
+    /// what intake takes by default.
     public static func parse(_ line: [UInt8], addressLimits: AddressLimits = .intake) throws(SMTPCommandError)
         -> SMTPCommand
     {
@@ -22,7 +23,7 @@ public enum SMTPCommandParser {
         case "EHLO": return .ehlo(try hostname(argument, verb: verb))
         case "HELO": return .helo(try hostname(argument, verb: verb))
         case "MAIL": return try mail(argument, limits: addressLimits)
-        case "RCPT": return try rcpt(argument, limits: addressLimits)
+        case "RCPT": return try rcpt(argument, limits: addressLimits.forRecipients)
         case "DATA": return try noArgument(.data, argument, verb: verb)
         case "RSET": return try noArgument(.rset, argument, verb: verb)
         case "QUIT": return try noArgument(.quit, argument, verb: verb)

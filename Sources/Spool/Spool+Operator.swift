@@ -32,9 +32,9 @@ extension Spool {
         }
     }
 
-    /// Moves a message from the first of `sources` that holds it to `target`; returns where it was.
+    /// Moves a message from the first of `sources` that holds it to `target`; returns where it was. A
+    /// message already in `target`, when `target` is one of `sources`, stays where it is.
     @discardableResult
-    /// A message already in `target`, when `target` is one of `sources`, stays where it is.
     public func move(_ id: QueueID, from sources: [Queue], to target: Queue) throws -> Queue {
         do {
             return try move(id, from: sources.filter { $0 != target }, toPath: envelopePath(id, in: target))

@@ -84,12 +84,18 @@ public final class SpoolLock: Sendable {
     private static func openLockFile(_ kind: Kind, spool directory: String) throws(FileSystemError) -> (String, Int32) {
         try FileSystem.makeDirectory(directory)
         let path = directory + "/" + kind.rawValue
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        // Never through a symlink, and only a plain file: the spool's owner must not be able to make root
+        // truncate or hand over another file by putting a link where the lock goes.
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
         try FileSystem.check(fd, "open", path)
+        var file = stat()
+        guard fstat(fd, &file) == 0, (file.st_mode & S_IFMT) == S_IFREG, file.st_nlink == 1 else {
+            close(fd)
+            throw FileSystemError(operation: "lock (not a plain file)", path: path, code: EINVAL)
+        }
         // Root (a queue command run with sudo) must not leave a lock file the server's own user cannot open.
         var spool = stat()
-        var file = stat()
-        if geteuid() == 0, stat(directory, &spool) == 0, fstat(fd, &file) == 0, file.st_uid != spool.st_uid {
+        if geteuid() == 0, stat(directory, &spool) == 0, file.st_uid != spool.st_uid {
             _ = fchown(fd, spool.st_uid, spool.st_gid)
         }
         return (path, fd)

@@ -54,9 +54,15 @@ struct Retry: ParsableCommand {
         let queueIDs = try ids.map(parseQueueID)
         let (spool, user) = try openSpoolForChange(common)
         let moved = try changingQueue(spool) {
-            let moved = all ? QueueOperations.retryAll(spool) : try QueueOperations.retry(spool, ids: queueIDs)
-            for id in moved { try? spool.record(.now("retry", id, by: user)) }
-            return moved.count
+            // Each move is recorded as it happens, so one bad ID later in the list loses no earlier record.
+            let ids = all ? spool.ids(in: .deferred) : queueIDs
+            var moved = 0
+            for id in ids {
+                guard try QueueOperations.retry(spool, id, strict: !all) else { continue }
+                try? spool.record(.now("retry", id, by: user))
+                moved += 1
+            }
+            return moved
         }
         print("\(moved) message\(moved == 1 ? "" : "s") will be tried now")
     }
@@ -172,6 +178,7 @@ private func openSpool(_ common: CommonOptions) throws -> Spool {
 /// must stay readable by a server that runs as that user.
 private func openSpoolForChange(_ common: CommonOptions) throws -> (Spool, user: String) {
     let user = invokingUser()
+    // Read while still root: relaygate.yaml may be readable by root alone (it can hold passwords).
     let directory = try common.settings().configuration.spool
     var info = stat()
     guard stat(directory, &info) == 0 else {
@@ -182,7 +189,11 @@ private func openSpoolForChange(_ common: CommonOptions) throws -> (Spool, user:
             throw RuntimeError("cannot act as the spool's owner (uid \(info.st_uid)): \(String(cString: strerror(errno)))")
         }
     }
-    return (try openSpool(common), user)
+    do {
+        return (try Spool(directory: directory, create: false), user)
+    } catch {
+        throw RuntimeError("cannot open the spool: \(error)")
+    }
 }
 
 /// The login name of the real user, with the sudo user behind it when there is one: `root (sudo: alice)`.

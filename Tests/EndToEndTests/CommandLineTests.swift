@@ -143,6 +143,10 @@ import Testing
             ["users", "add", "app2", "--send-as", "not an address"], input: "pw\n", directory: directory)
         #expect(bad.status == 64 && bad.output.contains("send_as: not an address is not an address"), "\(bad.output)")
         #expect(!(try String(contentsOf: users, encoding: .utf8)).contains("app2"))
+        // A colon separates the file's fields: an address holding one cannot be stored.
+        let colon = try await ServerProcess.run(
+            ["users", "add", "app3", "--send-as", "a@[IPv6:2001:db8::1]"], input: "pw\n", directory: directory)
+        #expect(colon.status == 64 && colon.output.contains("a colon or line break cannot be stored"), "\(colon.output)")
         let help = try await ServerProcess.run(["users", "add", "--help"], directory: directory)
         let words = help.output.split(whereSeparator: \.isWhitespace).joined(separator: " ")
         #expect(words.contains("may use any envelope sender"), "\(help.output)")

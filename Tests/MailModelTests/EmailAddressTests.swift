@@ -80,6 +80,15 @@ import Testing
         }
     }
 
+    /// Quoting works on scalars: a combining mark right after a quote must not hide the quote.
+    @Test func quotingAndUnquotingSeeEveryQuote() {
+        #expect(EmailAddress.unquoted("\"\u{301}x\"") == "\u{301}x")
+        #expect(EmailAddress.unquoted("\"a\\\"b\"") == "a\"b")
+        #expect(EmailAddress.localPart(quotingIfNeeded: "a\"\u{301}b") == "\"a\\\"\u{301}b\"")
+        #expect(EmailAddress.localPart(quotingIfNeeded: "SRS0=ab=cd=example.org=alice") == "SRS0=ab=cd=example.org=alice")
+        #expect(EmailAddress.localPart(quotingIfNeeded: "alice smith") == "\"alice smith\"")
+    }
+
     @Test func comparesDomainsCaseInsensitivelyAndLocalPartsExactly() throws {
         let lower = try EmailAddress(parsing: "bob@example.net")
         #expect(lower == (try EmailAddress(parsing: "bob@EXAMPLE.net")))

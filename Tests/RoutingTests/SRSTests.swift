@@ -70,16 +70,19 @@ import Testing
         "\"alice smith\"@example.org", "\"a\\\"b\"@example.org",
         "010001890abcdef0-12345678-9abc-def0-1234-56789abcdef0-000000@amazonses.com",
         String(repeating: "a", count: 64) + "@" + String(repeating: "d", count: 60) + ".example.org",
+        // The longest sender MAIL takes, at the longest domain.
+        String(repeating: "m", count: 512) + "@" + Array(repeating: String(repeating: "d", count: 63), count: 4)
+            .joined(separator: "."),
     ])
     func whatSRSWritesParsesAndReturns(_ text: String) throws {
-        let sender = try EmailAddress(parsing: text)
+        let sender = try EmailAddress(parsingPath: "<\(text)>", limits: .intake)
         let rewritten = srs.forward(sender, through: "shop.example", day: day)
-        let parsed = try EmailAddress(parsingPath: "<\(rewritten)>", limits: .intake)
+        let parsed = try EmailAddress(parsingPath: "<\(rewritten)>", limits: AddressLimits.intake.forRecipients)
         #expect(parsed == rewritten)
         #expect(try srs.reverse(parsed.localPart, day: day) == sender)
         // Forwarded once more (SRS1), it still parses and still leads back.
         let again = srs.forward(rewritten, through: "two.example", day: day)
-        #expect(try EmailAddress(parsingPath: "<\(again)>", limits: .intake) == again)
+        #expect(try EmailAddress(parsingPath: "<\(again)>", limits: AddressLimits.intake.forRecipients) == again)
         #expect(try srs.reverse(again.localPart, day: day) == rewritten)
     }
 

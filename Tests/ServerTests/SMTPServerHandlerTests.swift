@@ -127,12 +127,15 @@ import Testing
         connection.channel.isWritable = true
         connection.channel.pipeline.fireChannelWritabilityChanged()
         // TLS is in front now. Take it out again and say the handshake is done, so that whatever the session
-        // answers next reaches us as plain text: it must be nothing.
+        // answers next reaches us as plain text: it must be nothing. (The recorder sits behind TLS and sees
+        // every reply before it would be encrypted, too.)
+        let recorder = try connection.channel.pipeline.syncOperations.handler(type: WriteFillsTheBuffer.self)
         let sslHandler = try connection.channel.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self)
         try connection.channel.pipeline.syncOperations.removeHandler(sslHandler).wait()
         _ = try connection.written()
         connection.channel.pipeline.fireUserInboundEventTriggered(TLSUserEvent.handshakeCompleted(negotiatedProtocol: nil))
         #expect(try connection.written() == "", "the MAIL sent in plaintext was not answered")
+        #expect(recorder.writes == ["220 2.0.0 Ready to start TLS\r\n"], "no reply but the 220: \(recorder.writes)")
         try connection.send("EHLO c\r\n")
         #expect(try connection.written().hasPrefix("250-mx.test"))
         _ = try? connection.channel.finish(acceptAlreadyClosed: true)
@@ -228,13 +231,16 @@ final class ControlledStore: MessageStore, @unchecked Sendable {
 }
 
 /// Marks the channel unwritable once a write starting with `prefix` passes, as a full send buffer would.
+/// Also records every write it passes.
 final class WriteFillsTheBuffer: ChannelOutboundHandler, RemovableChannelHandler {
     typealias OutboundIn = ByteBuffer
     let prefix: String
+    private(set) var writes: [String] = []
     init(after prefix: String) { self.prefix = prefix }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let text = String(buffer: unwrapOutboundIn(data))
+        writes.append(text)
         context.write(data, promise: promise)
         guard text.hasPrefix(prefix), let channel = context.channel as? EmbeddedChannel else { return }
         channel.isWritable = false

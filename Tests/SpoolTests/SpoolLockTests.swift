@@ -37,15 +37,33 @@ import Testing
         let directory = spool.directory
         let held = Mutex<SpoolLock?>(try SpoolLock.acquire(.queue, spool: directory))
         let waitedFor = Mutex<Int32?>(nil)
-        let waiter = Task.detached {
-            _ = try SpoolLock.acquireWaiting(.queue, spool: directory) { holder in
+        let acquired = Mutex(false)
+        // A thread of its own: the waiter blocks in flock(2), which must not tie up the cooperative pool.
+        let waiter = Thread {
+            let lock = try? SpoolLock.acquireWaiting(.queue, spool: directory) { holder in
                 waitedFor.withLock { $0 = holder }
             }
+            acquired.withLock { $0 = lock != nil }
         }
+        waiter.start()
         try await waitUntilTrue { waitedFor.withLock { $0 } != nil }
         #expect(waitedFor.withLock { $0 } == getpid())
+        #expect(!acquired.withLock { $0 })
         held.withLock { $0 = nil }
-        try await waiter.value
+        try await waitUntilTrue { acquired.withLock { $0 } }
+    }
+
+    /// The spool's owner must not make root truncate or hand over another file: a lock that is a symlink
+    /// (or has other names) is refused, and its target left as it was.
+    @Test func aLockThatIsASymlinkIsRefused() throws {
+        let spool = try TemporarySpool()
+        let target = spool.directory + "/precious"
+        try "keep me\n".write(toFile: target, atomically: true, encoding: .utf8)
+        try FileManager.default.createSymbolicLink(atPath: spool.directory + "/lock", withDestinationPath: target)
+        #expect(throws: (any Error).self) { _ = try SpoolLock.acquire(.owner, spool: spool.directory) }
+        try FileManager.default.linkItem(atPath: target, toPath: spool.directory + "/lock.queue")
+        #expect(throws: (any Error).self) { _ = try SpoolLock.acquire(.queue, spool: spool.directory) }
+        #expect(try String(contentsOfFile: target, encoding: .utf8) == "keep me\n")
     }
 
     /// Polls without a fixed sleep; fails after 5 s.
