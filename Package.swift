@@ -149,6 +149,8 @@ let package = Package(
 
         // Dialog fixtures shared by the pure session tests and the end-to-end tests.
         .target(name: "TranscriptSupport", path: "Tests/TranscriptSupport", swiftSettings: strict),
+        // What several test targets share that is not a dialog: a seeded random generator.
+        .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(name: "MailModelTests", dependencies: ["MailModel"], swiftSettings: strict),
         .testTarget(
             name: "ProtocolSupportTests",
@@ -165,7 +167,7 @@ let package = Package(
         .testTarget(
             name: "SMTPProtocolTests",
             dependencies: [
-                "SMTPProtocol", "ProtocolSupport", "MailModel", "Routing", "TranscriptSupport",
+                "SMTPProtocol", "ProtocolSupport", "MailModel", "Routing", "TranscriptSupport", "TestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             exclude: ["Fixtures"],
@@ -182,7 +184,9 @@ let package = Package(
         .testTarget(name: "RoutingTests", dependencies: ["Routing", "MailModel"], exclude: ["Fixtures"], swiftSettings: strict),
         .testTarget(
             name: "SpoolTests",
-            dependencies: ["Spool", "FileSupport", "MailModel", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: [
+                "Spool", "FileSupport", "MailModel", "TestSupport", .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: strict),
         .testTarget(name: "FileSupportTests", dependencies: ["FileSupport"], swiftSettings: strict),
         .testTarget(name: "MailboxTests", dependencies: ["Mailbox", "FileSupport", "MailModel"], swiftSettings: strict),

@@ -78,6 +78,12 @@ public struct IPNetwork: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// The network of `prefixLength` bits that holds `address` (host bits cleared).
+    /// The block one client is counted as, for limits: an IPv4 address itself, or the IPv6 /64 around it
+    /// (one subscriber usually holds a whole /64, so stepping through its addresses must not reset a count).
+    public init(clientOf address: IPAddress) {
+        self.init(containing: address, prefixLength: address.isIPv4 ? 32 : 64)
+    }
+
     public init(containing address: IPAddress, prefixLength: Int) {
         let length = min(max(prefixLength, 0), address.bytes.count * 8)
         self.address = IPAddress(bytes: Self.masked(address.bytes, length)) ?? address

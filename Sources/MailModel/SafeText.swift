@@ -18,7 +18,8 @@ public enum SafeText {
         if !isSafe(text) {
             result = String(String.UnicodeScalarView(text.unicodeScalars.map { isUnsafe($0) ? "?" : $0 }))
         }
-        guard result.count > limit else { return result }
+        // Every reply we send passes here: octets are counted in O(1), characters only when it could matter.
+        guard result.utf8.count > limit, result.count > limit else { return result }
         return String(result.prefix(max(0, limit - 3))) + "..."
     }
 

@@ -54,7 +54,7 @@ public struct AuthFailureLimiter: Sendable {
     /// Starts an attempt from `address` (nil when unknown) at `account`. `now` is any monotonic time, as a
     /// duration since an origin.
     public mutating func begin(_ address: IPAddress?, account: String, now: Duration) -> Attempt {
-        let client = address.map(Self.client)
+        let client = address.map(IPNetwork.init(clientOf:))
         let name = account.lowercased()
         let clientFailures = client.map { Self.record(now, in: &clients, key: $0, window: window) } ?? 0
         let accountFailures = Self.record(now, in: &accounts, key: name, window: window)
@@ -76,11 +76,6 @@ public struct AuthFailureLimiter: Sendable {
         guard failures > 0 else { return .zero }
         guard failures < maxFailures else { return maximumDelay }
         return min(delayPerFailure * (1 << min(failures - 1, 20)), maximumDelay)
-    }
-
-    /// The unit counted: an IPv4 address, or an IPv6 /64.
-    static func client(_ address: IPAddress) -> IPNetwork {
-        IPNetwork(containing: address, prefixLength: address.isIPv4 ? 32 : 64)
     }
 
     /// Drops times older than the window, adds `now`; returns how many there were before it.

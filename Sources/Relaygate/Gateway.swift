@@ -77,6 +77,11 @@ public enum Gateway {
         // Password hashing is slow on purpose; on its own threads it can never hold up a spool commit.
         let authThreadPool = NIOThreadPool(numberOfThreads: 2)
         authThreadPool.start()
+        func tearDown() async {
+            try? await authThreadPool.shutdownGracefully()
+            try? await threadPool.shutdownGracefully()
+            try? await group.shutdownGracefully()
+        }
 
         let upstreams = try DeliverySetup.upstreams(configuration)
         let agent = DeliveryAgent(
@@ -156,9 +161,7 @@ public enum Gateway {
             listeners = try await ListenerService.bind(
                 server: server, pop3: pop3, imap: imap, listeners: settings.listeners, logger: logger)
         } catch {
-            try? await authThreadPool.shutdownGracefully()
-            try? await threadPool.shutdownGracefully()
-            try? await group.shutdownGracefully()
+            await tearDown()
             throw error
         }
         let reloader = RulesReloader(
@@ -179,9 +182,7 @@ public enum Gateway {
             services: running, gracefulShutdownSignals: [], cancellationSignals: [], logger: Logger(label: "lifecycle"))
         var failure: (any Error)?
         do { try await run(services, stoppingOn: stopSignals, logger: logger) } catch { failure = error }
-        try? await authThreadPool.shutdownGracefully()
-        try? await threadPool.shutdownGracefully()
-        try? await group.shutdownGracefully()
+        await tearDown()
         if let failure { throw failure }
         let statistics = spool.statistics
         logger.info(

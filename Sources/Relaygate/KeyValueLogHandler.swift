@@ -49,6 +49,8 @@ public struct KeyValueLogHandler: LogHandler {
         return needsQuotes ? "\"" + escapeControls(value, quotes: true) + "\"" : value
     }
 
+    private static let hexDigits = Array("0123456789abcdef".unicodeScalars)
+
     static func escapeControls(_ value: String, quotes: Bool = false) -> String {
         guard
             value.unicodeScalars.contains(where: {
@@ -66,10 +68,9 @@ public struct KeyValueLogHandler: LogHandler {
             default:
                 if scalar.value < 32 || scalar.value == 127 {
                     // Always two digits: NUL is \x00, never the ambiguous \x0.
-                    let hex = Array("0123456789abcdef".unicodeScalars)
                     escaped += "\\x"
-                    escaped.unicodeScalars.append(hex[Int(scalar.value >> 4)])
-                    escaped.unicodeScalars.append(hex[Int(scalar.value & 0xF)])
+                    escaped.unicodeScalars.append(hexDigits[Int(scalar.value >> 4)])
+                    escaped.unicodeScalars.append(hexDigits[Int(scalar.value & 0xF)])
                 } else {
                     escaped.unicodeScalars.append(scalar)
                 }

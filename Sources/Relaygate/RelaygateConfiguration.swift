@@ -124,8 +124,9 @@ public struct RelaygateConfiguration: Sendable, Equatable {
         public var maxMessageSize = ByteSize(octets: 50 << 20)
         public var maxRecipients = 1000
         public var maxLineLength = 2048
-        /// Longest local part taken on MAIL and RCPT, in octets. Above RFC 5321's 64 on purpose: SRS
-        /// addresses of long senders pass it. Lowering it never affects mail already queued.
+        /// Longest local part taken on MAIL, in octets (RCPT more: `AddressLimits.forRecipients`). Above RFC
+        /// 5321's 64 on purpose: SRS addresses of long senders pass it. Lowering it never affects mail
+        /// already queued.
         public var maxLocalPart = AddressLimits.intake.maxLocalPart
         public var maxErrors = 10
         public var maxReceivedHeaders = 50

@@ -24,21 +24,12 @@ enum RoutingSetup {
             day: { Int(Date().timeIntervalSince1970 / 86400) })
     }
 
-    /// The rules in force. A rules directory named with `--rules` must exist: a typo there would otherwise
-    /// run a server that refuses all mail for your domains. The default `rules/` may be missing (no rules).
+    /// The rules in force. A rules directory named with `--rules` must exist; the default `rules/` may be
+    /// missing (no rules).
     static func loadRules(_ settings: Settings) throws -> RuleSet {
-        if settings.rulesDirectoryGiven {
-            var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: settings.rulesDirectory, isDirectory: &isDirectory),
-                isDirectory.boolValue
-            else {
-                throw RulesLoadError(
-                    "the rules directory \(settings.rulesDirectory) (--rules) does not exist; check the path, or create "
-                        + "it with your *.rules files")
-            }
-        }
-        return try RulesLoader.load(
-            directory: settings.rulesDirectory, upstreams: Set(settings.configuration.upstreams.keys))
+        try RulesLoader.load(
+            directory: settings.rulesDirectory, required: settings.rulesDirectoryGiven,
+            upstreams: Set(settings.configuration.upstreams.keys))
     }
 
     /// The warning for a rule set without a domain of ours, nil when it has some.

@@ -3,8 +3,9 @@ import MailModel
 import Routing
 
 /// Reads the rules directory: every `*.rules` file in it, in name order (so `10-shop.rules` comes before
-/// `20-routes.rules`), into one validated `RuleSet`. A missing directory is an empty set: no domains of
-/// ours, and only authorized clients may relay.
+/// `20-routes.rules`), into one validated `RuleSet`. A missing directory is an empty set (no domains of
+/// ours; only authorized clients may relay) unless it is `required`: one named with `--rules`, where a typo
+/// would otherwise run a server that refuses all mail for your domains.
 public enum RulesLoader {
     public struct Files: Sendable, Equatable {
         public var directory: String
@@ -17,11 +18,16 @@ public enum RulesLoader {
         public var text: String
     }
 
-    public static func read(directory: String) throws -> Files {
+    public static func read(directory: String, required: Bool = false) throws -> Files {
         let names: [String]
         do {
             names = try FileManager.default.contentsOfDirectory(atPath: directory)
         } catch CocoaError.fileReadNoSuchFile {
+            guard !required else {
+                throw RulesLoadError(
+                    "the rules directory \(directory) (--rules) does not exist; check the path, or create it with your "
+                        + "*.rules files")
+            }
             return Files(directory: directory, contents: [])
         } catch {
             throw RulesLoadError("cannot read the rules directory \(directory): \(error.localizedDescription)")
@@ -40,8 +46,8 @@ public enum RulesLoader {
         return Files(directory: directory, contents: contents)
     }
 
-    public static func load(directory: String, upstreams: Set<String>) throws -> RuleSet {
-        let files = try read(directory: directory)
+    public static func load(directory: String, required: Bool = false, upstreams: Set<String>) throws -> RuleSet {
+        let files = try read(directory: directory, required: required)
         return try RuleSet.build(files: files.contents.map { ($0.path, $0.text) }, upstreams: upstreams)
     }
 

@@ -24,7 +24,7 @@ public final class ConnectionLimiter: Sendable {
     public func admit(_ address: IPAddress?) -> Admission {
         counts.withLock { counts in
             guard counts.total < maxConnections else { return .tooManyConnections }
-            if let client = address.map(Self.client) {
+            if let client = address.map(IPNetwork.init(clientOf:)) {
                 guard counts.perClient[client, default: 0] < maxPerClient else { return .tooManyFromClient }
                 counts.perClient[client, default: 0] += 1
             }
@@ -36,7 +36,7 @@ public final class ConnectionLimiter: Sendable {
     public func release(_ address: IPAddress?) {
         counts.withLock { counts in
             counts.total -= 1
-            if let client = address.map(Self.client) {
+            if let client = address.map(IPNetwork.init(clientOf:)) {
                 let remaining = counts.perClient[client, default: 1] - 1
                 counts.perClient[client] = remaining > 0 ? remaining : nil
             }
@@ -44,9 +44,4 @@ public final class ConnectionLimiter: Sendable {
     }
 
     public var openConnections: Int { counts.withLock { $0.total } }
-
-    /// The unit counted: an IPv4 address, or an IPv6 /64.
-    static func client(_ address: IPAddress) -> IPNetwork {
-        IPNetwork(containing: address, prefixLength: address.isIPv4 ? 32 : 64)
-    }
 }

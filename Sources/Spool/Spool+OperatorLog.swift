@@ -52,8 +52,8 @@ extension Spool {
         return names.map { name in
             let path = operatorDirectory + "/" + name
             defer { FileSystem.remove(path) }
-            guard let data = FileManager.default.contents(atPath: path),
-                let action = try? JSONDecoder().decode(OperatorAction.self, from: data)
+            guard let bytes = try? FileSystem.readFile(path, limit: 64 * 1024),
+                let action = try? JSONDecoder().decode(OperatorAction.self, from: Data(bytes))
             else { return .failure(OperatorRecordError(path: path)) }
             return .success(action)
         }

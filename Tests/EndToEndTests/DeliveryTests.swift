@@ -375,14 +375,19 @@ import Testing
 }
 
 extension QueueCommandTests {
+    /// A server with delivery off and one message waiting in incoming/, and that message's queue ID.
+    func serverWithAQueuedMessage() async throws -> (ServerProcess, String) {
+        let server = try await ServerProcess()
+        _ = try await Peer.run(
+            "send", server: server, ["--port", "\(server.smtpPort)", "--from", "a@example.org", "--to", "b@example.net"])
+        return (server, try await queueID(server, after: " queued "))
+    }
+
     /// A queue command never acts during a server's recovery: it waits for the spool's queue lock, and says
     /// whom it waits for. Here a stand-in process (Python's flock) holds the lock until the command waits.
     @Test func aQueueCommandWaitsForTheQueueLock() async throws {
-        let server = try await ServerProcess()
+        let (server, id) = try await serverWithAQueuedMessage()
         defer { server.removeDirectory() }
-        _ = try await Peer.run(
-            "send", server: server, ["--port", "\(server.smtpPort)", "--from", "a@example.org", "--to", "b@example.net"])
-        let id = try await queueID(server, after: " queued ")
         let holder = Process()
         holder.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         holder.arguments = [
@@ -417,11 +422,8 @@ extension QueueCommandTests {
 
     /// What a command says when a message is not where the command can act on it.
     @Test func errorsSayWhereTheMessageIs() async throws {
-        let server = try await ServerProcess()
+        let (server, id) = try await serverWithAQueuedMessage()
         defer { server.removeDirectory() }
-        _ = try await Peer.run(
-            "send", server: server, ["--port", "\(server.smtpPort)", "--from", "a@example.org", "--to", "b@example.net"])
-        let id = try await queueID(server, after: " queued ")
         let release = try await queue(server, ["release", id])
         #expect(release.status == 1 && release.output.contains("\(id) is not held (it is waiting for delivery)"))
         let retried = try await queue(server, ["retry", id])

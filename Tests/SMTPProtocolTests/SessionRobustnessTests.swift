@@ -1,6 +1,7 @@
 import MailModel
 import NIOCore
 import SMTPProtocol
+import TestSupport
 import Testing
 
 /// Bytes from a peer never crash the session: thousands of sessions of random commands, fragments and
@@ -59,18 +60,5 @@ import Testing
                 #expect(harness.replies.count == before, "a closed session says nothing more")
             }
         }
-    }
-}
-
-/// A small seeded generator (SplitMix64), so random tests repeat exactly.
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

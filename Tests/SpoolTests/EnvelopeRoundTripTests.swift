@@ -1,6 +1,7 @@
 import Foundation
 import MailModel
 import Spool
+import TestSupport
 import Testing
 
 /// A property of the codec: every envelope the spool can write, it reads back equal, whatever intake's
@@ -10,7 +11,7 @@ import Testing
 @Suite struct EnvelopeRoundTripTests {
     @Test(arguments: 0..<8)
     func everyEnvelopeReadsBackEqual(seed: UInt64) throws {
-        var random = SeededRandom(seed: 0x5EED_0000 + seed)
+        var random = SplitMix64(seed: 0x5EED_0000 + seed)
         for round in 0..<250 {
             let envelope = random.envelope()
             let decoded: Envelope
@@ -52,23 +53,12 @@ import Testing
     }
 }
 
-/// SplitMix64: small, fast, and the same sequence for the same seed on every machine.
-struct SeededRandom: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
+/// Random envelopes and their parts, from the shared seeded generator.
+extension SplitMix64 {
     mutating func int(_ range: ClosedRange<Int>) -> Int { Int.random(in: range, using: &self) }
     mutating func bool() -> Bool { Bool.random(using: &self) }
     mutating func pick<T>(_ items: [T]) -> T { items[int(0...items.count - 1)] }
-    mutating func maybe<T>(_ make: (inout SeededRandom) -> T) -> T? { bool() ? make(&self) : nil }
+    mutating func maybe<T>(_ make: (inout SplitMix64) -> T) -> T? { bool() ? make(&self) : nil }
 
     static let atext = Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%&'*+-/=?^_`{|}~")
     static let unicode: [Character] = ["ä", "ö", "ü", "ß", "é", "ñ", "中", "文", "д", "я", "🙂"]
