@@ -28,14 +28,19 @@ public enum AddressFamilyPolicy: String, Sendable, CaseIterable {
         }
     }
 
-    /// Every TCP address of `host` (blocking: getaddrinfo).
-    static func resolve(_ host: String, port: Int) -> [SocketAddress] {
-        if let literal = try? SocketAddress(ipAddress: host, port: port) { return [literal] }
+    /// Every TCP address of `host` (blocking: getaddrinfo). A name that does not exist or has no address
+    /// is `notFound`; any other failure (no answer from DNS) `unavailable`.
+    static func resolve(_ host: String, port: Int) -> HostAddresses {
+        if let literal = try? SocketAddress(ipAddress: host, port: port) { return .addresses([literal]) }
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
         var list: UnsafeMutablePointer<addrinfo>?
-        guard getaddrinfo(host, String(port), &hints, &list) == 0, let first = list else { return [] }
+        let status = getaddrinfo(host, String(port), &hints, &list)
+        guard status == 0, let first = list else {
+            // EAI_NODATA (-5, "no address for this name") is glibc's, declared only for _GNU_SOURCE.
+            return status == EAI_NONAME || status == -5 ? .notFound : .unavailable
+        }
         defer { freeaddrinfo(first) }
         var result: [SocketAddress] = []
         var cursor: UnsafeMutablePointer<addrinfo>? = first
@@ -57,6 +62,6 @@ public enum AddressFamilyPolicy: String, Sendable, CaseIterable {
             cursor = entry.pointee.ai_next
         }
         var seen = Set<String>()
-        return result.filter { seen.insert("\($0)").inserted }
+        return .addresses(result.filter { seen.insert("\($0)").inserted })
     }
 }

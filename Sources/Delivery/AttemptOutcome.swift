@@ -50,9 +50,9 @@ public struct AttemptOutcome: Sendable {
             for index in pending {
                 let last = envelope.recipients[index].lastError ?? "no attempt succeeded"
                 let failure = SMTPClientSession.Failure(
-                    stage: .connect, reply: nil,
-                    detail: "gave up after \(TimeFormat.days(policy.lifetime)) in the queue; last error: \(last)",
-                    isPermanent: true)
+                    stage: .queue, reply: nil,
+                    detail: "gave up after \(TimeFormat.span(policy.lifetime)) in the queue; last error: \(last)",
+                    isPermanent: true, status: EnhancedStatusCode(5, 4, 7))
                 envelope.recipients[index].status = .failed
                 envelope.recipients[index].lastError = failure.detail
                 outcome.failed.append((index, failure))
@@ -74,8 +74,14 @@ public struct AttemptOutcome: Sendable {
 }
 
 enum TimeFormat {
-    static func days(_ duration: Duration) -> String {
+    /// "5 days", "4 hours", "3 minutes", "1 second": the largest unit that divides the span exactly, so
+    /// a short test lifetime never reads "0 hours".
+    static func span(_ duration: Duration) -> String {
         let seconds = duration.components.seconds
-        return seconds % 86400 == 0 ? "\(seconds / 86400) days" : "\(seconds / 3600) hours"
+        for (size, unit) in [(Int64(86400), "day"), (3600, "hour"), (60, "minute")] where seconds >= size && seconds % size == 0 {
+            let count = seconds / size
+            return "\(count) \(unit)\(count == 1 ? "" : "s")"
+        }
+        return "\(seconds) second\(seconds == 1 ? "" : "s")"
     }
 }

@@ -34,6 +34,15 @@ struct DeferredSchedule {
         dueTimes[id] = nil
     }
 
+    /// When the earliest scheduled message is due (entries no longer scheduled are dropped on the way).
+    mutating func earliest() -> Double? {
+        while let next = order.min {
+            if dueTimes[next.id] == next.due { return next.due }
+            order.removeMin()
+        }
+        return nil
+    }
+
     /// Takes up to `limit` messages that are due at `now`, earliest first, and forgets them: the caller
     /// claims them, and schedules again any it puts back.
     mutating func takeDue(now: Double, limit: Int) -> [QueueID] {

@@ -49,6 +49,8 @@ public struct DeliveryStatusNotification: Sendable {
     public var entries: [Entry]
     /// Seconds since 1970, for the Date field.
     public var now: Int
+    /// For a delay warning: when the message will be given up on (RFC 3464 2.3.9), seconds since 1970.
+    public var willRetryUntil: Int?
 
     public init(kind: Kind, reportingHost: String, original: Envelope, entries: [Entry], now: Int) {
         self.kind = kind
@@ -69,6 +71,38 @@ public struct DeliveryStatusNotification: Sendable {
             guard let notify = envelope.recipients[index].notify else { return kind.condition != .success }
             return notify.conditions.contains(kind.condition)
         }
+    }
+
+    /// The failure and delay notifications an attempt's outcome owes the sender.
+    public static func owed(
+        by outcome: AttemptOutcome, of envelope: Envelope, reportingHost: String, now: Int, retryUntil: Int? = nil
+    ) -> [DeliveryStatusNotification] {
+        var owed: [DeliveryStatusNotification] = []
+        let failed = recipients(outcome.failed.map(\.index), of: envelope, for: .failed)
+        if !failed.isEmpty {
+            let failures = Dictionary(outcome.failed.map { ($0.index, $0.failure) }, uniquingKeysWith: { first, _ in first })
+            owed.append(
+                DeliveryStatusNotification(
+                    kind: .failed, reportingHost: reportingHost, original: envelope,
+                    entries: failed.map { .init(recipient: envelope.recipients[$0], failure: failures[$0]) }, now: now))
+        }
+        let delayed = recipients(outcome.delayed, of: envelope, for: .delayed)
+        if !delayed.isEmpty {
+            var notification = DeliveryStatusNotification(
+                kind: .delayed, reportingHost: reportingHost, original: envelope,
+                entries: delayed.map { index in
+                    // The last error as the envelope keeps it (text), with the next hop's own status in it.
+                    let last = envelope.recipients[index].lastError ?? ""
+                    return .init(
+                        recipient: envelope.recipients[index],
+                        failure: .init(
+                            stage: .queue, reply: nil, detail: last, isPermanent: false,
+                            status: remoteStatus(in: last) ?? EnhancedStatusCode(4, 4, 7)))
+                }, now: now)
+            notification.willRetryUntil = retryUntil
+            owed.append(notification)
+        }
+        return owed
     }
 
     /// The message, CRLF line ends. `originalContent` is the stored message (our Received field first).
@@ -142,6 +176,9 @@ public struct DeliveryStatusNotification: Sendable {
                 line("Diagnostic-Code: x-relaygate; \(SafeText.sanitized(detail, limit: 900))")
             }
             line("Last-Attempt-Date: \(date)")
+            if kind == .delayed, let willRetryUntil {
+                line("Will-Retry-Until: \(RFC5322Date.format(secondsSince1970: willRetryUntil))")
+            }
         }
         line()
         line("--\(boundary)")
@@ -155,8 +192,17 @@ public struct DeliveryStatusNotification: Sendable {
         return bytes
     }
 
+    /// The enhanced status code in a recorded error ("RCPT: 450 4.2.0 mailbox busy" → 4.2.0).
+    static func remoteStatus(in text: String) -> EnhancedStatusCode? {
+        for word in text.split(separator: " ").prefix(4) {
+            if let code = EnhancedStatusCode(word), code.statusClass == 4 || code.statusClass == 5 { return code }
+        }
+        return nil
+    }
+
     static func status(of failure: SMTPClientSession.Failure?, kind: Kind) -> String {
         if let code = failure?.reply?.enhancedCode { return code.description }
+        if let code = failure?.status { return code.description }
         if let reply = failure?.reply { return "\(reply.code / 100).0.0" }
         switch kind {
         case .failed: return "5.0.0"

@@ -22,7 +22,14 @@ final class SMTPClientHandler: ChannelInboundHandler, RemovableChannelHandler {
         var tls: Bool
         /// The server offered DSN (RFC 3461): it was given NOTIFY and reports successes itself.
         var peerOffersDSN = false
+        /// The TLS version in use ("TLSv1.3"), once TLS is established.
+        var tlsVersion: String?
     }
+
+    /// Told of each message's results as soon as its final reply arrives (its index in the batch, its
+    /// results, and the connection as it stands), so the outcome can be made durable before the next
+    /// message is sent: a crash later in the batch does not send it again.
+    typealias MessageFinished = @Sendable (_ index: Int, _ results: [SMTPClientSession.RecipientResult], _ outcome: Outcome) -> Void
 
     private var session: SMTPClientSession
     private var parser = SMTPReplyParser()
@@ -39,6 +46,7 @@ final class SMTPClientHandler: ChannelInboundHandler, RemovableChannelHandler {
     private let transcript: (@Sendable (String) -> Void)?
     private var outcome = Outcome(connectionFailure: nil, tls: false)
     private var timeout: Scheduled<Void>?
+    private let messageFinished: MessageFinished?
 
     struct Timeouts: Sendable {
         /// For a reply to a command (RFC 5321 4.5.3.2 recommends 5 minutes for most).
@@ -50,9 +58,10 @@ final class SMTPClientHandler: ChannelInboundHandler, RemovableChannelHandler {
     init(
         session: SMTPClientSession, contents: [(path: String, length: Int)], fileIO: NonBlockingFileIO,
         tlsContext: NIOSSLContext?, serverName: String?, timeouts: Timeouts, promise: EventLoopPromise<Outcome>,
-        transcript: (@Sendable (String) -> Void)? = nil
+        transcript: (@Sendable (String) -> Void)? = nil, messageFinished: MessageFinished? = nil
     ) {
         self.transcript = transcript
+        self.messageFinished = messageFinished
         self.session = session
         self.contents = contents
         self.fileIO = fileIO
@@ -101,6 +110,7 @@ final class SMTPClientHandler: ChannelInboundHandler, RemovableChannelHandler {
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if case TLSUserEvent.handshakeCompleted = event {
             outcome.tls = true
+            outcome.tlsVersion = (try? context.pipeline.syncOperations.nioSSL_tlsVersion()).flatMap { $0 }.map(Self.name)
             transcript?("(TLS established)")
             session.tlsEstablished()
             drain(context: context)
@@ -133,12 +143,22 @@ final class SMTPClientHandler: ChannelInboundHandler, RemovableChannelHandler {
             case .messageFinished(let results):
                 outcome.finished.append(results)
                 outcome.peerOffersDSN = session.serverExtensions["DSN"] != nil
+                messageFinished?(outcome.finished.count - 1, results, outcome)
             case .connectionFailed(let failure):
                 outcome.connectionFailure = failure
             case .close:
                 timeout?.cancel()
                 context.close(promise: nil)
             }
+        }
+    }
+
+    static func name(_ version: TLSVersion) -> String {
+        switch version {
+        case .tlsv1: "TLSv1"
+        case .tlsv11: "TLSv1.1"
+        case .tlsv12: "TLSv1.2"
+        case .tlsv13: "TLSv1.3"
         }
     }
 

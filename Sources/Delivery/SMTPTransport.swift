@@ -36,20 +36,30 @@ public struct Upstream: Sendable, CustomStringConvertible {
 /// Delivers a job over SMTP to its next hop: an upstream's hosts in order, a literal host, or a domain's MX
 /// hosts in preference order, moving to the next host when one fails before a transaction.
 public final class SMTPTransport: Sendable {
-    public struct Attempt: Sendable {
-        public var results: [SMTPClientSession.RecipientResult]
-        /// The host that answered last, as `host:port` (for the log line).
+    /// The connection that carried a message, for its log line: which host at which address, and how.
+    public struct ConnectionFacts: Sendable, Equatable {
+        /// `mx.example.com[192.0.2.7]:25`, or the next hop itself when no connection was made.
         public var relay: String
-        /// Whether that host took the DSN parameters (and so reports successes itself).
+        /// "TLSv1.3", when TLS was used.
+        public var tlsVersion: String?
+        /// Whether the server's certificate was verified (against the system's CAs, a CA file or a pin).
+        public var verified = false
+        /// Whether the server took the DSN parameters (and so reports successes itself).
         public var peerOffersDSN = false
+
+        public init(relay: String, tlsVersion: String? = nil, verified: Bool = false, peerOffersDSN: Bool = false) {
+            self.relay = relay
+            self.tlsVersion = tlsVersion
+            self.verified = verified
+            self.peerOffersDSN = peerOffersDSN
+        }
     }
 
-    /// What a batch came to: a result list per message, in order.
-    public struct BatchAttempt: Sendable {
-        public var results: [[SMTPClientSession.RecipientResult]]
-        public var relay: String
-        public var peerOffersDSN = false
-    }
+    /// Called once for every message of a batch: as soon as its final reply arrives, or, for those the
+    /// connection never reached, when the attempt ends.
+    public typealias Report = @Sendable (
+        _ index: Int, _ results: [SMTPClientSession.RecipientResult], _ connection: ConnectionFacts
+    ) -> Void
 
     private let group: any EventLoopGroup
     private let fileIO: NonBlockingFileIO
@@ -103,77 +113,88 @@ public final class SMTPTransport: Sendable {
         var verify: Bool
     }
 
-    public func deliver(_ job: DeliveryJob, message: SMTPClientSession.Message, bodyPath: String) async -> Attempt {
-        let batch = await deliver(to: job.nextHop, batch: [(message, bodyPath)])
-        return Attempt(results: batch.results[0], relay: batch.relay, peerOffersDSN: batch.peerOffersDSN)
-    }
-
-    /// Several messages for one next hop over one connection (RSET between them): a result list per message,
-    /// in order.
-    public func deliver(to nextHop: NextHop, batch: [(message: SMTPClientSession.Message, bodyPath: String)]) async
-        -> BatchAttempt
-    {
+    /// Carries messages for one next hop over one connection (RSET between them), reporting each message's
+    /// results through `report` as they come. A host that fails before the first transaction gives way to
+    /// the next; once a transaction is done, the messages not reached wait for the next attempt. Cancelling
+    /// the task closes the connection (a stop's grace is over).
+    public func deliver(
+        to nextHop: NextHop, batch: [(message: SMTPClientSession.Message, bodyPath: String)], report: @escaping Report
+    ) async {
         let candidates: [Candidate]
         switch nextHop {
         case .host(let host, let port):
             candidates = [Candidate(host: host, port: port, tls: .opportunistic, verify: false)]
         case .relay(let name):
             guard let upstream = upstreams[name] else {
-                return failAll(batch, .init(stage: .connect, reply: nil, detail: "no upstream named \(name)", isPermanent: false), relay: name)
+                let failure = SMTPClientSession.Failure(
+                    stage: .connect, reply: nil, detail: "no upstream named \(name)", isPermanent: false)
+                return failAll(batch, from: 0, failure, ConnectionFacts(relay: name), report)
             }
             candidates = Self.candidates(upstream)
         case .mx(let domain):
             switch await resolver.mailHosts(for: domain) {
             case .hosts(let hosts):
                 candidates = hosts.map { Candidate(host: $0, port: 25, tls: .opportunistic, verify: false) }
-            case .failure(let detail, let permanent):
-                return failAll(batch, .init(stage: .connect, reply: nil, detail: detail, isPermanent: permanent), relay: domain)
+            case .failure(let detail, let permanent, let status):
+                let failure = SMTPClientSession.Failure(
+                    stage: .dns, reply: nil, detail: detail, isPermanent: permanent, status: status)
+                return failAll(batch, from: 0, failure, ConnectionFacts(relay: domain), report)
             }
         case .mailbox, .discard:
             preconditionFailure("not an SMTP job")
         }
         var lastFailure = SMTPClientSession.Failure(stage: .connect, reply: nil, detail: "no host to try", isPermanent: false)
-        var lastRelay = "\(nextHop)"
+        var lastFacts = ConnectionFacts(relay: "\(nextHop)")
+        var hostsNotFound = 0
         for candidate in candidates {
             var tries = [candidate]
-            while let attempt = tries.popLast() {
-                lastRelay = "\(attempt.host):\(attempt.port)"
+            while let attempt = tries.popLast(), !Task.isCancelled {
                 let outcome = await run(
-                    attempt, messages: batch.map(\.message), bodyPaths: batch.map(\.bodyPath))
-                if !outcome.finished.isEmpty {
-                    // The transactions this connection finished have their results; any it did not reach (the
+                    attempt, messages: batch.map(\.message), bodyPaths: batch.map(\.bodyPath), report: report)
+                lastFacts = outcome.facts
+                if !outcome.handler.finished.isEmpty {
+                    // The transactions this connection finished are reported; any it did not reach (the
                     // connection broke half-way) wait for the next attempt.
-                    let broken = outcome.connectionFailure
+                    let broken = outcome.handler.connectionFailure
                         ?? .init(stage: .connect, reply: nil, detail: "connection ended early", isPermanent: false)
-                    let rest = batch.dropFirst(outcome.finished.count).map { item in
-                        item.message.recipients.map { _ in SMTPClientSession.RecipientResult.failed(broken) }
-                    }
-                    return BatchAttempt(
-                        results: outcome.finished + rest, relay: lastRelay, peerOffersDSN: outcome.peerOffersDSN)
+                    return failAll(batch, from: outcome.handler.finished.count, broken, outcome.facts, report)
                 }
-                let failure = outcome.connectionFailure ?? lastFailure
+                let failure = outcome.handler.connectionFailure ?? lastFailure
                 lastFailure = failure
+                if outcome.hostNotFound { hostsNotFound += 1 }
                 if failure.stage == .tls && attempt.tls == .opportunistic {
                     // A broken TLS stack at an MX: the mail still goes, in plaintext, and the log says so.
                     logger.warning(
                         "TLS failed with next hop; trying again without TLS",
-                        metadata: ["relay": "\(lastRelay)", "error": "\(failure)"])
+                        metadata: ["relay": "\(outcome.facts.relay)", "error": "\(failure)"])
                     var plain = attempt
                     plain.tls = .never
                     tries.append(plain)
                 } else {
-                    logger.info("next hop failed", metadata: ["relay": "\(lastRelay)", "error": "\(failure)"])
+                    logger.info("next hop failed", metadata: ["relay": "\(outcome.facts.relay)", "error": "\(failure)"])
                 }
             }
         }
-        return failAll(batch, lastFailure, relay: lastRelay)
+        if case .mx(let domain) = nextHop, hostsNotFound == candidates.count, !candidates.isEmpty {
+            // Every mail host is a name that does not exist, or has no address: no retry will find one
+            // (RFC 3463 X.4.4, unable to route; Postfix bounces these too).
+            lastFailure = .init(
+                stage: .dns, reply: nil,
+                detail: candidates.count == 1 && candidates[0].host == domain
+                    ? "\(domain) has no MX and no address records"
+                    : "no mail host of \(domain) exists in DNS (\(candidates.map(\.host).joined(separator: ", ")))",
+                isPermanent: true, status: EnhancedStatusCode(5, 4, 4))
+        }
+        failAll(batch, from: 0, lastFailure, lastFacts, report)
     }
 
     private func failAll(
-        _ batch: [(message: SMTPClientSession.Message, bodyPath: String)], _ failure: SMTPClientSession.Failure,
-        relay: String
-    ) -> BatchAttempt {
-        BatchAttempt(results: batch.map { item in item.message.recipients.map { _ in .failed(failure) } }, relay: relay)
+        _ batch: [(message: SMTPClientSession.Message, bodyPath: String)], from start: Int,
+        _ failure: SMTPClientSession.Failure, _ facts: ConnectionFacts, _ report: Report
+    ) {
+        for index in batch.indices.dropFirst(start) {
+            report(index, batch[index].message.recipients.map { _ in .failed(failure) }, facts)
+        }
     }
 
     /// `relaygate relay-test`: walks an upstream's hosts in order through EHLO, TLS and AUTH, and sends
@@ -191,11 +212,11 @@ public final class SMTPTransport: Sendable {
             transcript("connecting to \(candidate.host):\(candidate.port) (TLS: \(upstream.tls))")
             let outcome = await run(
                 candidate, messages: message.map { [$0] } ?? [], bodyPaths: [bodyPath], transcript: transcript)
-            if let failure = outcome.connectionFailure {
+            if let failure = outcome.handler.connectionFailure {
                 last = failure
                 continue
             }
-            if let results = outcome.results, case .failed(let failure)? = results.first {
+            if let results = outcome.handler.results, case .failed(let failure)? = results.first {
                 return failure
             }
             return nil
@@ -203,10 +224,18 @@ public final class SMTPTransport: Sendable {
         return last
     }
 
+    /// One attempt at one host: what the connection came to, how it was made, and whether the host
+    /// turned out not to exist.
+    struct RunOutcome {
+        var handler: SMTPClientHandler.Outcome
+        var facts: ConnectionFacts
+        var hostNotFound = false
+    }
+
     private func run(
         _ candidate: Candidate, messages: [SMTPClientSession.Message], bodyPaths: [String],
-        transcript: (@Sendable (String) -> Void)? = nil
-    ) async -> SMTPClientHandler.Outcome {
+        transcript: (@Sendable (String) -> Void)? = nil, report: Report? = nil
+    ) async -> RunOutcome {
         var session = SMTPClientSession(
             configuration: .init(
                 heloName: heloName, tls: candidate.tls, username: candidate.username, password: candidate.password))
@@ -215,15 +244,30 @@ public final class SMTPTransport: Sendable {
         let contents = zip(messages, bodyPaths).map { message, path in (path: path, length: message.size) }
         let host = candidate.host
         let port = candidate.port
-        let addresses = addressFamily.order(
-            (try? await threadPool.runIfActive { AddressFamilyPolicy.resolve(host, port: port) }) ?? [])
+        func failed(_ detail: String, relay: String, notFound: Bool = false) -> RunOutcome {
+            RunOutcome(
+                handler: .init(connectionFailure: .init(stage: .connect, reply: nil, detail: detail, isPermanent: false), tls: false),
+                facts: ConnectionFacts(relay: relay), hostNotFound: notFound)
+        }
+        let addresses: [SocketAddress]
+        switch await resolver.addresses(of: host, port: port) {
+        case .addresses(let found):
+            addresses = addressFamily.order(found)
+        case .notFound:
+            return failed("\(host): no such host, or it has no address", relay: "\(host):\(port)", notFound: true)
+        case .unavailable:
+            return failed("\(host): address lookup failed, will retry", relay: "\(host):\(port)")
+        }
         guard !addresses.isEmpty else {
             let detail = "\(host): no \(addressFamily == .any ? "" : addressFamily.rawValue + " ")address to connect to"
-            return .init(connectionFailure: .init(stage: .connect, reply: nil, detail: detail, isPermanent: false), tls: false)
+            return failed(detail, relay: "\(host):\(port)")
         }
         var lastError = "no address"
+        var lastRelay = "\(host):\(port)"
         // Every address of the host, in order, before the caller moves to the next host.
-        for address in addresses {
+        for address in addresses where !Task.isCancelled {
+            let relay = Self.relay(host, address)
+            lastRelay = relay
             let loop = group.next()
             let promise = loop.makePromise(of: SMTPClientHandler.Outcome.self)
             let tlsContext = candidate.verify ? verifying : opportunistic
@@ -231,6 +275,17 @@ public final class SMTPTransport: Sendable {
             let configuredSession = session
             let timeouts = self.timeouts
             let fileIO = self.fileIO
+            let verified = candidate.verify
+            var messageFinished: SMTPClientHandler.MessageFinished?
+            if let report {
+                messageFinished = { index, results, outcome in
+                    let facts = ConnectionFacts(
+                        relay: relay, tlsVersion: outcome.tlsVersion, verified: verified && outcome.tls,
+                        peerOffersDSN: outcome.peerOffersDSN)
+                    report(index, results, facts)
+                }
+            }
+            let finished = messageFinished
             let bootstrap = ClientBootstrap(group: loop)
                 .connectTimeout(.seconds(30))
                 .channelOption(.tcpOption(.tcp_nodelay), value: 1)
@@ -244,21 +299,40 @@ public final class SMTPTransport: Sendable {
                             SMTPClientHandler(
                                 session: configuredSession, contents: contents, fileIO: fileIO,
                                 tlsContext: tlsContext, serverName: serverName, timeouts: timeouts, promise: promise,
-                                transcript: transcript))
+                                transcript: transcript, messageFinished: finished))
                     }
                 }
+            let channel: any Channel
             do {
-                _ = try await bootstrap.connect(to: address).get()
+                channel = try await bootstrap.connect(to: address).get()
             } catch {
                 lastError = Self.connectFailure(address, error)
                 // The handler never went active, so nothing else completes its promise.
                 promise.succeed(.init(connectionFailure: nil, tls: false))
                 continue
             }
-            return (try? await promise.futureResult.get())
-                ?? .init(connectionFailure: .init(stage: .connect, reply: nil, detail: "lost", isPermanent: false), tls: false)
+            // A stop whose grace is over closes the connection; the handler then reports what it has.
+            let outcome: SMTPClientHandler.Outcome = await withTaskCancellationHandler {
+                do { return try await promise.futureResult.get() } catch {
+                    return .init(connectionFailure: .init(stage: .connect, reply: nil, detail: "lost", isPermanent: false), tls: false)
+                }
+            } onCancel: {
+                channel.close(promise: nil)
+            }
+            return RunOutcome(
+                handler: outcome,
+                facts: ConnectionFacts(
+                    relay: relay, tlsVersion: outcome.tlsVersion, verified: verified && outcome.tls,
+                    peerOffersDSN: outcome.peerOffersDSN))
         }
-        return .init(connectionFailure: .init(stage: .connect, reply: nil, detail: lastError, isPermanent: false), tls: false)
+        return failed(lastError, relay: lastRelay)
+    }
+
+    /// `mx.example.com[192.0.2.7]:25`, as Postfix writes a relay; a literal address is written once.
+    static func relay(_ host: String, _ address: SocketAddress) -> String {
+        let ip = address.ipAddress ?? "\(address)"
+        return IPAddress(host) != nil ? (address.protocol == .inet6 ? "[\(ip)]" : ip) + ":\(address.port ?? 0)"
+            : "\(host)[\(ip)]:\(address.port ?? 0)"
     }
 
     /// "192.0.2.7:25: Connection refused": what an operator reads in `queue show` and the log, rather than

@@ -1,4 +1,6 @@
 import CResolv
+import MailModel
+import NIOCore
 import NIOPosix
 
 #if canImport(Glibc)
@@ -30,6 +32,50 @@ public struct SystemMXResolver: MXResolver {
             ?? .failure("DNS lookup could not run", permanent: false)
     }
 
+    /// With a `server`, A and AAAA records from it (so tests and operators who name one never reach
+    /// another); without, getaddrinfo (which honours /etc/hosts and nsswitch.conf).
+    public func addresses(of host: String, port: Int) async -> HostAddresses {
+        let server = self.server
+        return (try? await threadPool.runIfActive {
+            server == nil
+                ? AddressFamilyPolicy.resolve(host, port: port) : Self.addressRecords(host, port: port, server: server)
+        }) ?? .unavailable
+    }
+
+    static func addressRecords(_ host: String, port: Int, server: (address: String, port: Int)?) -> HostAddresses {
+        if let literal = try? SocketAddress(ipAddress: host, port: port) { return .addresses([literal]) }
+        var state = relaygate_res_state()
+        guard relaygate_res_ninit(&state) == 0 else { return .unavailable }
+        defer { relaygate_res_nclose(&state) }
+        if let server { relaygate_res_use_server(&state, server.address, Int32(server.port)) }
+        var addresses: [SocketAddress] = []
+        var missing = 0
+        for type in [ns_t_a, ns_t_aaaa] {
+            var answer = [UInt8](repeating: 0, count: 65536)
+            let length = relaygate_res_nquery(&state, host, Int32(type.rawValue), &answer, Int32(answer.count))
+            if length < 0 {
+                let error = relaygate_res_h_errno(&state)
+                if error == HOST_NOT_FOUND || error == NO_DATA { missing += 1 }
+                continue
+            }
+            var message = ns_msg()
+            guard ns_initparse(answer, length, &message) == 0 else { continue }
+            for index in 0..<Int(relaygate_ns_answer_count(&message)) {
+                var record = ns_rr()
+                guard ns_parserr(&message, ns_s_an, Int32(index), &record) == 0, record.type == UInt16(type.rawValue),
+                    let rdata = record.rdata
+                else { continue }
+                let bytes = Array(UnsafeBufferPointer(start: rdata, count: Int(record.rdlength)))
+                if let address = try? SocketAddress(packedIPAddress: ByteBuffer(bytes: bytes), port: port) {
+                    addresses.append(address)
+                }
+            }
+            if relaygate_ns_answer_count(&message) == 0 { missing += 1 }
+        }
+        if !addresses.isEmpty { return .addresses(addresses) }
+        return missing == 2 ? .notFound : .unavailable
+    }
+
     static func lookup(_ domain: String, server: (address: String, port: Int)?) -> MailHosts {
         var state = relaygate_res_state()
         guard relaygate_res_ninit(&state) == 0 else { return .failure("resolver initialisation failed", permanent: false) }
@@ -39,7 +85,8 @@ public struct SystemMXResolver: MXResolver {
         let length = relaygate_res_nquery(&state, domain, Int32(ns_t_mx.rawValue), &answer, Int32(answer.count))
         if length < 0 {
             switch relaygate_res_h_errno(&state) {
-            case HOST_NOT_FOUND: return .failure("\(domain): no such domain (NXDOMAIN)", permanent: true)
+            case HOST_NOT_FOUND:
+                return .failure("\(domain): no such domain (NXDOMAIN)", permanent: true, status: EnhancedStatusCode(5, 1, 2))
             case NO_DATA: return .hosts([domain])  // no MX: the domain itself (RFC 5321 5.1)
             default: return .failure("\(domain): DNS lookup failed, will retry", permanent: false)
             }
@@ -63,7 +110,7 @@ public struct SystemMXResolver: MXResolver {
         }
         if records.isEmpty { return .hosts([domain]) }
         if records.count == 1 && records[0].host.isEmpty || records.allSatisfy({ $0.host.isEmpty || $0.host == "." }) {
-            return .failure("\(domain) accepts no mail (null MX, RFC 7505)", permanent: true)
+            return .failure("\(domain) accepts no mail (null MX, RFC 7505)", permanent: true, status: EnhancedStatusCode(5, 1, 10))
         }
         let ordered = Dictionary(grouping: records.filter { !$0.host.isEmpty }, by: \.preference)
             .sorted { $0.key < $1.key }

@@ -8,7 +8,6 @@ import NIOPosix
 import Routing
 import SMTPProtocol
 import ServiceLifecycle
-import Synchronization
 import Spool
 
 /// Builds delivery from the settings: the upstreams with their passwords, the retry policy, and the way
@@ -97,8 +96,7 @@ enum DeliverySetup {
             let id = QueueID.now()
             let writer = spool.makeWriter(for: id)
             try writer.write(bytes)
-            try writer.commit(
-                Envelope(
+            let envelope = Envelope(
                     queueID: id, sender: .null,
                     recipients: destinations.map {
                         Recipient(address: $0.address, route: $0.route, rule: $0.rule, sender: nil)
@@ -108,8 +106,8 @@ enum DeliverySetup {
                     client: ClientFacts(
                         address: "local", port: nil, helo: hostname, protocolName: "local", tlsVersion: nil,
                         authenticatedUser: nil),
-                    receivedBy: hostname))
-            return id
+                    receivedBy: hostname)
+            return try writer.commit(envelope)
         }
     }
 
@@ -122,24 +120,18 @@ enum DeliverySetup {
 
 typealias SMTPClientSessionTLS = SMTPClientSession.TLSPolicy
 
-/// Runs the delivery agent until the server stops. Deliveries in flight get `grace` to finish; any still
-/// running then (a slow next hop can take minutes) are left behind: their envelopes are in active/, and
-/// the next start puts them back in incoming/ (at least once, never lost).
+/// Runs the delivery agent until the server stops. A stop lets deliveries in flight finish for `grace`
+/// and records their outcomes; what still runs then is cut off and put back in incoming/, untried, so
+/// nothing the next hop accepted is sent again.
 struct DeliveryService: Service {
     let agent: DeliveryAgent
     let grace: Duration
 
     func run() async throws {
-        let finished = Atomic<Bool>(false)
-        let task = Task {
-            await agent.run()
-            finished.store(true, ordering: .releasing)
-        }
-        try? await gracefulShutdown()
-        task.cancel()
-        let deadline = ContinuousClock.now + grace
-        while !finished.load(ordering: .acquiring) && ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(50))
+        await withGracefulShutdownHandler {
+            await agent.run(grace: grace)
+        } onGracefulShutdown: {
+            agent.stop()
         }
     }
 }

@@ -56,7 +56,7 @@ public enum QueueOperations {
                 kind: .failed, reportingHost: configuration.hostname, original: envelope,
                 entries: owed.map { .init(recipient: envelope.recipients[$0], failure: failure) },
                 now: Int(Date().timeIntervalSince1970))
-            dsnID = try queue(envelope, dsn)
+            dsnID = try queue(envelope, dsn)?.queueID
         }
         try spool.finish([id])
         return dsnID

@@ -67,8 +67,10 @@ public struct SMTPClientSession: Sendable {
         }
     }
 
-    /// Where in the dialog something went wrong; log lines and the envelope name it.
+    /// Where in the dialog something went wrong; log lines and the envelope name it. `dns` is before any
+    /// connection (finding the mail hosts), `queue` is our own queue (a message that outlived its lifetime).
     public enum Stage: String, Sendable, Equatable {
+        case dns = "DNS", queue
         case connect, greeting, tls = "TLS", ehlo = "EHLO", auth = "AUTH", mail = "MAIL", rcpt = "RCPT"
         case data = "DATA"
     }
@@ -78,14 +80,18 @@ public struct SMTPClientSession: Sendable {
         public let reply: SMTPReply?
         public let detail: String
         public let isPermanent: Bool
+        /// The RFC 3463 status a DSN and the log give, when no reply carries one (5.4.4 for a mail host that
+        /// does not exist, 4.4.7 / 5.4.7 for a message that waited too long).
+        public let status: EnhancedStatusCode?
 
         /// `detail` may hold what a peer sent (a malformed line, a TLS alert): it is made safe and bounded
         /// here, since a failure ends up in the envelope, `queue show` and bounces.
-        public init(stage: Stage, reply: SMTPReply?, detail: String, isPermanent: Bool) {
+        public init(stage: Stage, reply: SMTPReply?, detail: String, isPermanent: Bool, status: EnhancedStatusCode? = nil) {
             self.stage = stage
             self.reply = reply
             self.detail = SafeText.sanitized(detail, limit: Self.maxTextLength)
             self.isPermanent = isPermanent
+            self.status = status
         }
 
         /// The longest text a failure keeps (its detail, its description): enough for any real reply.

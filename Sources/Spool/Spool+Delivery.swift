@@ -71,7 +71,7 @@ extension Spool {
     /// Puts an active envelope back until its next attempt (recorded in it first, with `record`).
     public func postpone(_ id: QueueID) throws {
         try FileSystem.move(envelopePath(id, in: .active), to: envelopePath(id, in: .deferred))
-        try syncDirectory(path(of: .deferred))
+        try deferredSync.syncAfterNow()
     }
 
     /// Moves an active envelope back to incoming/, to be tried again at once (an operator's retry, a stop).
@@ -97,11 +97,5 @@ extension Spool {
     /// The envelope in a queue directory, read without claiming it.
     public func peek(_ id: QueueID, in queue: Queue) -> Envelope? {
         try? readEnvelope(at: envelopePath(id, in: queue))
-    }
-
-    private func syncDirectory(_ path: String) throws {
-        let fd = try FileSystem.openDirectory(path)
-        defer { FileSystem.closeDescriptor(fd) }
-        try FileSystem.sync(fd, path: path)
     }
 }

@@ -38,6 +38,8 @@ public final class Spool: Sendable {
     let directorySync: DirectorySync
     /// Delivery's own group commit: many finished messages share one fsync of active/.
     let activeSync: DirectorySync
+    /// Postponements share their fsyncs of deferred/ as well.
+    let deferredSync: DirectorySync
     let commitCount = Atomic<Int>(0)
     let quarantineCount = Atomic<Int>(0)
     let recycler: FileRecycler
@@ -59,6 +61,7 @@ public final class Spool: Sendable {
         directorySync = try DirectorySync(paths: [
             directory + "/queue", directory + "/" + Queue.incoming.rawValue,
         ])
+        deferredSync = try DirectorySync(paths: [directory + "/" + Queue.deferred.rawValue])
         activeSync = try DirectorySync(paths: [directory + "/" + Queue.active.rawValue])
         recycler = FileRecycler(directory: directory + "/tmp")
     }

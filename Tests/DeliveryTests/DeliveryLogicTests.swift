@@ -174,7 +174,7 @@ func recipient(_ address: String, route: Route? = nil, sender: String? = nil, no
     }
 
     @Test func literalsResolveToThemselves() {
-        #expect(AddressFamilyPolicy.resolve("127.0.0.1", port: 2525).map(\.description) == ["[IPv4]127.0.0.1:2525"])
+        #expect(AddressFamilyPolicy.resolve("127.0.0.1", port: 2525) == .addresses([try! SocketAddress(ipAddress: "127.0.0.1", port: 2525)]))
     }
 }
 

@@ -1,4 +1,6 @@
 import Foundation
+import MailModel
+import NIOCore
 import NIOPosix
 import Testing
 
@@ -49,21 +51,35 @@ import Testing
     }
 
     @Test func aNullMXIsAPermanentFailure() throws {
-        guard case .failure(let detail, let permanent) = try resolve("nullmx.test") else {
+        guard case .failure(let detail, let permanent, let status) = try resolve("nullmx.test") else {
             Issue.record("expected a failure")
             return
         }
         #expect(permanent && detail.contains("null MX"))
+        #expect(status == EnhancedStatusCode(5, 1, 10))
     }
 
     @Test func aMissingDomainIsPermanentAndABrokenResolverTemporary() throws {
-        guard case .failure(_, let missingIsPermanent) = try resolve("missing.test"),
-            case .failure(_, let brokenIsPermanent) = try resolve("broken.test")
+        guard case .failure(_, let missingIsPermanent, let missingStatus) = try resolve("missing.test"),
+            case .failure(_, let brokenIsPermanent, _) = try resolve("broken.test")
         else {
             Issue.record("expected failures")
             return
         }
         #expect(missingIsPermanent)
+        #expect(missingStatus == EnhancedStatusCode(5, 1, 2))
         #expect(!brokenIsPermanent)
+    }
+
+    /// What makes a domain with no mail host, or with mail hosts that do not exist, a bounce (5.4.4)
+    /// rather than five days of retries: the address lookups tell "not there" from "no answer".
+    @Test func addressLookupsTellMissingFromUnanswered() throws {
+        let responder = try Responder()
+        let server = ("127.0.0.1", responder.port)
+        #expect(SystemMXResolver.addressRecords("nomx.test", port: 25, server: server)
+            == .addresses([try SocketAddress(ipAddress: "192.0.2.10", port: 25)]))
+        #expect(SystemMXResolver.addressRecords("nodata.test", port: 25, server: server) == .notFound)
+        #expect(SystemMXResolver.addressRecords("missing.test", port: 25, server: server) == .notFound)
+        #expect(SystemMXResolver.addressRecords("broken.test", port: 25, server: server) == .unavailable)
     }
 }

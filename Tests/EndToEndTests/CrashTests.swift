@@ -76,7 +76,7 @@ import Testing
         while ["incoming", "active", "deferred"].contains(where: {
             !((try? FileManager.default.contentsOfDirectory(atPath: server.spool + "/" + $0)) ?? []).isEmpty
         }) {
-            #expect(ContinuousClock.now < deadline, "the queue did not drain")
+            #expect(ContinuousClock.now < deadline, "the queue did not drain; the log ends: \(server.logText.suffix(4000))")
             if ContinuousClock.now >= deadline { break }
             try await Task.sleep(for: .milliseconds(100))
         }

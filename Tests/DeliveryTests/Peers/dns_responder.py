@@ -5,6 +5,7 @@ Prints "PORT <n>", then answers until its stdin closes. Zones (names are matched
   ordered.test      MX 20 mx2.ordered.test, MX 10 mx1.ordered.test, MX 30 mx3.ordered.test
   nomx.test         no MX records (NODATA), A 192.0.2.10
   nullmx.test       MX 0 .            (RFC 7505)
+  nodata.test       exists, but no MX, A or AAAA records (NODATA to every question)
   missing.test      NXDOMAIN
   broken.test       SERVFAIL
 """
@@ -39,6 +40,8 @@ def answer(query):
         records = [(A, socket.inet_aton("192.0.2.10"))] if qtype == A else []
     elif qname == "nullmx.test" and qtype == MX:
         records = [(MX, struct.pack("!H", 0) + b"\0")]
+    elif qname == "nodata.test":
+        records = []
     elif qname == "missing.test":
         rcode = 3
     elif qname == "broken.test":

@@ -155,6 +155,10 @@ class Handler(socketserver.StreamRequestHandler):
 class Server(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's default listen backlog is 5: twenty connections opened at once would overflow it, and
+    # the kernel leaves the overflow half-open, waiting for a greeting that never comes. Postfix listens
+    # with 100.
+    request_queue_size = 128
 
 
 def exit_when_parent_goes():

@@ -1,0 +1,466 @@
+import DequeModule
+import MailModel
+import SMTPProtocol
+import Spool
+
+/// Delivery's decisions, and nothing else: which message to claim next, which destination gets the next
+/// connection and with which messages, what an attempt's results come to, when to look again, and how to
+/// stop. Pure, like the protocol sessions: events go in with the time, actions come out, and `DeliveryAgent`
+/// (the driver) carries them out and reports back. It has no clock, no I/O and no task of its own, so the
+/// unit tests drive it through limits, fairness, retries and shutdown with a number for a clock.
+///
+/// The rules it keeps:
+/// - **Claiming is not sending.** Up to `Limits.activeMessages` messages are claimed (moved to active/) in
+///   arrival order, then deferred ones as they come due. A claimed message's jobs wait in a queue per next
+///   hop and hold no connection while they wait.
+/// - **`connections` counts connections**, across all next hops, and `perDestination` those to one next hop.
+///   A slot is taken when a connection is handed to the driver and given back when the driver says it closed.
+/// - **Next hops take turns.** Free slots go round the next hops with work, one connection each per turn,
+///   so a slow or tarpitting destination holds its own slots and no one else's.
+/// - **Outcomes are per message.** A message settles as soon as the last of its jobs reports, whatever else
+///   its connection still carries; the driver makes that durable at once.
+/// - **Stopping** (`shutdown`) claims nothing more, puts back what was claimed but not started, and lets
+///   what runs finish; `graceExpired` keeps what the next hops already accepted and puts the rest back.
+public struct DeliveryScheduler: Sendable {
+    public struct Limits: Sendable, Equatable {
+        /// Open SMTP connections, all next hops together (`delivery.max_connections`).
+        public var connections = 100
+        /// Open SMTP connections to one next hop (`delivery.max_per_destination`).
+        public var perDestination = 20
+        /// Messages one connection carries before it says QUIT.
+        public var messagesPerConnection = 10
+        /// Messages claimed at once: Postfix's `qmgr_message_active_limit` in spirit. About a kilobyte each.
+        public var activeMessages = 10_000
+        /// Envelopes kept from intake for messages not yet claimed, so a claim need not read them back.
+        public var knownEnvelopes = 10_000
+        /// Messages one claim action moves.
+        public var claimBatch = 256
+        /// How often incoming/ is listed whole, for messages an operator put there (`queue retry`).
+        public var scanInterval = 1.0
+
+        public init() {}
+    }
+
+    public enum Event: Sendable {
+        /// The driver has started; these are deferred/'s messages and when each is due.
+        case started(deferred: [Due])
+        /// Intake committed this message to incoming/ (a DSN included).
+        case committed(Envelope)
+        /// incoming/ was listed.
+        case scanned([QueueID])
+        /// A claim action's results, in order: the envelope, or nil for one that is gone or quarantined.
+        case claimed([ClaimResult])
+        /// One job of a message has its results (a connection reports each message as its reply arrives).
+        case jobFinished(JobReport)
+        /// A connection handed out by `connect` is closed: its slot is free.
+        case connectionClosed(NextHop)
+        /// A settlement is durable (or failed to be, and the message stays in active/ until restart):
+        /// `nextAttempt` is when a postponed message is due again.
+        case settled(QueueID, nextAttempt: Double?)
+        /// The time the driver armed has come (or any time at all: ticks are idempotent).
+        case tick
+        /// Stop claiming and starting; let what runs finish.
+        case shutdown
+        /// The grace period is over: the driver is cutting off what still runs.
+        case graceExpired
+    }
+
+    public enum Action: Sendable {
+        /// List incoming/ and report `scanned`.
+        case scan
+        /// Move these to active/ and report `claimed`.
+        case claim([ClaimRequest])
+        /// Open one connection to the next hop and carry these jobs over it; report `jobFinished` for each as
+        /// its result is known, then `connectionClosed`.
+        case connect(Connection)
+        /// Deliver a local job (a mailbox, a discard) and report `jobFinished`.
+        case deliverLocally(Delivery)
+        /// Queue the notifications, then finish or postpone the message; report `settled`.
+        case settle(Settlement)
+        /// Put claimed messages back in incoming/ untried (a stop).
+        case release([QueueID])
+        /// Report `tick` at this time (seconds since 1970), unless an earlier tick comes first.
+        case wake(at: Double)
+        /// Nothing runs any more: the driver may return.
+        case stopped
+    }
+
+    public struct Due: Sendable, Equatable {
+        public var id: QueueID
+        public var at: Double
+        public init(_ id: QueueID, at: Double) {
+            self.id = id
+            self.at = at
+        }
+    }
+
+    public struct ClaimRequest: Sendable {
+        public var id: QueueID
+        public var queue: Spool.Queue
+        /// The envelope as intake stored it, when the scheduler still has it.
+        public var known: Envelope?
+    }
+
+    public struct ClaimResult: Sendable {
+        public var id: QueueID
+        public var envelope: Envelope?
+        public init(_ id: QueueID, _ envelope: Envelope?) {
+            self.id = id
+            self.envelope = envelope
+        }
+    }
+
+    /// One job of a claimed message: what goes over a connection or into a mailbox.
+    public struct Delivery: Sendable {
+        public var envelope: Envelope
+        public var job: DeliveryJob
+    }
+
+    public struct Connection: Sendable {
+        public var nextHop: NextHop
+        public var deliveries: [Delivery]
+    }
+
+    /// What one job came to.
+    public struct JobReport: Sendable {
+        public var queueID: QueueID
+        public var nextHop: NextHop
+        public var results: [Int: SMTPClientSession.RecipientResult]
+        /// What a NOTIFY=SUCCESS says for those delivered: nil when the next hop reports successes itself.
+        public var successNotice: DeliveryStatusNotification.Kind?
+
+        public init(
+            queueID: QueueID, nextHop: NextHop, results: [Int: SMTPClientSession.RecipientResult],
+            successNotice: DeliveryStatusNotification.Kind?
+        ) {
+            self.queueID = queueID
+            self.nextHop = nextHop
+            self.results = results
+            self.successNotice = successNotice
+        }
+    }
+
+    /// A message's attempt, complete: its new state and the notifications owed, queued before the message
+    /// is finished or postponed (a crash between the two means a second notification, never none).
+    public struct Settlement: Sendable {
+        public var envelope: Envelope
+        public var notifications: [DeliveryStatusNotification]
+        /// Every recipient is final: the message leaves the spool.
+        public var isFinished: Bool
+        /// Recipients given up on because the message outlived `RetryPolicy.lifetime` (a `status=expired`
+        /// log line each).
+        public var expired: [Int] = []
+    }
+
+    // MARK: State
+
+    public let limits: Limits
+    let policy: RetryPolicy
+    let reportingHost: String
+    private var jitter: SplitMix
+
+    /// Unclaimed messages in incoming/ known to wait, oldest first, and the same as a set.
+    private var waiting = Deque<QueueID>()
+    private var waitingSet: Set<QueueID> = []
+    private var known: [QueueID: Envelope] = [:]
+    private var deferred = DeferredSchedule()
+
+    /// Claimed messages (in active/) and how far their attempt has come.
+    private var active: [QueueID: ActiveMessage] = [:]
+    private var claimsInFlight = 0
+    /// Jobs waiting for a connection, per next hop, and the next hops with any, in turn order.
+    private var queued: [NextHop: Deque<Delivery>] = [:]
+    private var turns = Deque<NextHop>()
+    private var open: [NextHop: Int] = [:]
+    public private(set) var openConnections = 0
+    private var localInFlight = 0
+    private var settlementsInFlight = 0
+
+    private var lastScan = -Double.infinity
+    private var scanInFlight = false
+    private var armed: Double?
+    private var phase = Phase.starting
+
+    private enum Phase { case starting, running, draining, abandoning, stopped }
+
+    private struct ActiveMessage {
+        var envelope: Envelope
+        var jobsOutstanding: Int
+        var jobsStarted = 0
+        var results: [Int: SMTPClientSession.RecipientResult] = [:]
+        var successNotices: [Int: DeliveryStatusNotification.Kind] = [:]
+    }
+
+    public init(limits: Limits, policy: RetryPolicy, reportingHost: String, seed: UInt64) {
+        self.limits = limits
+        self.policy = policy
+        self.reportingHost = reportingHost
+        self.jitter = SplitMix(state: seed)
+    }
+
+    /// Messages claimed and not yet settled.
+    public var activeCount: Int { active.count }
+    /// Messages known to wait in incoming/.
+    public var waitingCount: Int { waiting.count }
+    /// Connections open to one next hop.
+    public func openConnections(to nextHop: NextHop) -> Int { open[nextHop, default: 0] }
+
+    // MARK: Events
+
+    /// Takes in an event at `now` (seconds since 1970) and returns what to do, in order.
+    public mutating func handle(_ event: Event, now: Double) -> [Action] {
+        var actions: [Action] = []
+        switch event {
+        case .started(let due):
+            for item in due { deferred.schedule(item.id, at: item.at) }
+            if phase == .starting { phase = .running }
+        case .committed(let envelope):
+            guard phase == .running || phase == .starting else { break }
+            if known.count < limits.knownEnvelopes { known[envelope.queueID] = envelope }
+            addWaiting(envelope.queueID)
+        case .scanned(let ids):
+            scanInFlight = false
+            lastScan = now
+            if phase == .running { for id in ids { addWaiting(id) } }
+        case .claimed(let results):
+            claimsInFlight -= results.count
+            for result in results { accept(result, now: now, into: &actions) }
+        case .jobFinished(let report):
+            finishJob(report, now: now, into: &actions)
+        case .connectionClosed(let nextHop):
+            open[nextHop, default: 1] -= 1
+            if open[nextHop] == 0 { open[nextHop] = nil }
+            openConnections -= 1
+        case .settled(let id, let nextAttempt):
+            settlementsInFlight -= 1
+            active[id] = nil
+            if let nextAttempt, phase == .running { deferred.schedule(id, at: nextAttempt) }
+        case .tick:
+            if let armed, now >= armed { self.armed = nil }
+        case .shutdown:
+            guard phase == .running || phase == .starting else { break }
+            phase = .draining
+            releaseUnstarted(now: now, into: &actions)
+        case .graceExpired:
+            if phase == .draining { phase = .abandoning }
+        }
+        schedule(now: now, into: &actions)
+        return actions
+    }
+
+    private mutating func addWaiting(_ id: QueueID) {
+        guard active[id] == nil, waitingSet.insert(id).inserted else { return }
+        waiting.append(id)
+    }
+
+    private mutating func accept(_ result: ClaimResult, now: Double, into actions: inout [Action]) {
+        guard var envelope = result.envelope else { return }  // gone: an operator moved or deleted it
+        let id = result.id
+        deferred.remove(id)
+        let jobs = DeliveryPlan.jobs(for: envelope)
+        guard !jobs.isEmpty else {
+            // Nothing pending (a crash after the last outcome was recorded): it only needs finishing.
+            active[id] = ActiveMessage(envelope: envelope, jobsOutstanding: 0)
+            envelope.nextAttempt = nil
+            settlementsInFlight += 1
+            actions.append(.settle(Settlement(envelope: envelope, notifications: [], isFinished: true)))
+            return
+        }
+        active[id] = ActiveMessage(envelope: envelope, jobsOutstanding: jobs.count)
+        for job in jobs {
+            let delivery = Delivery(envelope: envelope, job: job)
+            if job.nextHop.isSMTP {
+                if queued[job.nextHop] == nil { turns.append(job.nextHop) }
+                queued[job.nextHop, default: []].append(delivery)
+            } else {
+                active[id]!.jobsStarted += 1
+                localInFlight += 1
+                actions.append(.deliverLocally(delivery))
+            }
+        }
+    }
+
+    private mutating func finishJob(_ report: JobReport, now: Double, into actions: inout [Action]) {
+        let id = report.queueID
+        guard var message = active[id] else { return }
+        var results = report.results
+        if phase == .abandoning {
+            // Cut off at the grace deadline: a failure now says nothing about the next hop, only about us.
+            results = results.filter { if case .delivered = $0.value { true } else { false } }
+        }
+        for (index, result) in results {
+            message.results[index] = result
+            if let notice = report.successNotice { message.successNotices[index] = notice }
+        }
+        message.jobsOutstanding -= 1
+        if !report.nextHop.isSMTP { localInFlight -= 1 }
+        active[id] = message
+        guard message.jobsOutstanding == 0 else { return }
+        if message.results.isEmpty && phase != .running {
+            // Nothing happened to it before the stop: back to incoming/, as if never claimed.
+            active[id] = nil
+            actions.append(.release([id]))
+            return
+        }
+        settle(id, now: now, into: &actions)
+    }
+
+    private mutating func settle(_ id: QueueID, now: Double, into actions: inout [Action]) {
+        guard var message = active[id] else { return }
+        let outcome = AttemptOutcome.apply(
+            message.results, to: &message.envelope, now: now, policy: policy, using: &jitter)
+        let envelope = message.envelope
+        var notifications = DeliveryStatusNotification.owed(
+            by: outcome, of: envelope, reportingHost: reportingHost, now: Int(now),
+            retryUntil: Int(envelope.arrival.timeIntervalSince1970) + Int(policy.lifetime.components.seconds))
+        for kind in [DeliveryStatusNotification.Kind.delivered, .relayed] {
+            let delivered = outcome.delivered.filter { message.successNotices[$0] == kind }
+            let owed = DeliveryStatusNotification.recipients(delivered, of: envelope, for: kind)
+            if !owed.isEmpty {
+                notifications.append(
+                    DeliveryStatusNotification(
+                        kind: kind, reportingHost: reportingHost, original: envelope,
+                        entries: owed.map { .init(recipient: envelope.recipients[$0], failure: nil) }, now: Int(now)))
+            }
+        }
+        active[id] = message
+        settlementsInFlight += 1
+        actions.append(
+            .settle(
+                Settlement(
+                    envelope: envelope, notifications: notifications, isFinished: outcome.isFinished,
+                    expired: outcome.failed.filter { $0.failure.stage == .queue }.map(\.index))))
+    }
+
+    // MARK: What to start
+
+    private mutating func schedule(now: Double, into actions: inout [Action]) {
+        switch phase {
+        case .starting, .stopped:
+            return
+        case .draining, .abandoning:
+            if active.isEmpty && claimsInFlight == 0 && openConnections == 0 && localInFlight == 0
+                && settlementsInFlight == 0
+            {
+                phase = .stopped
+                actions.append(.stopped)
+            }
+            return
+        case .running:
+            break
+        }
+        if !scanInFlight && now - lastScan >= limits.scanInterval {
+            scanInFlight = true
+            actions.append(.scan)
+        }
+        if claimsInFlight == 0, let claim = nextClaim(now: now) { actions.append(claim) }
+        startConnections(into: &actions)
+        armTimer(now: now, into: &actions)
+    }
+
+    /// Waiting messages in arrival order, then deferred ones that are due, as far as the active limit allows.
+    private mutating func nextClaim(now: Double) -> Action? {
+        let room = min(limits.claimBatch, limits.activeMessages - active.count)
+        guard room > 0 else { return nil }
+        var requests: [ClaimRequest] = []
+        while requests.count < room, let id = waiting.popFirst() {
+            waitingSet.remove(id)
+            let known = self.known.removeValue(forKey: id)
+            if active[id] == nil { requests.append(ClaimRequest(id: id, queue: .incoming, known: known)) }
+        }
+        if requests.count < room && deferred.count > 0 {
+            for id in deferred.takeDue(now: now, limit: room - requests.count) where active[id] == nil {
+                requests.append(ClaimRequest(id: id, queue: .deferred, known: nil))
+            }
+        }
+        guard !requests.isEmpty else { return nil }
+        claimsInFlight += requests.count
+        return .claim(requests)
+    }
+
+    /// Hands free slots round the next hops with work, one connection each per turn.
+    private mutating func startConnections(into actions: inout [Action]) {
+        var passed = 0
+        while openConnections < limits.connections, passed < turns.count, let nextHop = turns.popFirst() {
+            guard var jobs = queued[nextHop], !jobs.isEmpty else {
+                queued[nextHop] = nil
+                continue
+            }
+            let free = limits.perDestination - open[nextHop, default: 0]
+            guard free > 0 else {
+                turns.append(nextHop)
+                passed += 1
+                continue
+            }
+            // A connection's worth at a time: fewer connections to one destination, as a receiving server
+            // prefers (and fewer handshakes); more open only while a queue holds more than that.
+            var batch: [Delivery] = []
+            while batch.count < limits.messagesPerConnection, let delivery = jobs.popFirst() {
+                batch.append(delivery)
+                active[delivery.envelope.queueID]?.jobsStarted += 1
+            }
+            queued[nextHop] = jobs.isEmpty ? nil : jobs
+            if !jobs.isEmpty { turns.append(nextHop) }
+            open[nextHop, default: 0] += 1
+            openConnections += 1
+            passed = 0
+            actions.append(.connect(Connection(nextHop: nextHop, deliveries: batch)))
+        }
+    }
+
+    /// The next time something is due: a rescan, or the earliest deferred message.
+    private mutating func armTimer(now: Double, into actions: inout [Action]) {
+        // A scan or a claim in flight reports back, and a full active set frees up as messages settle:
+        // neither needs a timer.
+        var next = scanInFlight ? Double.infinity : lastScan + limits.scanInterval
+        if claimsInFlight == 0 && active.count < limits.activeMessages, let due = deferred.earliest() {
+            next = min(next, due)
+        }
+        guard next < .infinity else { return }
+        next = max(next, now)
+        if let armed, armed <= next { return }
+        armed = next
+        actions.append(.wake(at: next))
+    }
+
+    /// A stop: messages claimed and waiting for a connection go back to incoming/, untried. A message
+    /// with jobs already running keeps its waiting ones untried, and settles with what ran.
+    private mutating func releaseUnstarted(now: Double, into actions: inout [Action]) {
+        var untouched: [QueueID] = []
+        for (_, jobs) in queued {
+            for delivery in jobs {
+                let id = delivery.envelope.queueID
+                guard var message = active[id] else { continue }
+                message.jobsOutstanding -= 1
+                active[id] = message
+                if message.jobsOutstanding == 0 {
+                    if message.jobsStarted == 0 {
+                        active[id] = nil
+                        untouched.append(id)
+                    } else {
+                        settle(id, now: now, into: &actions)
+                    }
+                }
+            }
+        }
+        queued = [:]
+        turns = []
+        waiting = []
+        waitingSet = []
+        known = [:]
+        if !untouched.isEmpty { actions.append(.release(untouched.sorted())) }
+    }
+}
+
+/// The retry jitter's random source: seeded, so a test can replay a schedule.
+struct SplitMix: RandomNumberGenerator, Sendable {
+    var state: UInt64
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
