@@ -42,6 +42,9 @@ public final class DeliveryAgent: Sendable {
     /// Set while `run` runs: before (delivery off) and after, intake's announcements are dropped rather
     /// than kept in memory; the messages are in incoming/ and a start finds them there.
     private let running = Atomic<Bool>(false)
+    /// Two threads that only ever rename a finished envelope out of active/: the duplicate window after
+    /// a next hop's 250 is as long as the wait for one of them, and they never wait for an fsync.
+    private let marks = NIOThreadPool(numberOfThreads: 2)
 
     public init(
         spool: Spool, transport: SMTPTransport, mailboxes: MaildirTransport, policy: RetryPolicy, limits: Limits,
@@ -85,8 +88,8 @@ public final class DeliveryAgent: Sendable {
         }) ?? []
         var scheduler = DeliveryScheduler(
             limits: limits, policy: policy, reportingHost: mailboxes.hostname, seed: UInt64.random(in: .min ... .max))
+        marks.start()
         running.store(true, ordering: .releasing)
-        defer { running.store(false, ordering: .releasing) }
         let input = self.input
         await withDiscardingTaskGroup { records in
             await withDiscardingTaskGroup { work in
@@ -120,6 +123,8 @@ public final class DeliveryAgent: Sendable {
                 work.cancelAll()
             }
         }
+        running.store(false, ordering: .releasing)
+        try? await marks.shutdownGracefully()
     }
 
     // MARK: Actions
@@ -205,16 +210,17 @@ public final class DeliveryAgent: Sendable {
         }
         await transport.deliver(to: connection.nextHop, batch: items) { index, results, facts in
             let delivery = connection.deliveries[index]
-            var byIndex: [Int: SMTPClientSession.RecipientResult] = [:]
-            for (recipient, result) in zip(delivery.job.recipients, results) {
-                byIndex[recipient] = result
-                self.logAttempt(delivery.envelope, index: recipient, result: result, connection: facts)
-            }
+            let byIndex = Dictionary(uniqueKeysWithValues: zip(delivery.job.recipients, results))
+            // To the scheduler before the log line: a log write can block, and the time until the outcome
+            // is recorded is the window in which a crash sends the message again.
             input.yield(
                 .jobFinished(
                     .init(
                         queueID: delivery.envelope.queueID, nextHop: connection.nextHop, results: byIndex,
                         successNotice: facts.peerOffersDSN ? nil : .relayed)))
+            for (recipient, result) in zip(delivery.job.recipients, results) {
+                self.logAttempt(delivery.envelope, index: recipient, result: result, connection: facts)
+            }
         }
         input.yield(.connectionClosed(connection.nextHop))
     }
@@ -275,7 +281,9 @@ public final class DeliveryAgent: Sendable {
         var nextAttempt: Double?
         do {
             if settlement.isFinished {
-                try await blocking { [spool] in try spool.finish([id]) }
+                // The mark first, on threads of its own (see `Spool.retireEnvelopes`), then its fsync.
+                try await marks.runIfActive { [spool] in spool.retireEnvelopes([id]) }
+                try await blocking { [spool] in try spool.completeFinish([id]) }
             } else {
                 try await blocking { [spool] in
                     try spool.record(envelope)

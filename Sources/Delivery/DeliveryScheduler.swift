@@ -15,8 +15,9 @@ import Spool
 ///   hop and hold no connection while they wait.
 /// - **`connections` counts connections**, across all next hops, and `perDestination` those to one next hop.
 ///   A slot is taken when a connection is handed to the driver and given back when the driver says it closed.
-/// - **Next hops take turns.** Free slots go round the next hops with work, one connection each per turn,
-///   so a slow or tarpitting destination holds its own slots and no one else's.
+/// - **Next hops take turns.** A free slot goes to the next hop with work that has the fewest connections
+///   open (among equals, the one served longest ago), so a slow or tarpitting destination holds its own slots and
+///   is last in line for anyone else's.
 /// - **Outcomes are per message.** A message settles as soon as the last of its jobs reports, whatever else
 ///   its connection still carries; the driver makes that durable at once.
 /// - **Stopping** (`shutdown`) claims nothing more, puts back what was claimed but not started, and lets
@@ -172,6 +173,9 @@ public struct DeliveryScheduler: Sendable {
     private var queued: [NextHop: Deque<Delivery>] = [:]
     private var turns = Deque<NextHop>()
     private var open: [NextHop: Int] = [:]
+    /// When each next hop with work last got a connection (a count of connections started), for turns.
+    private var lastServed: [NextHop: Int] = [:]
+    private var servings = 0
     public private(set) var openConnections = 0
     private var localInFlight = 0
     private var settlementsInFlight = 0
@@ -229,7 +233,10 @@ public struct DeliveryScheduler: Sendable {
             finishJob(report, now: now, into: &actions)
         case .connectionClosed(let nextHop):
             open[nextHop, default: 1] -= 1
-            if open[nextHop] == 0 { open[nextHop] = nil }
+            if open[nextHop] == 0 {
+                open[nextHop] = nil
+                if queued[nextHop] == nil { lastServed[nextHop] = nil }
+            }
             openConnections -= 1
         case .settled(let id, let nextAttempt):
             settlementsInFlight -= 1
@@ -378,20 +385,24 @@ public struct DeliveryScheduler: Sendable {
         return .claim(requests)
     }
 
-    /// Hands free slots round the next hops with work, one connection each per turn.
+    /// Hands free slots to next hops with work: the one with the fewest open connections first, and among
+    /// equals the one served longest ago. A tarpit that holds many slots is last in line for the next one.
+    /// (Linear in the next hops with work waiting, which only grows long when slots are scarce anyway.)
     private mutating func startConnections(into actions: inout [Action]) {
-        var passed = 0
-        while openConnections < limits.connections, passed < turns.count, let nextHop = turns.popFirst() {
-            guard var jobs = queued[nextHop], !jobs.isEmpty else {
-                queued[nextHop] = nil
-                continue
+        while openConnections < limits.connections {
+            var chosen: (position: Int, open: Int, served: Int)?
+            for (position, nextHop) in turns.enumerated() {
+                let count = open[nextHop, default: 0]
+                let served = lastServed[nextHop] ?? -1
+                guard count < limits.perDestination else { continue }
+                if let best = chosen, (best.open, best.served) <= (count, served) { continue }
+                chosen = (position, count, served)
             }
-            let free = limits.perDestination - open[nextHop, default: 0]
-            guard free > 0 else {
-                turns.append(nextHop)
-                passed += 1
-                continue
-            }
+            guard let position = chosen?.position else { return }
+            let nextHop = turns.remove(at: position)
+            servings += 1
+            lastServed[nextHop] = servings
+            var jobs = queued[nextHop] ?? []
             // A connection's worth at a time: fewer connections to one destination, as a receiving server
             // prefers (and fewer handshakes); more open only while a queue holds more than that.
             var batch: [Delivery] = []
@@ -401,9 +412,12 @@ public struct DeliveryScheduler: Sendable {
             }
             queued[nextHop] = jobs.isEmpty ? nil : jobs
             if !jobs.isEmpty { turns.append(nextHop) }
+            guard !batch.isEmpty else {
+                lastServed[nextHop] = nil
+                continue
+            }
             open[nextHop, default: 0] += 1
             openConnections += 1
-            passed = 0
             actions.append(.connect(Connection(nextHop: nextHop, deliveries: batch)))
         }
     }

@@ -82,7 +82,19 @@ extension Spool {
     /// Every recipient is final: the messages leave the spool. Envelopes go first, so a crash between the
     /// two leaves an orphan body, which recovery deletes, never an envelope without its body.
     public func finish(_ ids: [QueueID]) throws {
+        retireEnvelopes(ids)
+        try completeFinish(ids)
+    }
+
+    /// The first half of `finish`: the envelopes leave active/. Against a killed process that is already
+    /// the mark (the kernel has the rename); against power loss it needs `completeFinish`'s fsync. Split so
+    /// delivery can make the mark at once, without queueing behind threads that wait for fsyncs.
+    public func retireEnvelopes(_ ids: [QueueID]) {
         for id in ids { recycler.retire(envelopePath(id, in: .active)) }
+    }
+
+    /// The second half of `finish`: the removals made durable, then the bodies removed.
+    public func completeFinish(_ ids: [QueueID]) throws {
         // The removals must be durable before we rely on them; they share one fsync, and concurrent
         // finishes share it too.
         try activeSync.syncAfterNow()

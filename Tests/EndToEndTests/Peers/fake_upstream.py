@@ -15,6 +15,8 @@ Modes:
   inject-starttls  answer STARTTLS with 220 and an extra pipelined reply in the same packet
   drop-after-data  read the content, then close without a reply
   slow-final       read the content, then take ten minutes to reply
+  slow-accept      read the content, then take half a second to accept it
+  tarpit           accept connections and never say a word
 """
 import argparse, base64, json, os, socket, socketserver, ssl, sys, threading, time
 
@@ -57,6 +59,9 @@ class Handler(socketserver.StreamRequestHandler):
             pass
 
     def dialog(self):
+        if args.mode == "tarpit":
+            time.sleep(3600)
+            return
         self.send("220 fake.upstream ESMTP\r\n")
         helo, mail_from, rcpts = None, None, []
         while True:
@@ -137,11 +142,17 @@ class Handler(socketserver.StreamRequestHandler):
                     return
                 if args.mode == "slow-final":
                     time.sleep(600)
+                if args.mode == "slow-accept":
+                    time.sleep(0.5)
                 record = {"mail_from": mail_from, "rcpt_to": rcpts, "data": "\r\n".join(data) + "\r\n",
                           "tls": self.tls, "auth": self.auth, "helo": helo, "connection": self.number}
+                # The reply first, then the record: the record is written either way (this process is not
+                # the one killed), and the time between the final dot and the 250 is a duplicate window
+                # that belongs to the next hop, not to the server under test; a locked file append from
+                # twenty threads would make it milliseconds long.
+                self.send("250 2.0.0 queued\r\n")
                 with lock, open(args.record, "a") as f:
                     f.write(json.dumps(record) + "\n")
-                self.send("250 2.0.0 queued\r\n")
             elif verb == "RSET":
                 mail_from, rcpts = None, []
                 self.send("250 2.0.0 ok\r\n")

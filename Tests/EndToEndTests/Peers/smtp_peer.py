@@ -52,8 +52,11 @@ def send(args):
             code, text = client.login(args.user, args.password)
         result["auth"] = code
     message = open(args.message_file, "rb").read() if args.message_file else args.message.encode()
-    refused = client.sendmail(args.sender, args.to, message, mail_options=args.mail_option,
-                              rcpt_options=args.rcpt_option)
+    for number in range(args.repeat):
+        # Each copy numbered, so a next hop that counts arrivals can tell a duplicate from a sibling.
+        copy = message if args.repeat == 1 else b"X-Copy: %d\r\n" % number + message
+        refused = client.sendmail(args.sender, args.to, copy, mail_options=args.mail_option,
+                                  rcpt_options=args.rcpt_option)
     result["refused"] = {k: v[0] for k, v in refused.items()}
     result["ok"] = True
     client.quit()
@@ -181,6 +184,7 @@ def main():
     parser.add_argument("--rcpt-option", action="append", default=[])
     parser.add_argument("--message", default="Subject: test\r\n\r\nhello\r\n")
     parser.add_argument("--message-file")
+    parser.add_argument("--repeat", type=int, default=1, help="send the message this many times, one session")
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--duration", type=float, default=2.0)
     parser.add_argument("--max-size", type=int, default=20000)

@@ -1,0 +1,332 @@
+import Foundation
+import MailModel
+import SMTPProtocol
+import Spool
+import Testing
+
+@testable import Delivery
+
+/// The scheduler driven by hand: a number for a clock, envelopes in memory, and every action it asks for
+/// answered (or held back) by the test. No sockets, no files, no sleeping.
+struct SchedulerHarness {
+    var scheduler: DeliveryScheduler
+    var now = 1_000_000.0
+    /// Envelopes by queue ID, as the spool would give them when claimed.
+    var stored: [QueueID: Envelope] = [:]
+    /// Every action so far, in order.
+    var log: [DeliveryScheduler.Action] = []
+    /// Connections handed out and not yet closed.
+    var open: [DeliveryScheduler.Connection] = []
+    var settlements: [DeliveryScheduler.Settlement] = []
+    var released: [QueueID] = []
+    var stopped = false
+    /// What a scan of incoming/ finds.
+    var incoming: [QueueID] = []
+    private var serial = 0
+
+    init(limits: DeliveryScheduler.Limits = .init(), policy: RetryPolicy = Self.exactPolicy) {
+        scheduler = DeliveryScheduler(limits: limits, policy: policy, reportingHost: "mx.test", seed: 7)
+        handle(.started(deferred: []))
+    }
+
+    static var exactPolicy: RetryPolicy {
+        var policy = RetryPolicy()
+        policy.jitter = 0
+        return policy
+    }
+
+    /// Handles an event; claims and scans are answered at once (from `stored`), so the test sees what a
+    /// driver with an instant spool would.
+    mutating func handle(_ event: DeliveryScheduler.Event) {
+        var pending = [event]
+        while !pending.isEmpty {
+            let actions = scheduler.handle(pending.removeFirst(), now: now)
+            log += actions
+            for action in actions {
+                switch action {
+                case .claim(let requests):
+                    pending.append(.claimed(requests.map { .init($0.id, stored[$0.id]) }))
+                case .scan:
+                    pending.append(.scanned(incoming))
+                case .connect(let connection):
+                    open.append(connection)
+                case .settle(let settlement):
+                    settlements.append(settlement)
+                case .release(let ids):
+                    released += ids
+                case .stopped:
+                    stopped = true
+                case .deliverLocally, .wake:
+                    break
+                }
+            }
+        }
+    }
+
+    /// A new message to `addresses`, committed by intake.
+    @discardableResult
+    mutating func commit(to addresses: [String], arrival: Double? = nil) -> QueueID {
+        let id = store(to: addresses, arrival: arrival)
+        handle(.committed(stored[id]!))
+        return id
+    }
+
+    /// A message in the spool that the scheduler has not been told of.
+    mutating func store(to addresses: [String], arrival: Double? = nil) -> QueueID {
+        serial += 1
+        let id = QueueID("1K165610000" + String(100_000 + serial).suffix(5))!
+        var envelope = sampleEnvelope(addresses.map { recipient($0) }, arrival: arrival ?? now)
+        envelope.queueID = id
+        stored[id] = envelope
+        return id
+    }
+
+    /// Ends the connection at `index` of `open`: each of its messages gets `result` for every recipient.
+    mutating func finish(_ index: Int, with result: SMTPClientSession.RecipientResult = .delivered(SMTPReply(250, nil, "ok"))) {
+        let connection = open.remove(at: index)
+        for delivery in connection.deliveries {
+            report(delivery, result)
+        }
+        handle(.connectionClosed(connection.nextHop))
+    }
+
+    mutating func report(_ delivery: DeliveryScheduler.Delivery, _ result: SMTPClientSession.RecipientResult) {
+        handle(
+            .jobFinished(
+                .init(
+                    queueID: delivery.envelope.queueID, nextHop: delivery.job.nextHop,
+                    results: Dictionary(uniqueKeysWithValues: delivery.job.recipients.map { ($0, result) }),
+                    successNotice: .relayed)))
+    }
+
+    /// Makes every settlement so far durable, as the driver does.
+    mutating func recordSettlements() {
+        let done = settlements
+        settlements = []
+        for settlement in done {
+            handle(
+                .settled(
+                    settlement.envelope.queueID,
+                    nextAttempt: settlement.isFinished ? nil : settlement.envelope.nextAttempt?.timeIntervalSince1970))
+        }
+    }
+
+    func openConnections(to domain: String) -> Int { open.filter { $0.nextHop == .mx(domain: domain) }.count }
+
+    var wakes: [Double] { log.compactMap { if case .wake(let at) = $0 { at } else { nil } } }
+}
+
+let tempfail = SMTPClientSession.RecipientResult.failed(
+    .init(stage: .rcpt, reply: SMTPReply(450, EnhancedStatusCode(4, 2, 0), "mailbox busy"), detail: "", isPermanent: false))
+
+@Suite struct DeliverySchedulerLimitTests {
+    @Test func theConnectionLimitCountsConnectionsExactly() {
+        var limits = DeliveryScheduler.Limits()
+        limits.connections = 3
+        limits.perDestination = 2
+        limits.messagesPerConnection = 1
+        var harness = SchedulerHarness(limits: limits)
+        for index in 0..<10 { harness.commit(to: ["bob@d\(index % 3).example"]) }
+        #expect(harness.open.count == 3, "exactly the limit, not one more")
+        #expect(harness.scheduler.openConnections == 3)
+        // A free slot is taken at once, and no more than one.
+        harness.finish(0)
+        harness.recordSettlements()
+        #expect(harness.open.count == 3)
+        // The nine messages left, most waiting for a slot, are claimed, and not counted as connections.
+        #expect(harness.scheduler.activeCount == 9)
+    }
+
+    @Test func aDestinationGetsNoMoreThanItsShare() {
+        var limits = DeliveryScheduler.Limits()
+        limits.perDestination = 2
+        limits.messagesPerConnection = 1
+        var harness = SchedulerHarness(limits: limits)
+        for _ in 0..<5 { harness.commit(to: ["bob@slow.example"]) }
+        #expect(harness.openConnections(to: "slow.example") == 2)
+        harness.finish(0)
+        #expect(harness.openConnections(to: "slow.example") == 2)
+    }
+
+    /// Found together (a restart's scan), messages for one next hop share connections, ten to each.
+    @Test func messagesFoundTogetherShareConnections() {
+        var harness = SchedulerHarness()
+        harness.incoming = (0..<25).map { _ in harness.store(to: ["bob@one.example"]) }
+        harness.now += 1
+        harness.handle(.tick)
+        #expect(harness.open.map(\.deliveries.count) == [10, 10, 5])
+    }
+
+    @Test func claimingStopsAtTheActiveLimitAndResumesAsMessagesSettle() {
+        var limits = DeliveryScheduler.Limits()
+        limits.activeMessages = 4
+        limits.perDestination = 1
+        limits.messagesPerConnection = 1
+        var harness = SchedulerHarness(limits: limits)
+        for _ in 0..<6 { harness.commit(to: ["bob@one.example"]) }
+        #expect(harness.scheduler.activeCount == 4)
+        #expect(harness.scheduler.waitingCount == 2)
+        harness.finish(0)
+        harness.recordSettlements()
+        #expect(harness.scheduler.activeCount == 4)
+        #expect(harness.scheduler.waitingCount == 1)
+    }
+}
+
+@Suite struct DeliverySchedulerFairnessTests {
+    /// 100 messages to a tarpit (connections that never finish) take its share of slots; a message for
+    /// another domain gets a connection at once.
+    @Test func aTarpitHoldsOnlyItsOwnSlots() {
+        var harness = SchedulerHarness()
+        for _ in 0..<100 { harness.commit(to: ["x@tarpit.example"]) }
+        #expect(harness.openConnections(to: "tarpit.example") == 20, "its share: max_per_destination")
+        harness.commit(to: ["bob@elsewhere.example"])
+        #expect(harness.openConnections(to: "elsewhere.example") == 1)
+    }
+
+    /// With slots scarce, destinations take turns: when a tarpit's connection times out, the slot goes to
+    /// the domain that has waited, not back to the tarpit.
+    @Test func freedSlotsGoRoundTheDestinations() {
+        var limits = DeliveryScheduler.Limits()
+        limits.connections = 2
+        limits.messagesPerConnection = 1
+        var harness = SchedulerHarness(limits: limits)
+        for _ in 0..<10 { harness.commit(to: ["x@tarpit.example"]) }
+        harness.commit(to: ["bob@elsewhere.example"])
+        harness.commit(to: ["carol@third.example"])
+        #expect(harness.openConnections(to: "tarpit.example") == 2)
+        harness.finish(0, with: tempfail)
+        #expect(harness.openConnections(to: "elsewhere.example") == 1)
+        harness.finish(0, with: tempfail)
+        #expect(harness.openConnections(to: "third.example") == 1)
+        #expect(harness.openConnections(to: "tarpit.example") == 0)
+    }
+}
+
+@Suite struct DeliverySchedulerOutcomeTests {
+    /// A message settles when its own reply comes, while its connection carries others.
+    @Test func eachMessageSettlesAsItsReplyArrives() {
+        var harness = SchedulerHarness()
+        harness.incoming = (0..<3).map { _ in harness.store(to: ["bob@one.example"]) }
+        harness.now += 1
+        harness.handle(.tick)
+        let shared = harness.open[0]
+        #expect(shared.deliveries.count == 3)
+        harness.report(shared.deliveries[0], .delivered(SMTPReply(250, nil, "ok")))
+        #expect(harness.settlements.map(\.envelope.queueID) == [shared.deliveries[0].envelope.queueID])
+        #expect(harness.settlements[0].isFinished)
+    }
+
+    @Test func aTemporaryFailureComesBackWhenDueByTheClock() {
+        var limits = DeliveryScheduler.Limits()
+        limits.scanInterval = 10_000
+        var harness = SchedulerHarness(limits: limits)
+        let id = harness.commit(to: ["bob@one.example"])
+        harness.finish(0, with: tempfail)
+        let settlement = harness.settlements[0]
+        #expect(!settlement.isFinished)
+        let due = try! #require(settlement.envelope.nextAttempt?.timeIntervalSince1970)
+        #expect(due == harness.now + 300, "first_retry, no jitter")
+        harness.recordSettlements()
+        #expect(harness.wakes.contains(due))
+        harness.log = []
+        harness.now = due - 1
+        harness.handle(.tick)
+        #expect(!harness.log.contains { if case .claim = $0 { true } else { false } })
+        harness.now = due
+        harness.handle(.tick)
+        #expect(
+            harness.log.contains {
+                if case .claim(let requests) = $0 { requests.map(\.id) == [id] && requests[0].queue == .deferred } else { false }
+            })
+    }
+
+    @Test func aMessageOlderThanItsLifetimeExpiresWithA547Bounce() {
+        var harness = SchedulerHarness()
+        harness.commit(to: ["bob@one.example"], arrival: harness.now - 5 * 86400)
+        harness.finish(0, with: tempfail)
+        let settlement = harness.settlements[0]
+        #expect(settlement.isFinished)
+        #expect(settlement.expired == [0])
+        let bounce = try! #require(settlement.notifications.first)
+        #expect(bounce.kind == .failed)
+        #expect(DeliveryStatusNotification.status(of: bounce.entries[0].failure, kind: .failed) == "5.4.7")
+        #expect(bounce.entries[0].failure?.description.contains("gave up after 5 days") == true)
+    }
+
+    @Test func aDelayWarningKeepsTheRemoteStatusAndSaysUntilWhen() {
+        var harness = SchedulerHarness()
+        let arrival = harness.now - 4 * 3600
+        harness.commit(to: ["bob@one.example"], arrival: arrival)
+        harness.finish(0, with: tempfail)
+        let warning = try! #require(harness.settlements[0].notifications.first)
+        #expect(warning.kind == .delayed)
+        #expect(warning.willRetryUntil == Int(arrival) + 5 * 86400)
+        let text = String(decoding: warning.render(originalContent: [], boundaryToken: "b"), as: UTF8.self)
+        #expect(text.contains("Status: 4.2.0"))
+        #expect(text.contains("Will-Retry-Until: "))
+    }
+}
+
+@Suite struct DeliverySchedulerShutdownTests {
+    /// A stop: nothing more is claimed or started, messages waiting for a connection go back untried,
+    /// what runs finishes and is recorded, and only then is the scheduler stopped.
+    @Test func aStopRecordsWhatRanAndPutsBackWhatDidNot() {
+        var limits = DeliveryScheduler.Limits()
+        limits.perDestination = 1
+        limits.messagesPerConnection = 1
+        var harness = SchedulerHarness(limits: limits)
+        let running = harness.commit(to: ["bob@one.example"])
+        let waiting = harness.commit(to: ["carol@one.example"])
+        harness.handle(.shutdown)
+        #expect(harness.released == [waiting])
+        harness.commit(to: ["dave@two.example"])
+        #expect(harness.open.count == 1, "nothing new starts")
+        #expect(!harness.stopped)
+        harness.finish(0)
+        #expect(harness.settlements.map(\.envelope.queueID) == [running])
+        #expect(!harness.stopped, "not before the outcome is durable")
+        harness.recordSettlements()
+        #expect(harness.stopped)
+    }
+
+    /// At the grace deadline the driver cuts connections off: what the next hop accepted is kept, and a
+    /// message that only failed because it was cut off goes back untried.
+    @Test func theGraceDeadlineKeepsAcceptedMailAndPutsTheRestBack() {
+        var harness = SchedulerHarness()
+        for _ in 0..<2 { harness.commit(to: ["bob@one.example"]) }
+        harness.handle(.shutdown)
+        harness.handle(.graceExpired)
+        let cut = SMTPClientSession.RecipientResult.failed(
+            .init(stage: .data, reply: nil, detail: "connection closed", isPermanent: false))
+        harness.report(harness.open[0].deliveries[0], .delivered(SMTPReply(250, nil, "ok")))
+        harness.report(harness.open[1].deliveries[0], cut)
+        #expect(harness.settlements.count == 1 && harness.settlements[0].isFinished)
+        #expect(harness.released == [harness.open[1].deliveries[0].envelope.queueID])
+        harness.handle(.connectionClosed(.mx(domain: "one.example")))
+        harness.handle(.connectionClosed(.mx(domain: "one.example")))
+        harness.recordSettlements()
+        #expect(harness.stopped)
+    }
+
+    /// Intake's announcements during a stop are not kept: the messages wait in incoming/ for the next start.
+    @Test func nothingIsHeldForAStoppedScheduler() {
+        var harness = SchedulerHarness()
+        harness.handle(.shutdown)
+        for _ in 0..<100 { harness.commit(to: ["bob@one.example"]) }
+        #expect(harness.scheduler.waitingCount == 0)
+        #expect(harness.scheduler.activeCount == 0)
+        #expect(harness.stopped)
+    }
+}
+
+@Suite struct DeliverySchedulerScanTests {
+    @Test func incomingIsListedAtStartAndOncePerScanInterval() {
+        var harness = SchedulerHarness()
+        #expect(harness.log.filter { if case .scan = $0 { true } else { false } }.count == 1)
+        #expect(harness.wakes.last == harness.now + 1)
+        harness.now += 1
+        harness.handle(.tick)
+        #expect(harness.log.filter { if case .scan = $0 { true } else { false } }.count == 2)
+    }
+}
