@@ -38,8 +38,7 @@ final class SMTPClientHandler: ChannelInboundHandler, RemovableChannelHandler {
     /// the file at `path` (a spool file holds its envelope after them).
     private let contents: [(path: String, length: Int)]
     private let fileIO: NonBlockingFileIO
-    private let tlsContext: NIOSSLContext?
-    private let serverName: String?
+    private let tls: OutboundTLS?
     private let timeouts: Timeouts
     private let promise: EventLoopPromise<Outcome>
     /// Sees every line sent and received, AUTH data redacted (`relaygate relay-test` prints it).
@@ -57,7 +56,7 @@ final class SMTPClientHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     init(
         session: SMTPClientSession, contents: [(path: String, length: Int)], fileIO: NonBlockingFileIO,
-        tlsContext: NIOSSLContext?, serverName: String?, timeouts: Timeouts, promise: EventLoopPromise<Outcome>,
+        tls: OutboundTLS?, timeouts: Timeouts, promise: EventLoopPromise<Outcome>,
         transcript: (@Sendable (String) -> Void)? = nil, messageFinished: MessageFinished? = nil
     ) {
         self.transcript = transcript
@@ -65,8 +64,7 @@ final class SMTPClientHandler: ChannelInboundHandler, RemovableChannelHandler {
         self.session = session
         self.contents = contents
         self.fileIO = fileIO
-        self.tlsContext = tlsContext
-        self.serverName = serverName
+        self.tls = tls
         self.timeouts = timeouts
         self.promise = promise
         outcome.tls = session.configuration.tls == .implicit
@@ -120,7 +118,7 @@ final class SMTPClientHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         if error is NIOSSLError || error is BoringSSLError {
-            session.tlsFailed("\(error)")
+            session.tlsFailed(OutboundTLS.words(for: error, trust: tls?.trust))
         } else {
             session.connectionLost("\(error)")
         }
@@ -178,13 +176,13 @@ final class SMTPClientHandler: ChannelInboundHandler, RemovableChannelHandler {
             session.connectionLost("the server sent data after its 220 to STARTTLS")
             return drain(context: context)
         }
-        guard let tlsContext else {
+        guard let tls else {
             session.tlsFailed("no TLS configuration")
             return drain(context: context)
         }
         parser.reset()
         do {
-            let handler = try NIOSSLClientHandler(context: tlsContext, serverHostname: serverName)
+            let handler = try tls.makeHandler()
             try context.pipeline.syncOperations.addHandler(handler, position: .first)
         } catch {
             session.tlsFailed("\(error)")

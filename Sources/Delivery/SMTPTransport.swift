@@ -13,7 +13,7 @@ public struct Upstream: Sendable, CustomStringConvertible {
     public var tls: SMTPClientSession.TLSPolicy
     public var username: String?
     public var password: String?
-    public var verifyCertificate: Bool
+    public var trust: UpstreamTrust
 
     public var description: String {
         "Upstream(\(name), hosts: \(hosts.map { "\($0.host):\($0.port)" }), username: \(username ?? "none"), "
@@ -22,14 +22,14 @@ public struct Upstream: Sendable, CustomStringConvertible {
 
     public init(
         name: String, hosts: [(host: String, port: Int)], tls: SMTPClientSession.TLSPolicy, username: String?,
-        password: String?, verifyCertificate: Bool
+        password: String?, trust: UpstreamTrust
     ) {
         self.name = name
         self.hosts = hosts
         self.tls = tls
         self.username = username
         self.password = password
-        self.verifyCertificate = verifyCertificate
+        self.trust = trust
     }
 }
 
@@ -66,7 +66,8 @@ public final class SMTPTransport: Sendable {
     private let heloName: String
     private let upstreams: [String: Upstream]
     private let resolver: any MXResolver
-    private let verifying: NIOSSLContext
+    /// Each upstream's TLS context, made once: its trust (system, CA file, pin, none) is in it.
+    private let upstreamContexts: [String: NIOSSLContext]
     private let opportunistic: NIOSSLContext
     private let logger: Logger
     private let threadPool: NIOThreadPool
@@ -86,21 +87,22 @@ public final class SMTPTransport: Sendable {
         self.resolver = resolver
         self.logger = logger
         self.timeouts = SMTPClientHandler.Timeouts()
-        var strict = TLSConfiguration.makeClientConfiguration()
-        strict.minimumTLSVersion = .tlsv12
-        verifying = try NIOSSLContext(configuration: strict)
-        var relaxed = strict
+        var contexts: [String: NIOSSLContext] = [:]
+        for upstream in upstreams {
+            contexts[upstream.name] = try OutboundTLS.context(for: upstream.trust, upstream: upstream.name)
+        }
+        upstreamContexts = contexts
         // Opportunistic TLS to MX hosts: encryption without authentication beats plaintext (RFC 7435).
-        relaxed.certificateVerification = .none
-        opportunistic = try NIOSSLContext(configuration: relaxed)
+        opportunistic = try OutboundTLS.context(for: .none, upstream: "")
     }
 
     /// An upstream's hosts, in the order they are tried, with its TLS and credentials.
-    private static func candidates(_ upstream: Upstream) -> [Candidate] {
+    private func candidates(_ upstream: Upstream) -> [Candidate] {
         upstream.hosts.map {
             Candidate(
                 host: $0.host, port: $0.port, tls: upstream.tls, username: upstream.username,
-                password: upstream.password, verify: upstream.verifyCertificate)
+                password: upstream.password, trust: upstream.trust,
+                context: upstreamContexts[upstream.name] ?? opportunistic)
         }
     }
 
@@ -110,7 +112,8 @@ public final class SMTPTransport: Sendable {
         var tls: SMTPClientSession.TLSPolicy
         var username: String?
         var password: String?
-        var verify: Bool
+        var trust = UpstreamTrust.none
+        var context: NIOSSLContext
     }
 
     /// Carries messages for one next hop over one connection (RSET between them), reporting each message's
@@ -123,18 +126,18 @@ public final class SMTPTransport: Sendable {
         let candidates: [Candidate]
         switch nextHop {
         case .host(let host, let port):
-            candidates = [Candidate(host: host, port: port, tls: .opportunistic, verify: false)]
+            candidates = [Candidate(host: host, port: port, tls: .opportunistic, context: opportunistic)]
         case .relay(let name):
             guard let upstream = upstreams[name] else {
                 let failure = SMTPClientSession.Failure(
                     stage: .connect, reply: nil, detail: "no upstream named \(name)", isPermanent: false)
                 return failAll(batch, from: 0, failure, ConnectionFacts(relay: name), report)
             }
-            candidates = Self.candidates(upstream)
+            candidates = self.candidates(upstream)
         case .mx(let domain):
             switch await resolver.mailHosts(for: domain) {
             case .hosts(let hosts):
-                candidates = hosts.map { Candidate(host: $0, port: 25, tls: .opportunistic, verify: false) }
+                candidates = hosts.map { Candidate(host: $0, port: 25, tls: .opportunistic, context: opportunistic) }
             case .failure(let detail, let permanent, let status):
                 let failure = SMTPClientSession.Failure(
                     stage: .dns, reply: nil, detail: detail, isPermanent: permanent, status: status)
@@ -208,13 +211,17 @@ public final class SMTPTransport: Sendable {
             return .init(stage: .connect, reply: nil, detail: "no upstream named \(name) in relaygate.yaml", isPermanent: true)
         }
         var last: SMTPClientSession.Failure?
-        for candidate in Self.candidates(upstream) {
+        for candidate in candidates(upstream) {
             transcript("connecting to \(candidate.host):\(candidate.port) (TLS: \(upstream.tls))")
             let outcome = await run(
                 candidate, messages: message.map { [$0] } ?? [], bodyPaths: [bodyPath], transcript: transcript)
             if let failure = outcome.handler.connectionFailure {
                 last = failure
+                transcript("\(candidate.host):\(candidate.port) failed at \(failure.stage.rawValue): \(failure)")
                 continue
+            }
+            if let version = outcome.facts.tlsVersion {
+                transcript("TLS: \(version), certificate \(outcome.facts.verified ? "verified" : "not verified")")
             }
             if let results = outcome.handler.results, case .failed(let failure)? = results.first {
                 return failure
@@ -270,12 +277,12 @@ public final class SMTPTransport: Sendable {
             lastRelay = relay
             let loop = group.next()
             let promise = loop.makePromise(of: SMTPClientHandler.Outcome.self)
-            let tlsContext = candidate.verify ? verifying : opportunistic
-            let serverName = IPAddress(host) == nil ? host : nil
+            let tls = OutboundTLS(
+                context: candidate.context, serverName: IPAddress(host) == nil ? host : nil, trust: candidate.trust)
             let configuredSession = session
             let timeouts = self.timeouts
             let fileIO = self.fileIO
-            let verified = candidate.verify
+            let verified = tls.verifies
             var messageFinished: SMTPClientHandler.MessageFinished?
             if let report {
                 messageFinished = { index, results, outcome in
@@ -292,13 +299,12 @@ public final class SMTPTransport: Sendable {
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         if candidate.tls == .implicit {
-                            try channel.pipeline.syncOperations.addHandler(
-                                try NIOSSLClientHandler(context: tlsContext, serverHostname: serverName))
+                            try channel.pipeline.syncOperations.addHandler(try tls.makeHandler())
                         }
                         try channel.pipeline.syncOperations.addHandler(
                             SMTPClientHandler(
                                 session: configuredSession, contents: contents, fileIO: fileIO,
-                                tlsContext: tlsContext, serverName: serverName, timeouts: timeouts, promise: promise,
+                                tls: tls, timeouts: timeouts, promise: promise,
                                 transcript: transcript, messageFinished: finished))
                     }
                 }

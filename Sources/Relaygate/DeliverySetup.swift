@@ -69,7 +69,10 @@ enum DeliverySetup {
                 }
             return Upstream(
                 name: name, hosts: hosts, tls: tls, username: settings.username, password: password,
-                verifyCertificate: settings.verifyCertificate)
+                trust: !settings.verifyCertificate
+                    ? .none
+                    : !settings.tlsFingerprints.isEmpty
+                        ? .fingerprints(settings.tlsFingerprints) : settings.tlsCAFile.map { .caFile($0) } ?? .system)
         }
     }
 

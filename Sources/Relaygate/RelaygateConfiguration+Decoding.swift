@@ -185,6 +185,7 @@ extension RelaygateConfiguration.Upstream: Decodable {
         self.init()
         let keys = try decoder.strictContainer(allowing: [
             "hosts", "tls", "username", "password", "password_env", "password_file", "verify_certificate",
+            "tls_ca_file", "tls_fingerprint", "allow_plaintext_auth",
         ])
         hosts = try keys.value("hosts", default: hosts)
         guard !hosts.isEmpty else { throw keys.invalid("hosts", "give at least one HOST:PORT, such as smtp.example.com:587") }
@@ -211,6 +212,53 @@ extension RelaygateConfiguration.Upstream: Decodable {
             throw keys.invalid("username", "a password needs a username")
         }
         verifyCertificate = try keys.value("verify_certificate", default: verifyCertificate)
+        tlsCAFile = try keys.value("tls_ca_file", default: tlsCAFile)
+        let fingerprints: String? = try keys.value("tls_fingerprint", default: nil)
+        if let fingerprints {
+            tlsFingerprints = try fingerprints.split(whereSeparator: { $0 == "," || $0 == " " }).map {
+                guard let octets = Self.fingerprint($0) else {
+                    throw keys.invalid(
+                        "tls_fingerprint",
+                        "\"\($0)\" is not a SHA-256 fingerprint (64 hex digits, colons allowed); get the certificate's with "
+                            + "`openssl s_client -connect HOST:PORT -starttls smtp </dev/null | openssl x509 -noout -fingerprint -sha256`")
+                }
+                return octets
+            }
+        }
+        allowPlaintextAuth = try keys.value("allow_plaintext_auth", default: allowPlaintextAuth)
+        if tlsCAFile != nil && !tlsFingerprints.isEmpty {
+            throw keys.invalid("tls_fingerprint", "give tls_ca_file or tls_fingerprint, not both: a pin needs no CA")
+        }
+        if (tlsCAFile != nil || !tlsFingerprints.isEmpty) && !verifyCertificate {
+            throw keys.invalid(
+                "verify_certificate", "false turns checking off, and tls_ca_file or tls_fingerprint say how to check: drop one")
+        }
+        if (tlsCAFile != nil || !tlsFingerprints.isEmpty) && tls == .none {
+            throw keys.invalid("tls", "is none, so tls_ca_file and tls_fingerprint have nothing to check")
+        }
+        if username != nil && tls == .none && !allowPlaintextAuth {
+            throw keys.invalid(
+                "tls",
+                "is none, so the password would cross the network in plaintext: use starttls or implicit, "
+                    + "or set allow_plaintext_auth: true if the path to the upstream is yours")
+        }
+    }
+
+    /// 32 octets from 64 hex digits, colons allowed between them, an optional `sha256:` in front.
+    static func fingerprint(_ text: Substring) -> [UInt8]? {
+        var digits = text.lowercased()
+        if digits.hasPrefix("sha256:") { digits.removeFirst(7) }
+        digits.removeAll { $0 == ":" }
+        guard digits.count == 64 else { return nil }
+        var octets: [UInt8] = []
+        var index = digits.startIndex
+        while index < digits.endIndex {
+            let next = digits.index(index, offsetBy: 2)
+            guard let octet = UInt8(digits[index..<next], radix: 16) else { return nil }
+            octets.append(octet)
+            index = next
+        }
+        return octets
     }
 
     /// `host:port` or `[ipv6]:port`.

@@ -95,8 +95,15 @@ public struct RelaygateConfiguration: Sendable, Equatable {
         public var password: String?
         public var passwordEnvironment: String?
         public var passwordFile: String?
-        /// Verify the upstream's certificate against the system trust store.
+        /// Verify the upstream's certificate against the system trust store (or `tlsCAFile`).
         public var verifyCertificate = true
+        /// PEM file of the CAs to verify the upstream's certificate against, instead of the system's.
+        public var tlsCAFile: String?
+        /// SHA-256 fingerprints (32 octets each) of the upstream's certificate or of its public key: the
+        /// certificate is accepted when one matches, and no CA is asked (a self-signed upstream).
+        public var tlsFingerprints: [[UInt8]] = []
+        /// Send the password without TLS: refused unless this says the network is trusted.
+        public var allowPlaintextAuth = false
     }
 
     public struct TLSSettings: Sendable, Equatable {

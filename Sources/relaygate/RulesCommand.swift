@@ -45,7 +45,11 @@ struct RelayTestCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "relay-test",
         abstract: "Connect to an upstream, walk EHLO, TLS and AUTH, and print the dialog (secrets redacted).",
-        discussion: "With --to, also send a short test message. Exits 0 when it worked, 1 when a stage failed.")
+        discussion: """
+            With --to, also send a short test message. Each host that fails is named with the stage and the \
+            reason before the next is tried. Exits 0 when it worked, 1 when a stage failed at every host, 2 when \
+            the settings are wrong (no such upstream, an unreadable password file or CA file).
+            """)
 
     @OptionGroup var common: CommonOptions
     @Argument(help: ArgumentHelp("The upstream's name in relaygate.yaml.", valueName: "upstream")) var upstream: String

@@ -65,4 +65,20 @@ import Testing
         #expect(copies.count == 40, "\(copies.count) arrivals for 40 messages")
         #expect(Set(copies).count == 40)
     }
+
+    /// The delivery line says which address the mail went to and how: the TLS version, and that an MX-style
+    /// opportunistic connection did not verify the certificate.
+    @Test func theLogLineNamesTheAddressAndTheTLS() async throws {
+        let sink = try await FakeUpstream(mode: "accept", tls: true)
+        let rules = ["90-routes.rules": "route * [127.0.0.1]:\(sink.port)\n"]
+        try await withServer(rules: rules, delivery: true) { server in
+            try await queue(1, to: "bob@example.net", on: server)
+            _ = try await sink.waitForTransactions(1)
+            try await server.waitForLog("status=sent")
+            let line = try #require(server.logText.split(separator: "\n").first { $0.contains("status=sent") })
+            #expect(line.contains("relay=127.0.0.1:\(sink.port)"))
+            #expect(line.contains("tls=TLSv1.3") || line.contains("tls=TLSv1.2"), "\(line)")
+            #expect(line.contains("verified=no"), "\(line)")
+        }
+    }
 }

@@ -22,7 +22,8 @@ final class FakeUpstream: @unchecked Sendable {
     let directory: URL
     private(set) var port = 0
 
-    /// - Parameter tls: make a self-signed certificate and offer STARTTLS.
+    /// - Parameter tls: make a self-signed certificate (for 127.0.0.1, so it can be its own CA in a test)
+    ///   and offer STARTTLS. It is `directory/cert.pem`.
     init(mode: String, tls: Bool = false, user: String? = nil, password: String? = nil) async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("relaygate-upstream-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -34,7 +35,8 @@ final class FakeUpstream: @unchecked Sendable {
             let openssl = try await ServerProcess.run(
                 [
                     "/usr/bin/openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
-                    "/CN=fake.upstream", "-keyout", key, "-out", certificate,
+                    "/CN=fake.upstream", "-addext", "subjectAltName=DNS:fake.upstream,IP:127.0.0.1", "-keyout", key,
+                    "-out", certificate,
                 ], executable: true)
             guard openssl.status == 0 else { throw ServerProcessError("openssl: \(openssl.output)") }
             arguments += ["--cert", certificate, "--key", key]

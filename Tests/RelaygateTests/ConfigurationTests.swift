@@ -72,6 +72,10 @@ import Testing
         ("upstreams:\n  p:\n    hosts: [\"a.example:587\"]\n    tls: maybe\n", 4, "upstreams.p.tls", "starttls"),
         ("upstreams:\n  p:\n    hosts: [\"a.example:587\"]\n    username: u\n", 4, "upstreams.p.username", "needs password"),
         ("upstreams:\n  p:\n    hosts: [\"a.example:587\"]\n    passwd: x\n", 4, "upstreams.p.passwd", "unknown key"),
+        ("upstreams:\n  p:\n    hosts: [\"a.example:587\"]\n    tls_fingerprint: ab:cd\n", 4, "upstreams.p.tls_fingerprint", "SHA-256"),
+        ("upstreams:\n  p:\n    hosts: [\"a.example:25\"]\n    tls: none\n    username: u\n    password: p\n", 4, "upstreams.p.tls", "plaintext"),
+        ("upstreams:\n  p:\n    hosts: [\"a.example:587\"]\n    verify_certificate: false\n    tls_ca_file: /ca.pem\n", 4,
+         "upstreams.p.verify_certificate", "drop one"),
         ("routing:\n  subaddress_delimiter: \"++\"\n", 2, "routing.subaddress_delimiter", "one character"),
         ("routing:\n  srs_max_age: 1h\n", 2, "routing.srs_max_age", "at least 1d"),
         ("hostname: -mx.example.org\n", 1, "hostname", "must be a host name"),
@@ -215,6 +219,32 @@ import Testing
         #expect(!provider.verifyCertificate)
         #expect(configuration.routing.subaddressDelimiter == "-")
         #expect(configuration.routing.srsMaxAge.duration == .seconds(30 * 86400))
+    }
+
+    @Test func anUpstreamCanBePinnedOrGivenACAOrAllowedPlaintextAuth() throws {
+        let configuration = try ConfigurationLoader.parse(
+            """
+            upstreams:
+              pinned:
+                hosts: ["smtp.example.net:587"]
+                tls_fingerprint: "sha256:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:aa:bb:cc:dd:ee:ff"
+              private:
+                hosts: ["smtp.example.net:465"]
+                tls: implicit
+                tls_ca_file: /etc/relaygate/private-ca.pem
+              lan:
+                hosts: ["10.0.0.5:25"]
+                tls: none
+                username: u
+                password: p
+                allow_plaintext_auth: true
+            """, file: "relaygate.yaml")
+        let pin = try #require(configuration.upstreams["pinned"]?.tlsFingerprints.first)
+        #expect(pin == [0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xAA, 0xBB, 0xCC, 0xDD, 0xEE, 0xFF] + [
+            0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xAA, 0xBB, 0xCC, 0xDD, 0xEE, 0xFF,
+        ])
+        #expect(configuration.upstreams["private"]?.tlsCAFile == "/etc/relaygate/private-ca.pem")
+        #expect(configuration.upstreams["lan"]?.allowPlaintextAuth == true)
     }
 
     @Test(arguments: ["forward-domain", "blocked-port-25", "smarthost"])
