@@ -206,7 +206,7 @@ public final class DeliveryAgent: Sendable {
     private func deliver(_ connection: DeliveryScheduler.Connection) async {
         let input = self.input
         let items = connection.deliveries.map { delivery in
-            (message: Self.message(for: delivery.job, of: delivery.envelope), bodyPath: spool.bodyPath(delivery.envelope.queueID))
+            (message: Self.message(for: delivery.job, of: delivery.envelope), content: spool.content(for: delivery.envelope))
         }
         await transport.deliver(to: connection.nextHop, batch: items) { index, results, facts in
             let delivery = connection.deliveries[index]
@@ -217,7 +217,7 @@ public final class DeliveryAgent: Sendable {
                 .jobFinished(
                     .init(
                         queueID: delivery.envelope.queueID, nextHop: connection.nextHop, results: byIndex,
-                        successNotice: facts.peerOffersDSN ? nil : .relayed)))
+                        successNotice: facts.peerOffersDSN ? nil : .relayed, remoteMTA: facts.remoteHost)))
             for (recipient, result) in zip(delivery.job.recipients, results) {
                 self.logAttempt(delivery.envelope, index: recipient, result: result, connection: facts)
             }
@@ -239,7 +239,7 @@ public final class DeliveryAgent: Sendable {
         switch job.nextHop {
         case .mailbox(let name):
             relay = "mailbox:\(name)"
-            let bodyPath = spool.bodyPath(envelope.queueID)
+            let content = spool.content(for: envelope)
             for index in job.recipients {
                 let recipient = envelope.recipients[index]
                 let mailboxes = self.mailboxes
@@ -247,7 +247,7 @@ public final class DeliveryAgent: Sendable {
                     (try? await blocking {
                         mailboxes.deliver(
                             name: name, recipient: recipient.address, returnPath: recipient.sender ?? envelope.sender,
-                            bodyPath: bodyPath, length: envelope.size, queueID: envelope.queueID)
+                            content: content, queueID: envelope.queueID)
                     }) ?? .failed(.init(stage: .data, reply: nil, detail: "local delivery did not run", isPermanent: false))
             }
         default:

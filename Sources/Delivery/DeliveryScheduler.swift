@@ -129,15 +129,18 @@ public struct DeliveryScheduler: Sendable {
         public var results: [Int: SMTPClientSession.RecipientResult]
         /// What a NOTIFY=SUCCESS says for those delivered: nil when the next hop reports successes itself.
         public var successNotice: DeliveryStatusNotification.Kind?
+        /// The host whose replies these are, when one answered (a DSN's Remote-MTA).
+        public var remoteMTA: String?
 
         public init(
             queueID: QueueID, nextHop: NextHop, results: [Int: SMTPClientSession.RecipientResult],
-            successNotice: DeliveryStatusNotification.Kind?
+            successNotice: DeliveryStatusNotification.Kind?, remoteMTA: String? = nil
         ) {
             self.queueID = queueID
             self.nextHop = nextHop
             self.results = results
             self.successNotice = successNotice
+            self.remoteMTA = remoteMTA
         }
     }
 
@@ -193,6 +196,7 @@ public struct DeliveryScheduler: Sendable {
         var jobsStarted = 0
         var results: [Int: SMTPClientSession.RecipientResult] = [:]
         var successNotices: [Int: DeliveryStatusNotification.Kind] = [:]
+        var remoteMTAs: [Int: String] = [:]
     }
 
     public init(limits: Limits, policy: RetryPolicy, reportingHost: String, seed: UInt64) {
@@ -298,6 +302,7 @@ public struct DeliveryScheduler: Sendable {
         for (index, result) in results {
             message.results[index] = result
             if let notice = report.successNotice { message.successNotices[index] = notice }
+            if let remoteMTA = report.remoteMTA { message.remoteMTAs[index] = remoteMTA }
         }
         message.jobsOutstanding -= 1
         if !report.nextHop.isSMTP { localInFlight -= 1 }
@@ -319,7 +324,8 @@ public struct DeliveryScheduler: Sendable {
         let envelope = message.envelope
         var notifications = DeliveryStatusNotification.owed(
             by: outcome, of: envelope, reportingHost: reportingHost, now: Int(now),
-            retryUntil: Int(envelope.arrival.timeIntervalSince1970) + Int(policy.lifetime.components.seconds))
+            retryUntil: Int(envelope.arrival.timeIntervalSince1970) + Int(policy.lifetime.components.seconds),
+            remoteMTA: { [remoteMTAs = message.remoteMTAs] in remoteMTAs[$0] })
         for kind in [DeliveryStatusNotification.Kind.delivered, .relayed] {
             let delivered = outcome.delivered.filter { message.successNotices[$0] == kind }
             let owed = DeliveryStatusNotification.recipients(delivered, of: envelope, for: kind)

@@ -36,10 +36,13 @@ public struct DeliveryStatusNotification: Sendable {
     public struct Entry: Sendable {
         public var recipient: Recipient
         public var failure: SMTPClientSession.Failure?
+        /// The host that gave the reply (RFC 3464 2.3.5), when one did.
+        public var remoteMTA: String?
 
-        public init(recipient: Recipient, failure: SMTPClientSession.Failure?) {
+        public init(recipient: Recipient, failure: SMTPClientSession.Failure?, remoteMTA: String? = nil) {
             self.recipient = recipient
             self.failure = failure
+            self.remoteMTA = remoteMTA
         }
     }
 
@@ -75,7 +78,8 @@ public struct DeliveryStatusNotification: Sendable {
 
     /// The failure and delay notifications an attempt's outcome owes the sender.
     public static func owed(
-        by outcome: AttemptOutcome, of envelope: Envelope, reportingHost: String, now: Int, retryUntil: Int? = nil
+        by outcome: AttemptOutcome, of envelope: Envelope, reportingHost: String, now: Int, retryUntil: Int? = nil,
+        remoteMTA: (Int) -> String? = { _ in nil }
     ) -> [DeliveryStatusNotification] {
         var owed: [DeliveryStatusNotification] = []
         let failed = recipients(outcome.failed.map(\.index), of: envelope, for: .failed)
@@ -84,20 +88,18 @@ public struct DeliveryStatusNotification: Sendable {
             owed.append(
                 DeliveryStatusNotification(
                     kind: .failed, reportingHost: reportingHost, original: envelope,
-                    entries: failed.map { .init(recipient: envelope.recipients[$0], failure: failures[$0]) }, now: now))
+                    entries: failed.map {
+                        .init(recipient: envelope.recipients[$0], failure: failures[$0], remoteMTA: remoteMTA($0))
+                    }, now: now))
         }
         let delayed = recipients(outcome.delayed, of: envelope, for: .delayed)
         if !delayed.isEmpty {
             var notification = DeliveryStatusNotification(
                 kind: .delayed, reportingHost: reportingHost, original: envelope,
                 entries: delayed.map { index in
-                    // The last error as the envelope keeps it (text), with the next hop's own status in it.
-                    let last = envelope.recipients[index].lastError ?? ""
-                    return .init(
-                        recipient: envelope.recipients[index],
-                        failure: .init(
-                            stage: .queue, reply: nil, detail: last, isPermanent: false,
-                            status: remoteStatus(in: last) ?? EnhancedStatusCode(4, 4, 7)))
+                    .init(
+                        recipient: envelope.recipients[index], failure: lastFailure(envelope.recipients[index]),
+                        remoteMTA: remoteMTA(index))
                 }, now: now)
             notification.willRetryUntil = retryUntil
             owed.append(notification)
@@ -169,6 +171,7 @@ public struct DeliveryStatusNotification: Sendable {
             }
             line("Action: \(kind.action)")
             line("Status: \(Self.status(of: entry.failure, kind: kind))")
+            if let remoteMTA = entry.remoteMTA { line("Remote-MTA: dns; \(remoteMTA)") }
             if let reply = entry.failure?.reply {
                 // A header line must stay under 998 octets (RFC 5322 2.1.1); the summary is safe text.
                 line("Diagnostic-Code: smtp; \(reply.summary(limit: 900))")
@@ -190,6 +193,21 @@ public struct DeliveryStatusNotification: Sendable {
         if bytes.suffix(2) != [13, 10] { bytes += [13, 10] }
         bytes += Array("\r\n--\(boundary)--\r\n".utf8)
         return bytes
+    }
+
+    /// A recipient's last error as the envelope keeps it (text: "RCPT: 450 4.2.0 mailbox busy"), as a
+    /// failure again: its stage, and the next hop's own status (4.4.7 when it gave none).
+    static func lastFailure(_ recipient: Recipient) -> SMTPClientSession.Failure {
+        let last = recipient.lastError ?? ""
+        var stage = SMTPClientSession.Stage.queue
+        var detail = Substring(last)
+        if let colon = last.firstIndex(of: ":"), let named = SMTPClientSession.Stage(rawValue: String(last[..<colon])) {
+            stage = named
+            detail = last[last.index(after: colon)...].drop { $0 == " " }
+        }
+        return .init(
+            stage: stage, reply: nil, detail: String(detail), isPermanent: false,
+            status: remoteStatus(in: last) ?? EnhancedStatusCode(4, 4, 7))
     }
 
     /// The enhanced status code in a recorded error ("RCPT: 450 4.2.0 mailbox busy" → 4.2.0).

@@ -1,6 +1,7 @@
 import MailModel
 import Mailbox
 import SMTPProtocol
+import Spool
 
 #if canImport(Glibc)
     import Glibc
@@ -20,17 +21,19 @@ public struct MaildirTransport: Sendable {
 
     /// Blocking: run it off the event loops.
     public func deliver(
-        name: String, recipient: EmailAddress, returnPath: ReversePath, bodyPath: String, length: Int, queueID: QueueID
+        name: String, recipient: EmailAddress, returnPath: ReversePath, content: MessageContent, queueID: QueueID
     ) -> SMTPClientSession.RecipientResult {
-        let source = open(bodyPath, O_RDONLY | O_CLOEXEC)
-        guard source >= 0 else { return failure("cannot read the queued message \(queueID)", errno) }
+        let source: Int32
+        do { source = try content.openDescriptor() } catch {
+            return failure("cannot read the queued message \(queueID): \(error)", nil)
+        }
         defer { close(source) }
         do {
             try store.createMailbox(name)
             // RFC 5321 4.4: the final delivery adds Return-Path with the envelope sender.
             let prefix = "Return-Path: \(returnPath)\r\nDelivered-To: \(recipient)\r\n"
             _ = try store.inbox(of: name).deliver(
-                prefix: Array(prefix.utf8), source: source, length: length, hostname: hostname)
+                prefix: Array(prefix.utf8), source: source, length: content.length, hostname: hostname)
         } catch {
             return failure("mailbox \(name): \(error)", nil)
         }

@@ -6,6 +6,7 @@ import NIOSSL
 import NIOTLS
 import ProtocolSupport
 import SMTPProtocol
+import Spool
 
 /// The NIO driver of one outbound SMTP connection: feeds `SMTPClientSession` the server's replies and
 /// carries out its actions — writes, the TLS upgrade, streaming the stored content — and reports the
@@ -24,6 +25,8 @@ final class SMTPClientHandler: ChannelInboundHandler, RemovableChannelHandler {
         var peerOffersDSN = false
         /// The TLS version in use ("TLSv1.3"), once TLS is established.
         var tlsVersion: String?
+        /// The server said something: it, not the network, is the one a failure came from.
+        var greeted = false
     }
 
     /// Told of each message's results as soon as its final reply arrives (its index in the batch, its
@@ -34,10 +37,10 @@ final class SMTPClientHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var session: SMTPClientSession
     private var parser = SMTPReplyParser()
     private var input = ByteBuffer()
-    /// The stored content of each message the session was given, in order: the first `length` octets of
-    /// the file at `path` (a spool file holds its envelope after them).
-    private let contents: [(path: String, length: Int)]
+    /// The stored content of each message the session was given, in order.
+    private let contents: [MessageContent]
     private let fileIO: NonBlockingFileIO
+    private let threadPool: NIOThreadPool
     private let tls: OutboundTLS?
     private let timeouts: Timeouts
     private let promise: EventLoopPromise<Outcome>
@@ -55,7 +58,7 @@ final class SMTPClientHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     init(
-        session: SMTPClientSession, contents: [(path: String, length: Int)], fileIO: NonBlockingFileIO,
+        session: SMTPClientSession, contents: [MessageContent], fileIO: NonBlockingFileIO, threadPool: NIOThreadPool,
         tls: OutboundTLS?, timeouts: Timeouts, promise: EventLoopPromise<Outcome>,
         transcript: (@Sendable (String) -> Void)? = nil, messageFinished: MessageFinished? = nil
     ) {
@@ -64,6 +67,7 @@ final class SMTPClientHandler: ChannelInboundHandler, RemovableChannelHandler {
         self.session = session
         self.contents = contents
         self.fileIO = fileIO
+        self.threadPool = threadPool
         self.tls = tls
         self.timeouts = timeouts
         self.promise = promise
@@ -87,6 +91,7 @@ final class SMTPClientHandler: ChannelInboundHandler, RemovableChannelHandler {
                     }
                 }
                 armTimeout(context: context)
+                outcome.greeted = true
                 session.receive(reply)
                 drain(context: context)
                 if session.isClosed { return }
@@ -197,16 +202,11 @@ final class SMTPClientHandler: ChannelInboundHandler, RemovableChannelHandler {
         let fileIO = self.fileIO
         // The content of the message in progress: as many are finished as came before it.
         let content = contents[min(outcome.finished.count, contents.count - 1)]
-        let opened = fileIO.openFile(_deprecatedPath: content.path, eventLoop: loop)
-        opened.flatMap { handle, region -> EventLoopFuture<Void> in
-            guard region.endIndex >= content.length else {
-                // A damaged queued message is never sent cut short.
-                try? handle.close()
-                return loop.makeFailedFuture(ShortContent(path: content.path, length: content.length))
-            }
+        threadPool.runIfActive(eventLoop: loop) { try content.openDescriptor() }.flatMap { fd -> EventLoopFuture<Void> in
+            let handle = NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: fd)
             return fileIO.readChunked(
-                fileRegion: FileRegion(fileHandle: handle, readerIndex: 0, endIndex: content.length),
-                chunkSize: 256 * 1024, allocator: channel.allocator, eventLoop: loop
+                fileHandle: handle, fromOffset: 0, byteCount: content.length, chunkSize: 256 * 1024,
+                allocator: channel.allocator, eventLoop: loop
             ) { chunk in
                 let stuffed = stuffer.value.stuff(chunk)
                 // Waiting for each write keeps at most one chunk in memory per connection.
@@ -231,11 +231,4 @@ final class SMTPClientHandler: ChannelInboundHandler, RemovableChannelHandler {
             self.drain(context: context)
         }
     }
-}
-
-/// The queued file holds less than the envelope's size.
-struct ShortContent: Error, CustomStringConvertible {
-    let path: String
-    let length: Int
-    var description: String { "\(path) is shorter than the \(length) octets its envelope gives" }
 }

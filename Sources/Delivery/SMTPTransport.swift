@@ -4,6 +4,7 @@ import NIOCore
 import NIOPosix
 import NIOSSL
 import SMTPProtocol
+import Spool
 
 /// A smarthost as relaygate.yaml defines it.
 /// (Its description never shows the password.)
@@ -40,6 +41,8 @@ public final class SMTPTransport: Sendable {
     public struct ConnectionFacts: Sendable, Equatable {
         /// `mx.example.com[192.0.2.7]:25`, or the next hop itself when no connection was made.
         public var relay: String
+        /// The host that answered (`mx.example.com`), when one did: a DSN's Remote-MTA.
+        public var remoteHost: String?
         /// "TLSv1.3", when TLS was used.
         public var tlsVersion: String?
         /// Whether the server's certificate was verified (against the system's CAs, a CA file or a pin).
@@ -47,8 +50,12 @@ public final class SMTPTransport: Sendable {
         /// Whether the server took the DSN parameters (and so reports successes itself).
         public var peerOffersDSN = false
 
-        public init(relay: String, tlsVersion: String? = nil, verified: Bool = false, peerOffersDSN: Bool = false) {
+        public init(
+            relay: String, remoteHost: String? = nil, tlsVersion: String? = nil, verified: Bool = false,
+            peerOffersDSN: Bool = false
+        ) {
             self.relay = relay
+            self.remoteHost = remoteHost
             self.tlsVersion = tlsVersion
             self.verified = verified
             self.peerOffersDSN = peerOffersDSN
@@ -121,7 +128,7 @@ public final class SMTPTransport: Sendable {
     /// the next; once a transaction is done, the messages not reached wait for the next attempt. Cancelling
     /// the task closes the connection (a stop's grace is over).
     public func deliver(
-        to nextHop: NextHop, batch: [(message: SMTPClientSession.Message, bodyPath: String)], report: @escaping Report
+        to nextHop: NextHop, batch: [(message: SMTPClientSession.Message, content: MessageContent)], report: @escaping Report
     ) async {
         let candidates: [Candidate]
         switch nextHop {
@@ -153,7 +160,7 @@ public final class SMTPTransport: Sendable {
             var tries = [candidate]
             while let attempt = tries.popLast(), !Task.isCancelled {
                 let outcome = await run(
-                    attempt, messages: batch.map(\.message), bodyPaths: batch.map(\.bodyPath), report: report)
+                    attempt, messages: batch.map(\.message), contents: batch.map(\.content), report: report)
                 lastFacts = outcome.facts
                 if !outcome.handler.finished.isEmpty {
                     // The transactions this connection finished are reported; any it did not reach (the
@@ -192,7 +199,7 @@ public final class SMTPTransport: Sendable {
     }
 
     private func failAll(
-        _ batch: [(message: SMTPClientSession.Message, bodyPath: String)], from start: Int,
+        _ batch: [(message: SMTPClientSession.Message, content: MessageContent)], from start: Int,
         _ failure: SMTPClientSession.Failure, _ facts: ConnectionFacts, _ report: Report
     ) {
         for index in batch.indices.dropFirst(start) {
@@ -204,7 +211,7 @@ public final class SMTPTransport: Sendable {
     /// `message` if given, reporting each line (AUTH data redacted) to `transcript`. Nil when a host went
     /// through; otherwise the last failure, which names its stage.
     public func probe(
-        upstream name: String, message: SMTPClientSession.Message?, bodyPath: String,
+        upstream name: String, message: SMTPClientSession.Message?, content: MessageContent,
         transcript: @escaping @Sendable (String) -> Void
     ) async -> SMTPClientSession.Failure? {
         guard let upstream = upstreams[name] else {
@@ -214,7 +221,7 @@ public final class SMTPTransport: Sendable {
         for candidate in candidates(upstream) {
             transcript("connecting to \(candidate.host):\(candidate.port) (TLS: \(upstream.tls))")
             let outcome = await run(
-                candidate, messages: message.map { [$0] } ?? [], bodyPaths: [bodyPath], transcript: transcript)
+                candidate, messages: message.map { [$0] } ?? [], contents: [content], transcript: transcript)
             if let failure = outcome.handler.connectionFailure {
                 last = failure
                 transcript("\(candidate.host):\(candidate.port) failed at \(failure.stage.rawValue): \(failure)")
@@ -240,7 +247,7 @@ public final class SMTPTransport: Sendable {
     }
 
     private func run(
-        _ candidate: Candidate, messages: [SMTPClientSession.Message], bodyPaths: [String],
+        _ candidate: Candidate, messages: [SMTPClientSession.Message], contents: [MessageContent],
         transcript: (@Sendable (String) -> Void)? = nil, report: Report? = nil
     ) async -> RunOutcome {
         var session = SMTPClientSession(
@@ -248,7 +255,6 @@ public final class SMTPTransport: Sendable {
                 heloName: heloName, tls: candidate.tls, username: candidate.username, password: candidate.password))
         for message in messages { session.send(message) }
         session.finish()
-        let contents = zip(messages, bodyPaths).map { message, path in (path: path, length: message.size) }
         let host = candidate.host
         let port = candidate.port
         func failed(_ detail: String, relay: String, notFound: Bool = false) -> RunOutcome {
@@ -282,12 +288,13 @@ public final class SMTPTransport: Sendable {
             let configuredSession = session
             let timeouts = self.timeouts
             let fileIO = self.fileIO
+            let threadPool = self.threadPool
             let verified = tls.verifies
             var messageFinished: SMTPClientHandler.MessageFinished?
             if let report {
                 messageFinished = { index, results, outcome in
                     let facts = ConnectionFacts(
-                        relay: relay, tlsVersion: outcome.tlsVersion, verified: verified && outcome.tls,
+                        relay: relay, remoteHost: host, tlsVersion: outcome.tlsVersion, verified: verified && outcome.tls,
                         peerOffersDSN: outcome.peerOffersDSN)
                     report(index, results, facts)
                 }
@@ -303,7 +310,7 @@ public final class SMTPTransport: Sendable {
                         }
                         try channel.pipeline.syncOperations.addHandler(
                             SMTPClientHandler(
-                                session: configuredSession, contents: contents, fileIO: fileIO,
+                                session: configuredSession, contents: contents, fileIO: fileIO, threadPool: threadPool,
                                 tls: tls, timeouts: timeouts, promise: promise,
                                 transcript: transcript, messageFinished: finished))
                     }
@@ -328,8 +335,8 @@ public final class SMTPTransport: Sendable {
             return RunOutcome(
                 handler: outcome,
                 facts: ConnectionFacts(
-                    relay: relay, tlsVersion: outcome.tlsVersion, verified: verified && outcome.tls,
-                    peerOffersDSN: outcome.peerOffersDSN))
+                    relay: relay, remoteHost: outcome.greeted ? host : nil, tlsVersion: outcome.tlsVersion,
+                    verified: verified && outcome.tls, peerOffersDSN: outcome.peerOffersDSN))
         }
         return failed(lastError, relay: lastRelay)
     }

@@ -94,7 +94,8 @@ enum DeliverySetup {
             }
             let full = original.parameters.returnContent == .full && original.size <= 10 << 20
             let limit = min(original.size, full ? .max : 256 * 1024)
-            let content = readOriginal(spool.bodyPath(original.queueID), limit: limit)
+            // An original that cannot be read still gets its bounce, without the quote.
+            let content = (try? spool.content(for: original).prefix(limit)) ?? []
             let bytes = dsn.render(originalContent: content, boundaryToken: QueueID.now().rawValue)
             let id = QueueID.now()
             let writer = spool.makeWriter(for: id)
@@ -112,12 +113,6 @@ enum DeliverySetup {
                     receivedBy: hostname)
             return try writer.commit(envelope)
         }
-    }
-
-    private static func readOriginal(_ path: String, limit: Int) -> [UInt8] {
-        guard let handle = FileHandle(forReadingAtPath: path) else { return [] }
-        defer { try? handle.close() }
-        return Array((try? handle.read(upToCount: limit)) ?? Data())
     }
 }
 

@@ -5,6 +5,7 @@ import MailModel
 import NIOCore
 import NIOPosix
 import SMTPProtocol
+import Spool
 
 /// `relaygate relay-test UPSTREAM [--to ADDRESS]`: connects to an upstream as delivery would, walks EHLO,
 /// TLS and AUTH, optionally sends a short test message, and prints the dialog (AUTH data redacted) and
@@ -54,7 +55,9 @@ public enum RelayTest {
             group: group, threadPool: threadPool, heloName: configuration.hostname,
             upstreams: upstreams, resolver: SystemMXResolver(threadPool: threadPool), logger: logger)
 
-        let failure = await transport.probe(upstream: name, message: message, bodyPath: bodyPath, transcript: print)
+        let failure = await transport.probe(
+            upstream: name, message: message, content: MessageContent(file: bodyPath, length: message?.size ?? 0),
+            transcript: print)
         try? await threadPool.shutdownGracefully()
         try? await group.shutdownGracefully()
         if let failure {

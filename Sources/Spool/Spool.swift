@@ -158,10 +158,6 @@ public final class Spool: Sendable {
     /// A queued message's content, whole (for tools and tests; delivery streams it). Its body file may
     /// hold more after the content (`EnvelopeFile`); this is only the message.
     public func content(of envelope: Envelope) throws -> [UInt8] {
-        let path = bodyPath(envelope.queueID)
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        try FileSystem.check(fd, "open", path)
-        defer { FileSystem.closeDescriptor(fd) }
-        return try FileSystem.readRange(fd, from: 0, count: envelope.size, path: path)
+        try content(for: envelope).bytes()
     }
 }

@@ -90,13 +90,15 @@ struct SchedulerHarness {
         handle(.connectionClosed(connection.nextHop))
     }
 
-    mutating func report(_ delivery: DeliveryScheduler.Delivery, _ result: SMTPClientSession.RecipientResult) {
+    mutating func report(
+        _ delivery: DeliveryScheduler.Delivery, _ result: SMTPClientSession.RecipientResult, from remoteMTA: String? = nil
+    ) {
         handle(
             .jobFinished(
                 .init(
                     queueID: delivery.envelope.queueID, nextHop: delivery.job.nextHop,
                     results: Dictionary(uniqueKeysWithValues: delivery.job.recipients.map { ($0, result) }),
-                    successNotice: .relayed)))
+                    successNotice: .relayed, remoteMTA: remoteMTA)))
     }
 
     /// Makes every settlement so far durable, as the driver does.
@@ -254,6 +256,19 @@ let tempfail = SMTPClientSession.RecipientResult.failed(
         #expect(bounce.entries[0].failure?.description.contains("gave up after 5 days") == true)
     }
 
+    @Test func aBounceNamesTheRemoteMTAAndKeepsItsStatus() {
+        var harness = SchedulerHarness()
+        harness.commit(to: ["nobody@one.example"])
+        let rejected = SMTPClientSession.RecipientResult.failed(
+            .init(stage: .rcpt, reply: SMTPReply(550, EnhancedStatusCode(5, 1, 1), "no such user"), detail: "", isPermanent: true))
+        let connection = harness.open.removeFirst()
+        harness.report(connection.deliveries[0], rejected, from: "mx1.one.example")
+        let bounce = try! #require(harness.settlements.first?.notifications.first)
+        let text = String(decoding: bounce.render(originalContent: [], boundaryToken: "b"), as: UTF8.self)
+        #expect(text.contains("Status: 5.1.1\r\nRemote-MTA: dns; mx1.one.example\r\n"))
+        #expect(text.contains("Diagnostic-Code: smtp; 550 5.1.1 no such user"))
+    }
+
     @Test func aDelayWarningKeepsTheRemoteStatusAndSaysUntilWhen() {
         var harness = SchedulerHarness()
         let arrival = harness.now - 4 * 3600
@@ -264,6 +279,7 @@ let tempfail = SMTPClientSession.RecipientResult.failed(
         #expect(warning.willRetryUntil == Int(arrival) + 5 * 86400)
         let text = String(decoding: warning.render(originalContent: [], boundaryToken: "b"), as: UTF8.self)
         #expect(text.contains("Status: 4.2.0"))
+        #expect(text.contains("<bob@one.example>: RCPT: 450 4.2.0 mailbox busy\r\n"), "the stage as it was, not connect:")
         #expect(text.contains("Will-Retry-Until: "))
     }
 }

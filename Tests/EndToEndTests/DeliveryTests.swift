@@ -177,6 +177,7 @@ import Testing
             #expect(bounce.rcpt_to == ["<alice@sender.example>"])
             #expect(bounce.data.contains("Content-Type: multipart/report; report-type=delivery-status"))
             #expect(bounce.data.contains("Final-Recipient: rfc822; nobody@example.net"))
+            #expect(bounce.data.contains("Remote-MTA: dns; 127.0.0.1\r\n"))
             #expect(bounce.data.contains("Status: 5.1.1"))
             #expect(bounce.data.contains("Diagnostic-Code: smtp; 550 5.1.1 no such user here"))
             #expect(server.logText.contains("status=bounced"))
