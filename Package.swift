@@ -179,7 +179,7 @@ let package = Package(
             name: "DeliveryTests",
             dependencies: [
                 "Delivery", "MailModel", "SMTPProtocol", "Spool", .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"), .product(name: "Logging", package: "swift-log"),
             ],
             exclude: ["Peers"],
             swiftSettings: strict),

@@ -210,6 +210,14 @@ public final class DeliveryAgent: Sendable {
         }
         await transport.deliver(to: connection.nextHop, batch: items) { index, results, facts in
             let delivery = connection.deliveries[index]
+            if delivery.finishesWhenDelivered && results.allSatisfy({ if case .delivered = $0 { true } else { false } }) {
+                // The scheduler's settlement is known already (see `finishesWhenDelivered`): the mark is made
+                // from here, one thread hop from the reply; the settlement repeats it harmlessly and fsyncs.
+                let (spool, id) = (self.spool, delivery.envelope.queueID)
+                self.marks.submit { state in
+                    if case .active = state { spool.retireEnvelopes([id]) }
+                }
+            }
             let byIndex = Dictionary(uniqueKeysWithValues: zip(delivery.job.recipients, results))
             // To the scheduler before the log line: a log write can block, and the time until the outcome
             // is recorded is the window in which a crash sends the message again.

@@ -115,6 +115,11 @@ public struct DeliveryScheduler: Sendable {
     public struct Delivery: Sendable {
         public var envelope: Envelope
         public var job: DeliveryJob
+        /// Decided here in advance: if every recipient of this job is delivered, the message's settlement
+        /// is to finish it, with nothing to notify (it is the message's only job, and no recipient asked
+        /// for NOTIFY=SUCCESS). The driver may then make the mark the moment the reply arrives, before the
+        /// event reaches the scheduler: that is the whole duplicate window after a crash.
+        public var finishesWhenDelivered = false
     }
 
     public struct Connection: Sendable {
@@ -279,7 +284,10 @@ public struct DeliveryScheduler: Sendable {
         }
         active[id] = ActiveMessage(envelope: envelope, jobsOutstanding: jobs.count)
         for job in jobs {
-            let delivery = Delivery(envelope: envelope, job: job)
+            var delivery = Delivery(envelope: envelope, job: job)
+            delivery.finishesWhenDelivered =
+                jobs.count == 1
+                && DeliveryStatusNotification.recipients(job.recipients, of: envelope, for: .relayed).isEmpty
             if job.nextHop.isSMTP {
                 if queued[job.nextHop] == nil { turns.append(job.nextHop) }
                 queued[job.nextHop, default: []].append(delivery)

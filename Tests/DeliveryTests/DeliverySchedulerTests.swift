@@ -1,5 +1,7 @@
 import Foundation
+import Logging
 import MailModel
+import NIOPosix
 import SMTPProtocol
 import Spool
 import Testing
@@ -219,6 +221,20 @@ let tempfail = SMTPClientSession.RecipientResult.failed(
         #expect(harness.settlements[0].isFinished)
     }
 
+    /// Which deliveries the driver may mark finished the moment their 250 arrives: only those whose
+    /// settlement would be exactly that (one job, no success notice asked for).
+    @Test func theEarlyMarkIsAllowedOnlyWhenTheSettlementIsKnown() {
+        var harness = SchedulerHarness()
+        harness.commit(to: ["bob@one.example"])
+        harness.commit(to: ["carol@one.example", "dave@two.example"])
+        var envelope = sampleEnvelope([recipient("erin@one.example", notify: "SUCCESS")])
+        envelope.queueID = QueueID("1K1656100000ZZZZ")!
+        harness.stored[envelope.queueID] = envelope
+        harness.handle(.committed(envelope))
+        let flags = harness.open.flatMap(\.deliveries).map { ($0.job.recipients.count, $0.finishesWhenDelivered) }
+        #expect(flags.map(\.1) == [true, false, false, false])
+    }
+
     @Test func aTemporaryFailureComesBackWhenDueByTheClock() {
         var limits = DeliveryScheduler.Limits()
         limits.scanInterval = 10_000
@@ -344,5 +360,29 @@ let tempfail = SMTPClientSession.RecipientResult.failed(
         harness.now += 1
         harness.handle(.tick)
         #expect(harness.log.filter { if case .scan = $0 { true } else { false } }.count == 2)
+    }
+}
+
+/// With `delivery.enabled: false` the agent never runs, and intake's announcements must not pile up in
+/// memory (they did: a task and a set entry per commit).
+@Suite struct DeliveryAgentIdleTests {
+    @Test func anAgentThatIsNotRunningKeepsNothing() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let threadPool = NIOThreadPool(numberOfThreads: 1)
+        threadPool.start()
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("agent-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let spool = try Spool(directory: directory)
+        let agent = DeliveryAgent(
+            spool: spool,
+            transport: try SMTPTransport(
+                group: group, threadPool: threadPool, heloName: "mx.test", upstreams: [],
+                resolver: SystemMXResolver(threadPool: threadPool), logger: Logger(label: "test")),
+            mailboxes: MaildirTransport(root: directory + "/mailboxes", hostname: "mx.test"), policy: RetryPolicy(),
+            limits: .init(), threadPool: threadPool, logger: Logger(label: "test"), notify: { _, _ in nil })
+        let taken = (0..<1000).filter { _ in agent.enqueue(sampleEnvelope([recipient("bob@one.example")])) }
+        #expect(taken.isEmpty)
+        try await threadPool.shutdownGracefully()
+        try await group.shutdownGracefully()
     }
 }
