@@ -78,8 +78,20 @@ public final class DeliveryAgent: Sendable {
         input.yield(.shutdown)
     }
 
-    /// Delivers until `stop()` (or the task is cancelled, which is a stop with no grace).
+    /// Delivers until `stop()` (or the task is cancelled, which is a stop with no grace). The work runs in
+    /// a task of its own, so a cancellation reaches it only as that stop: outcomes known by then are still
+    /// recorded (a cancelled task's pool work would not run, and its event stream would end).
     public func run(grace: Duration) async {
+        let driver = Task { await self.drive(grace: grace) }
+        await withTaskCancellationHandler {
+            await driver.value
+        } onCancel: { [input] in
+            input.yield(.shutdown)
+            input.yield(.graceExpired)
+        }
+    }
+
+    private func drive(grace: Duration) async {
         let (spool, clock) = (self.spool, self.clock)
         let deferred = (try? await blocking {
             spool.ids(in: .deferred).map {
@@ -100,13 +112,7 @@ public final class DeliveryAgent: Sendable {
                         if case .stopped = action { break loop }
                         perform(action, work: &work, records: &records)
                     }
-                    let next = await withTaskCancellationHandler {
-                        await events.next(isolation: nil)
-                    } onCancel: {
-                        input.yield(.shutdown)
-                        input.yield(.graceExpired)
-                    }
-                    guard let event = next else { break }
+                    guard let event = await events.next(isolation: nil) else { break }
                     switch event {
                     case .shutdown:
                         work.addTask {

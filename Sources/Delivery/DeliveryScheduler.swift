@@ -3,6 +3,12 @@ import MailModel
 import SMTPProtocol
 import Spool
 
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
 /// Delivery's decisions, and nothing else: which message to claim next, which destination gets the next
 /// connection and with which messages, what an attempt's results come to, when to look again, and how to
 /// stop. Pure, like the protocol sessions: events go in with the time, actions come out, and `DeliveryAgent`
@@ -190,7 +196,9 @@ public struct DeliveryScheduler: Sendable {
 
     private var lastScan = -Double.infinity
     private var scanInFlight = false
-    private var armed: Double?
+    /// The wakes the driver is sleeping towards. A wake is asked for only when none of these comes soon
+    /// enough, so sleeping tasks do not pile up (one per scan interval, for a far retry time, they did).
+    private var pendingWakes: Set<Double> = []
     private var phase = Phase.starting
 
     private enum Phase { case starting, running, draining, abandoning, stopped }
@@ -229,15 +237,22 @@ public struct DeliveryScheduler: Sendable {
             if phase == .starting { phase = .running }
         case .committed(let envelope):
             guard phase == .running || phase == .starting else { break }
-            if known.count < limits.knownEnvelopes { known[envelope.queueID] = envelope }
-            addWaiting(envelope.queueID)
+            // Kept only for a message that now waits: one already claimed (a scan saw it first) must be
+            // read back when claimed again, since its file may have moved on from what intake stored.
+            if addWaiting(envelope.queueID) && known.count < limits.knownEnvelopes { known[envelope.queueID] = envelope }
         case .scanned(let ids):
             scanInFlight = false
             lastScan = now
             if phase == .running { for id in ids { addWaiting(id) } }
         case .claimed(let results):
             claimsInFlight -= results.count
-            for result in results { accept(result, now: now, into: &actions) }
+            if phase == .running {
+                for result in results { accept(result, now: now, into: &actions) }
+            } else {
+                // Claimed while a stop began: back to incoming/, untried.
+                let claimed = results.filter { $0.envelope != nil }.map(\.id)
+                if !claimed.isEmpty { actions.append(.release(claimed)) }
+            }
         case .jobFinished(let report):
             finishJob(report, now: now, into: &actions)
         case .connectionClosed(let nextHop):
@@ -252,7 +267,14 @@ public struct DeliveryScheduler: Sendable {
             active[id] = nil
             if let nextAttempt, phase == .running { deferred.schedule(id, at: nextAttempt) }
         case .tick:
-            if let armed, now >= armed { self.armed = nil }
+            // The wakes that are due have fired. When none is (the wall clock stepped back), the earliest
+            // one is taken to be the one that fired, so a clock step never leaves the timer unarmed.
+            let due = pendingWakes.filter { $0 <= now }
+            if due.isEmpty, let earliest = pendingWakes.min() {
+                pendingWakes.remove(earliest)
+            } else {
+                pendingWakes.subtract(due)
+            }
         case .shutdown:
             guard phase == .running || phase == .starting else { break }
             phase = .draining
@@ -264,14 +286,18 @@ public struct DeliveryScheduler: Sendable {
         return actions
     }
 
-    private mutating func addWaiting(_ id: QueueID) {
-        guard active[id] == nil, waitingSet.insert(id).inserted else { return }
+    @discardableResult
+    private mutating func addWaiting(_ id: QueueID) -> Bool {
+        guard active[id] == nil, waitingSet.insert(id).inserted else { return false }
         waiting.append(id)
+        return true
     }
 
     private mutating func accept(_ result: ClaimResult, now: Double, into actions: inout [Action]) {
         guard var envelope = result.envelope else { return }  // gone: an operator moved or deleted it
         let id = result.id
+        // The file's name is the message's identity everywhere after this (reports, marks, releases).
+        envelope.queueID = id
         deferred.remove(id)
         let jobs = DeliveryPlan.jobs(for: envelope)
         guard !jobs.isEmpty else {
@@ -301,6 +327,7 @@ public struct DeliveryScheduler: Sendable {
 
     private mutating func finishJob(_ report: JobReport, now: Double, into actions: inout [Action]) {
         let id = report.queueID
+        if !report.nextHop.isSMTP { localInFlight -= 1 }
         guard var message = active[id] else { return }
         var results = report.results
         if phase == .abandoning {
@@ -313,7 +340,6 @@ public struct DeliveryScheduler: Sendable {
             if let remoteMTA = report.remoteMTA { message.remoteMTAs[index] = remoteMTA }
         }
         message.jobsOutstanding -= 1
-        if !report.nextHop.isSMTP { localInFlight -= 1 }
         active[id] = message
         guard message.jobsOutstanding == 0 else { return }
         if message.results.isEmpty && phase != .running {
@@ -329,6 +355,12 @@ public struct DeliveryScheduler: Sendable {
         guard var message = active[id] else { return }
         let outcome = AttemptOutcome.apply(
             message.results, to: &message.envelope, now: now, policy: policy, using: &jitter)
+        if phase != .running && !outcome.isFinished
+            && outcome.deferred.contains(where: { message.results[$0] == nil })
+        {
+            // Recipients whose job a stop kept from running are due as soon as the server is back.
+            message.envelope.nextAttempt = Date(timeIntervalSince1970: now)
+        }
         let envelope = message.envelope
         var notifications = DeliveryStatusNotification.owed(
             by: outcome, of: envelope, reportingHost: reportingHost, now: Int(now),
@@ -379,11 +411,18 @@ public struct DeliveryScheduler: Sendable {
         armTimer(now: now, into: &actions)
     }
 
-    /// Waiting messages in arrival order, then deferred ones that are due, as far as the active limit allows.
+    /// Deferred messages that are due (up to half the room, so a steady flow of new mail cannot keep
+    /// retries waiting until they expire), then waiting ones in arrival order, then more deferred ones, as
+    /// far as the active limit allows.
     private mutating func nextClaim(now: Double) -> Action? {
         let room = min(limits.claimBatch, limits.activeMessages - active.count)
         guard room > 0 else { return nil }
         var requests: [ClaimRequest] = []
+        if deferred.count > 0 {
+            for id in deferred.takeDue(now: now, limit: max(1, room / 2)) where active[id] == nil {
+                requests.append(ClaimRequest(id: id, queue: .deferred, known: nil))
+            }
+        }
         while requests.count < room, let id = waiting.popFirst() {
             waitingSet.remove(id)
             let known = self.known.removeValue(forKey: id)
@@ -446,8 +485,8 @@ public struct DeliveryScheduler: Sendable {
         }
         guard next < .infinity else { return }
         next = max(next, now)
-        if let armed, armed <= next { return }
-        armed = next
+        if let soonest = pendingWakes.min(), soonest <= next { return }
+        pendingWakes.insert(next)
         actions.append(.wake(at: next))
     }
 

@@ -24,6 +24,9 @@ struct SchedulerHarness {
     var stopped = false
     /// What a scan of incoming/ finds.
     var incoming: [QueueID] = []
+    /// Claims kept unanswered (a slow spool), to be answered by `answerHeldClaims`.
+    var holdClaims = false
+    var heldClaims: [[DeliveryScheduler.ClaimRequest]] = []
     private var serial = 0
 
     init(limits: DeliveryScheduler.Limits = .init(), policy: RetryPolicy = Self.exactPolicy) {
@@ -47,7 +50,11 @@ struct SchedulerHarness {
             for action in actions {
                 switch action {
                 case .claim(let requests):
-                    pending.append(.claimed(requests.map { .init($0.id, stored[$0.id]) }))
+                    if holdClaims {
+                        heldClaims.append(requests)
+                    } else {
+                        pending.append(.claimed(requests.map { .init($0.id, stored[$0.id]) }))
+                    }
                 case .scan:
                     pending.append(.scanned(incoming))
                 case .connect(let connection):
@@ -101,6 +108,12 @@ struct SchedulerHarness {
                     queueID: delivery.envelope.queueID, nextHop: delivery.job.nextHop,
                     results: Dictionary(uniqueKeysWithValues: delivery.job.recipients.map { ($0, result) }),
                     successNotice: .relayed, remoteMTA: remoteMTA)))
+    }
+
+    mutating func answerHeldClaims() {
+        let held = heldClaims
+        heldClaims = []
+        for requests in held { handle(.claimed(requests.map { .init($0.id, stored[$0.id]) })) }
     }
 
     /// Makes every settlement so far durable, as the driver does.
@@ -341,6 +354,20 @@ let tempfail = SMTPClientSession.RecipientResult.failed(
         #expect(harness.stopped)
     }
 
+    /// A claim the spool was still making when the stop came: what it claimed goes back, and the stop
+    /// completes (it used to wait for ever for jobs that would never start).
+    @Test func aClaimAnsweredAfterTheStopIsPutBack() {
+        var harness = SchedulerHarness()
+        harness.holdClaims = true
+        let id = harness.commit(to: ["bob@one.example"])
+        harness.handle(.shutdown)
+        #expect(!harness.stopped)
+        harness.answerHeldClaims()
+        #expect(harness.released == [id])
+        #expect(harness.open.isEmpty)
+        #expect(harness.stopped)
+    }
+
     /// Intake's announcements during a stop are not kept: the messages wait in incoming/ for the next start.
     @Test func nothingIsHeldForAStoppedScheduler() {
         var harness = SchedulerHarness()
@@ -386,3 +413,55 @@ let tempfail = SMTPClientSession.RecipientResult.failed(
         try await group.shutdownGracefully()
     }
 }
+
+@Suite struct DeliverySchedulerTimerTests {
+    /// A retry an hour away and a scan every second: the hour's wake is asked for once, not once a second
+    /// (each one a sleeping task in the driver).
+    @Test func aFarRetryIsWokenForOnce() {
+        var harness = SchedulerHarness()
+        harness.commit(to: ["bob@one.example"])
+        harness.finish(0, with: tempfail)
+        harness.recordSettlements()
+        let due = harness.now + 300
+        for _ in 0..<100 {
+            harness.now += 1
+            harness.handle(.tick)
+            harness.handle(.scanned([]))
+        }
+        #expect(harness.wakes.filter { $0 == due }.count <= 1, "\(harness.wakes.filter { $0 == due }.count) wakes for one retry")
+    }
+
+    /// The wall clock steps back an hour: ticks still come (the driver sleeps on a monotonic clock), and
+    /// the scheduler keeps asking for the next one.
+    @Test func aClockStepBackDoesNotStopTheTimer() {
+        var harness = SchedulerHarness()
+        harness.now -= 3600
+        for _ in 0..<5 {
+            let before = harness.wakes.count
+            harness.handle(.tick)
+            harness.handle(.scanned([]))
+            #expect(harness.wakes.count > before, "a wake is asked for after each tick")
+            harness.now += 1
+        }
+    }
+}
+
+@Suite struct DeliverySchedulerClaimTests {
+    /// A due retry is not kept waiting behind a steady flow of new mail.
+    @Test func dueRetriesShareTheClaimsWithNewMail() {
+        var limits = DeliveryScheduler.Limits()
+        limits.claimBatch = 4
+        var harness = SchedulerHarness(limits: limits)
+        harness.holdClaims = true
+        for _ in 0..<10 { harness.commit(to: ["carol@two.example"]) }
+        let retry = harness.store(to: ["bob@one.example"])
+        harness.handle(.started(deferred: [.init(retry, at: harness.now - 10)]))
+        #expect(harness.heldClaims.count == 1, "one claim at a time")
+        harness.answerHeldClaims()
+        // Nine new messages wait; the next claim of four still takes the retry that is due.
+        let next = harness.heldClaims.flatMap { $0 }
+        #expect(next.count == 4)
+        #expect(next.contains { $0.id == retry && $0.queue == .deferred })
+    }
+}
+
