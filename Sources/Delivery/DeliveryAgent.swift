@@ -103,14 +103,16 @@ public final class DeliveryAgent: Sendable {
         marks.start()
         running.store(true, ordering: .releasing)
         let input = self.input
+        let settlements = SettlementQueue()
         await withDiscardingTaskGroup { records in
+            records.addTask { await settlements.batches { await self.settle($0) } }
             await withDiscardingTaskGroup { work in
                 var actions = scheduler.handle(.started(deferred: deferred), now: clock())
                 var events = self.events.makeAsyncIterator()
                 loop: while true {
                     for action in actions {
                         if case .stopped = action { break loop }
-                        perform(action, work: &work, records: &records)
+                        perform(action, settlements: settlements, work: &work, records: &records)
                     }
                     guard let event = await events.next(isolation: nil) else { break }
                     switch event {
@@ -128,6 +130,7 @@ public final class DeliveryAgent: Sendable {
                 }
                 work.cancelAll()
             }
+            settlements.finish()
         }
         running.store(false, ordering: .releasing)
         try? await marks.shutdownGracefully()
@@ -136,7 +139,8 @@ public final class DeliveryAgent: Sendable {
     // MARK: Actions
 
     private func perform(
-        _ action: DeliveryScheduler.Action, work: inout DiscardingTaskGroup, records: inout DiscardingTaskGroup
+        _ action: DeliveryScheduler.Action, settlements: SettlementQueue, work: inout DiscardingTaskGroup,
+        records: inout DiscardingTaskGroup
     ) {
         let input = self.input
         switch action {
@@ -159,7 +163,7 @@ public final class DeliveryAgent: Sendable {
                 input.yield(.jobFinished(report))
             }
         case .settle(let settlement):
-            records.addTask { await self.settle(settlement) }
+            settlements.add(settlement)
         case .release(let ids):
             records.addTask {
                 _ = try? await self.blocking { [spool = self.spool, logger = self.logger] in
@@ -277,40 +281,54 @@ public final class DeliveryAgent: Sendable {
         return .init(queueID: envelope.queueID, nextHop: job.nextHop, results: results, successNotice: notice)
     }
 
-    /// Queues the notifications owed, then makes the outcome durable: the envelope removed (every
-    /// recipient final) or rewritten and moved to deferred/. Notifications first: a crash between the two
-    /// means a second notification, never none.
-    private func settle(_ settlement: DeliveryScheduler.Settlement) async {
-        let envelope = settlement.envelope
-        let id = envelope.queueID
-        for dsn in settlement.notifications { await queueNotification(dsn) }
-        for index in settlement.expired {
-            logger.info(
-                "delivery",
-                metadata: [
-                    "queue_id": "\(id)", "to": "<\(envelope.recipients[index].address)>", "status": "expired",
-                    "dsn": "5.4.7", "reply": "\(envelope.recipients[index].lastError ?? "")",
-                ])
-        }
-        var nextAttempt: Double?
-        do {
-            if settlement.isFinished {
-                // The mark first, on threads of its own (see `Spool.retireEnvelopes`), then its fsync.
-                try await marks.runIfActive { [spool] in spool.retireEnvelopes([id]) }
-                try await blocking { [spool] in try spool.completeFinish([id]) }
-            } else {
-                try await blocking { [spool] in
-                    try spool.record(envelope)
-                    try spool.postpone(id)
-                }
-                nextAttempt = envelope.nextAttempt?.timeIntervalSince1970 ?? clock()
+    /// Makes a batch of settlements durable: first the notifications owed (a crash between a DSN's commit
+    /// and the mark means a second DSN, never none), then the finished messages' envelopes leave active/
+    /// with one fsync for all of them, and the others are rewritten and moved to deferred/.
+    private func settle(_ batch: [DeliveryScheduler.Settlement]) async {
+        for settlement in batch {
+            for dsn in settlement.notifications { await queueNotification(dsn) }
+            let envelope = settlement.envelope
+            for index in settlement.expired {
+                logger.info(
+                    "delivery",
+                    metadata: [
+                        "queue_id": "\(envelope.queueID)", "to": "<\(envelope.recipients[index].address)>",
+                        "status": "expired", "dsn": "5.4.7", "reply": "\(envelope.recipients[index].lastError ?? "")",
+                    ])
             }
-        } catch {
-            logger.error(
-                "could not record a delivery outcome; the message stays active until restart",
-                metadata: ["queue_id": "\(id)", "error": "\(error)"])
         }
-        input.yield(.settled(id, nextAttempt: nextAttempt))
+        let finished = batch.filter(\.isFinished).map(\.envelope.queueID)
+        let postponed = batch.filter { !$0.isFinished }.map(\.envelope)
+        let failures =
+            (try? await blocking { [spool] () -> [QueueID: String] in
+                var failures: [QueueID: String] = [:]
+                if !finished.isEmpty {
+                    spool.retireEnvelopes(finished)
+                    do { try spool.completeFinish(finished) } catch {
+                        for id in finished { failures[id] = "\(error)" }
+                    }
+                }
+                for envelope in postponed {
+                    do {
+                        try spool.record(envelope)
+                        try spool.postpone(envelope.queueID)
+                    } catch {
+                        failures[envelope.queueID] = "\(error)"
+                    }
+                }
+                return failures
+            }) ?? Dictionary(batch.map { ($0.envelope.queueID, "the thread pool is not running") }, uniquingKeysWith: { a, _ in a })
+        for settlement in batch {
+            let id = settlement.envelope.queueID
+            if let failure = failures[id] {
+                logger.error(
+                    "could not record a delivery outcome; the message stays active until restart",
+                    metadata: ["queue_id": "\(id)", "error": "\(failure)"])
+            }
+            let due = settlement.isFinished || failures[id] != nil
+                ? nil : settlement.envelope.nextAttempt?.timeIntervalSince1970 ?? clock()
+            input.yield(.settled(id, nextAttempt: due))
+        }
     }
 
     private func queueNotification(_ dsn: DeliveryStatusNotification) async {
