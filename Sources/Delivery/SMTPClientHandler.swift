@@ -30,8 +30,8 @@ final class SMTPClientHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     /// Told of each message's results as soon as its final reply arrives (its index in the batch, its
-    /// results, and the connection as it stands), so the outcome can be made durable before the next
-    /// message is sent: a crash later in the batch does not send it again.
+    /// results, and the connection as it stands), so its outcome is made durable then, not when the
+    /// connection ends: a crash later in the batch does not send it again.
     typealias MessageFinished = @Sendable (_ index: Int, _ results: [SMTPClientSession.RecipientResult], _ outcome: Outcome) -> Void
 
     private var session: SMTPClientSession

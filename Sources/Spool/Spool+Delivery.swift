@@ -88,8 +88,8 @@ extension Spool {
 
     /// The first half of `finish`: the envelopes leave active/. Against a killed process that is already
     /// the mark (the kernel has the rename); against power loss it needs `completeFinish`'s fsync. Split so
-    /// delivery can make the mark at once, without queueing behind threads that wait for fsyncs. Doing it
-    /// twice is harmless: the second finds nothing to remove.
+    /// delivery can make the mark the moment a 250 arrives, and share the fsyncs later. Doing it twice is
+    /// harmless: the second finds nothing to remove.
     public func retireEnvelopes(_ ids: [QueueID]) {
         for id in ids { recycler.retire(envelopePath(id, in: .active)) }
     }

@@ -96,8 +96,8 @@ import Testing
         // Each message's outcome is recorded as its reply arrives, so a kill can only catch the deliveries
         // between a next hop's 250 and our mark: a few per kill, not the rest of a batch. (The batch design
         // this replaced gave 5.5 per kill; issue 12 asks for 2, which this harness meets when it runs alone,
-        // 1.2 to 1.7 per kill over six kills on two cores, but not always with the whole suite beside it,
-        // up to 2.8. The bound is what it always meets; docs/delivery.md says where the window goes.)
+        // 0.3 to 2.0 per kill over six kills on two cores, but not always with the whole suite beside it,
+        // up to 2.3. The bound is what it always meets; docs/delivery.md says where the window goes.)
         let duplicates = arrived.count - arrivals.count
         print("delivery crash test: \(duplicates) duplicates over \(rounds) kills, \(sent.count) messages")
         #expect(Double(duplicates) / Double(rounds) <= 4, "\(duplicates) duplicates over \(rounds) kills")
