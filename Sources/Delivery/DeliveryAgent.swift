@@ -220,7 +220,7 @@ public final class DeliveryAgent: Sendable {
                 // made here, on the event loop that read the reply: one rename, metadata only, and the one
                 // file operation done on an event loop, because every hop before it is a window in which a
                 // crash sends the message again (measured: a thread hop here doubled the duplicates per
-                // kill). The settlement repeats it harmlessly, and fsyncs.
+                // kill). The settlement knows it was made (`envelopeRemoved`), and fsyncs.
                 self.spool.retireEnvelopes([delivery.envelope.queueID])
             }
             let byIndex = Dictionary(uniqueKeysWithValues: zip(delivery.job.recipients, results))
@@ -293,12 +293,13 @@ public final class DeliveryAgent: Sendable {
             }
         }
         let finished = batch.filter(\.isFinished).map(\.envelope.queueID)
+        let unmarked = batch.filter { $0.isFinished && !$0.envelopeRemoved }.map(\.envelope.queueID)
         let postponed = batch.filter { !$0.isFinished }.map(\.envelope)
         let failures =
             (try? await blocking { [spool] () -> [QueueID: String] in
                 var failures: [QueueID: String] = [:]
                 if !finished.isEmpty {
-                    spool.retireEnvelopes(finished)
+                    spool.retireEnvelopes(unmarked)
                     do { try spool.completeFinish(finished) } catch {
                         for id in finished { failures[id] = "\(error)" }
                     }

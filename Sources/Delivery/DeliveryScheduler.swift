@@ -165,6 +165,9 @@ public struct DeliveryScheduler: Sendable {
         /// Recipients given up on because the message outlived `RetryPolicy.lifetime` (a `status=expired`
         /// log line each).
         public var expired: [Int] = []
+        /// The driver already renamed the envelope out of active/ when the 250 came (the early mark, see
+        /// `Delivery.finishesWhenDelivered`): only the fsync and the body's removal are left.
+        public var envelopeRemoved = false
     }
 
     // MARK: State
@@ -210,6 +213,8 @@ public struct DeliveryScheduler: Sendable {
         var results: [Int: SMTPClientSession.RecipientResult] = [:]
         var successNotices: [Int: DeliveryStatusNotification.Kind] = [:]
         var remoteMTAs: [Int: String] = [:]
+        /// Its one job may be marked finished by the driver the moment it is all delivered.
+        var finishesWhenDelivered = false
     }
 
     public init(limits: Limits, policy: RetryPolicy, reportingHost: String, seed: UInt64) {
@@ -308,12 +313,14 @@ public struct DeliveryScheduler: Sendable {
             actions.append(.settle(Settlement(envelope: envelope, notifications: [], isFinished: true)))
             return
         }
-        active[id] = ActiveMessage(envelope: envelope, jobsOutstanding: jobs.count)
+        let finishesWhenDelivered =
+            jobs.count == 1 && jobs[0].nextHop.isSMTP
+            && DeliveryStatusNotification.recipients(jobs[0].recipients, of: envelope, for: .relayed).isEmpty
+        active[id] = ActiveMessage(
+            envelope: envelope, jobsOutstanding: jobs.count, finishesWhenDelivered: finishesWhenDelivered)
         for job in jobs {
             var delivery = Delivery(envelope: envelope, job: job)
-            delivery.finishesWhenDelivered =
-                jobs.count == 1
-                && DeliveryStatusNotification.recipients(job.recipients, of: envelope, for: .relayed).isEmpty
+            delivery.finishesWhenDelivered = finishesWhenDelivered
             if job.nextHop.isSMTP {
                 if queued[job.nextHop] == nil { turns.append(job.nextHop) }
                 queued[job.nextHop, default: []].append(delivery)
@@ -382,7 +389,10 @@ public struct DeliveryScheduler: Sendable {
             .settle(
                 Settlement(
                     envelope: envelope, notifications: notifications, isFinished: outcome.isFinished,
-                    expired: outcome.failed.filter { $0.failure.stage == .queue }.map(\.index))))
+                    expired: outcome.failed.filter { $0.failure.stage == .queue }.map(\.index),
+                    // Finished with no failure, so every recipient of its one job was delivered: the driver
+                    // saw the same 250s and made the mark.
+                    envelopeRemoved: message.finishesWhenDelivered && outcome.isFinished && outcome.failed.isEmpty)))
     }
 
     // MARK: What to start

@@ -35,6 +35,7 @@ public struct SystemMXResolver: MXResolver {
     /// With a `server`, A and AAAA records from it (so tests and operators who name one never reach
     /// another); without, getaddrinfo (which honours /etc/hosts and nsswitch.conf).
     public func addresses(of host: String, port: Int) async -> HostAddresses {
+        if let literal = try? SocketAddress(ipAddress: host, port: port) { return .addresses([literal]) }
         let server = self.server
         return (try? await threadPool.runIfActive {
             server == nil
@@ -43,7 +44,6 @@ public struct SystemMXResolver: MXResolver {
     }
 
     static func addressRecords(_ host: String, port: Int, server: (address: String, port: Int)?) -> HostAddresses {
-        if let literal = try? SocketAddress(ipAddress: host, port: port) { return .addresses([literal]) }
         var state = relaygate_res_state()
         guard relaygate_res_ninit(&state) == 0 else { return .unavailable }
         defer { relaygate_res_nclose(&state) }

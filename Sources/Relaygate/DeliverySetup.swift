@@ -69,11 +69,17 @@ enum DeliverySetup {
                 }
             return Upstream(
                 name: name, hosts: hosts, tls: tls, username: settings.username, password: password,
-                trust: !settings.verifyCertificate
-                    ? .none
-                    : !settings.tlsFingerprints.isEmpty
-                        ? .fingerprints(settings.tlsFingerprints) : settings.tlsCAFile.map { .caFile($0) } ?? .system)
+                trust: trust(settings))
         }
+    }
+
+    /// How an upstream's certificate is checked. The loader has refused the settings that contradict
+    /// each other (a pin with a CA file, either with `verify_certificate: false`).
+    static func trust(_ settings: RelaygateConfiguration.Upstream) -> UpstreamTrust {
+        if !settings.verifyCertificate { return .none }
+        if !settings.tlsFingerprints.isEmpty { return .fingerprints(settings.tlsFingerprints) }
+        if let file = settings.tlsCAFile { return .caFile(file) }
+        return .system
     }
 
     struct BounceRefused: Error, CustomStringConvertible {

@@ -133,16 +133,24 @@ struct SchedulerHarness {
     var wakes: [Double] { log.compactMap { if case .wake(let at) = $0 { at } else { nil } } }
 }
 
+/// Limits for a test: the defaults with `change` applied.
+func limits(_ change: (inout DeliveryScheduler.Limits) -> Void) -> DeliveryScheduler.Limits {
+    var limits = DeliveryScheduler.Limits()
+    change(&limits)
+    return limits
+}
+
 let tempfail = SMTPClientSession.RecipientResult.failed(
     .init(stage: .rcpt, reply: SMTPReply(450, EnhancedStatusCode(4, 2, 0), "mailbox busy"), detail: "", isPermanent: false))
 
 @Suite struct DeliverySchedulerLimitTests {
     @Test func theConnectionLimitCountsConnectionsExactly() {
-        var limits = DeliveryScheduler.Limits()
-        limits.connections = 3
-        limits.perDestination = 2
-        limits.messagesPerConnection = 1
-        var harness = SchedulerHarness(limits: limits)
+        var harness = SchedulerHarness(
+            limits: limits {
+                $0.connections = 3
+                $0.perDestination = 2
+                $0.messagesPerConnection = 1
+            })
         for index in 0..<10 { harness.commit(to: ["bob@d\(index % 3).example"]) }
         #expect(harness.open.count == 3, "exactly the limit, not one more")
         #expect(harness.scheduler.openConnections == 3)
@@ -155,10 +163,7 @@ let tempfail = SMTPClientSession.RecipientResult.failed(
     }
 
     @Test func aDestinationGetsNoMoreThanItsShare() {
-        var limits = DeliveryScheduler.Limits()
-        limits.perDestination = 2
-        limits.messagesPerConnection = 1
-        var harness = SchedulerHarness(limits: limits)
+        var harness = SchedulerHarness(limits: limits { $0.perDestination = 2; $0.messagesPerConnection = 1 })
         for _ in 0..<5 { harness.commit(to: ["bob@slow.example"]) }
         #expect(harness.openConnections(to: "slow.example") == 2)
         harness.finish(0)
@@ -175,11 +180,12 @@ let tempfail = SMTPClientSession.RecipientResult.failed(
     }
 
     @Test func claimingStopsAtTheActiveLimitAndResumesAsMessagesSettle() {
-        var limits = DeliveryScheduler.Limits()
-        limits.activeMessages = 4
-        limits.perDestination = 1
-        limits.messagesPerConnection = 1
-        var harness = SchedulerHarness(limits: limits)
+        var harness = SchedulerHarness(
+            limits: limits {
+                $0.activeMessages = 4
+                $0.perDestination = 1
+                $0.messagesPerConnection = 1
+            })
         for _ in 0..<6 { harness.commit(to: ["bob@one.example"]) }
         #expect(harness.scheduler.activeCount == 4)
         #expect(harness.scheduler.waitingCount == 2)
@@ -204,10 +210,7 @@ let tempfail = SMTPClientSession.RecipientResult.failed(
     /// With slots scarce, destinations take turns: when a tarpit's connection times out, the slot goes to
     /// the domain that has waited, not back to the tarpit.
     @Test func freedSlotsGoRoundTheDestinations() {
-        var limits = DeliveryScheduler.Limits()
-        limits.connections = 2
-        limits.messagesPerConnection = 1
-        var harness = SchedulerHarness(limits: limits)
+        var harness = SchedulerHarness(limits: limits { $0.connections = 2; $0.messagesPerConnection = 1 })
         for _ in 0..<10 { harness.commit(to: ["x@tarpit.example"]) }
         harness.commit(to: ["bob@elsewhere.example"])
         harness.commit(to: ["carol@third.example"])
@@ -249,9 +252,7 @@ let tempfail = SMTPClientSession.RecipientResult.failed(
     }
 
     @Test func aTemporaryFailureComesBackWhenDueByTheClock() {
-        var limits = DeliveryScheduler.Limits()
-        limits.scanInterval = 10_000
-        var harness = SchedulerHarness(limits: limits)
+        var harness = SchedulerHarness(limits: limits { $0.scanInterval = 10_000 })
         let id = harness.commit(to: ["bob@one.example"])
         harness.finish(0, with: tempfail)
         let settlement = harness.settlements[0]
@@ -317,10 +318,7 @@ let tempfail = SMTPClientSession.RecipientResult.failed(
     /// A stop: nothing more is claimed or started, messages waiting for a connection go back untried,
     /// what runs finishes and is recorded, and only then is the scheduler stopped.
     @Test func aStopRecordsWhatRanAndPutsBackWhatDidNot() {
-        var limits = DeliveryScheduler.Limits()
-        limits.perDestination = 1
-        limits.messagesPerConnection = 1
-        var harness = SchedulerHarness(limits: limits)
+        var harness = SchedulerHarness(limits: limits { $0.perDestination = 1; $0.messagesPerConnection = 1 })
         let running = harness.commit(to: ["bob@one.example"])
         let waiting = harness.commit(to: ["carol@one.example"])
         harness.handle(.shutdown)
@@ -449,9 +447,7 @@ let tempfail = SMTPClientSession.RecipientResult.failed(
 @Suite struct DeliverySchedulerClaimTests {
     /// A due retry is not kept waiting behind a steady flow of new mail.
     @Test func dueRetriesShareTheClaimsWithNewMail() {
-        var limits = DeliveryScheduler.Limits()
-        limits.claimBatch = 4
-        var harness = SchedulerHarness(limits: limits)
+        var harness = SchedulerHarness(limits: limits { $0.claimBatch = 4 })
         harness.holdClaims = true
         for _ in 0..<10 { harness.commit(to: ["carol@two.example"]) }
         let retry = harness.store(to: ["bob@one.example"])
