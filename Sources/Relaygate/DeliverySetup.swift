@@ -111,13 +111,15 @@ enum DeliverySetup {
                     recipients: destinations.map {
                         Recipient(address: $0.address, route: $0.route, rule: $0.rule, sender: nil)
                     },
-                    parameters: MailParameters(), arrival: Date(), size: 0,
+                    parameters: MailParameters(), arrival: Date(timeIntervalSince1970: Double(dsn.now)),
+                    size: bytes.count,
                     has8BitContent: bytes.contains { $0 >= 0x80 },
                     client: ClientFacts(
                         address: "local", port: nil, helo: hostname, protocolName: "local", tlsVersion: nil,
                         authenticatedUser: nil),
                     receivedBy: hostname)
-            return try writer.commit(envelope)
+            try writer.commit(envelope)
+            return envelope
         }
     }
 }

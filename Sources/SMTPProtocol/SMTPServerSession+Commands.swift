@@ -175,8 +175,9 @@ extension SMTPServerSession {
         guard !transaction.recipients.isEmpty else { return fail(.noValidRecipients, command: "DATA") }
         state = .receivingData(transaction, DataBodyReader(maxSize: configuration.maxMessageSize))
         emit(.send(.startData))
-        emit(
-            .startMessage(MessageStart(queueID: transaction.queueID, receivedHeader: receivedHeader(for: transaction))))
+        let header = receivedHeader(for: transaction).rendered(secondsSince1970: Int(now.timeIntervalSince1970))
+        receivedHeaderOctets = header.utf8.count
+        emit(.startMessage(MessageStart(queueID: transaction.queueID, receivedHeader: header)))
     }
 
     private func receivedHeader(for transaction: Transaction) -> ReceivedHeader {

@@ -32,22 +32,15 @@ extension SMTPServerSession {
             return
         }
         state = .awaitingCommit(transaction)
-        emit(
-            .commitMessage(
-                AcceptedMessage(
-                    queueID: transaction.queueID,
-                    sender: transaction.sender,
-                    recipients: transaction.recipients,
-                    parameters: transaction.parameters,
-                    client: ClientFacts(
-                        address: client.address?.description ?? "unknown",
-                        port: client.port,
-                        helo: hello?.name ?? "",
-                        protocolName: protocolName,
-                        tlsVersion: tls.version,
-                        authenticatedUser: authenticatedUser),
-                    contentSize: summary.size,
-                    has8BitContent: summary.has8BitOctets)))
+        let envelope = Envelope(
+            queueID: transaction.queueID, sender: transaction.sender, recipients: transaction.recipients,
+            parameters: transaction.parameters, arrival: now, size: receivedHeaderOctets + summary.size,
+            has8BitContent: summary.has8BitOctets,
+            client: ClientFacts(
+                address: client.address?.description ?? "unknown", port: client.port, helo: hello?.name ?? "",
+                protocolName: protocolName, tlsVersion: tls.version, authenticatedUser: authenticatedUser),
+            receivedBy: configuration.hostname)
+        emit(.commitMessage(AcceptedMessage(envelope: envelope, contentSize: summary.size)))
     }
 
     /// The message is durable: now, and only now, say 250.

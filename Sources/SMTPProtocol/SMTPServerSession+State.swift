@@ -94,20 +94,21 @@ extension SMTPServerSession {
 /// Everything needed to open a message file and write our Received header first.
 public struct MessageStart: Sendable {
     public let queueID: QueueID
-    public let receivedHeader: ReceivedHeader
+    /// Our Received header, rendered: the first octets of the content.
+    public let receivedHeader: String
 }
 
-/// A message whose content is complete and acceptable, ready to be made durable.
+/// A message whose content is complete and acceptable, ready to be made durable. The session builds its
+/// whole envelope, size and arrival included; the spool writes it as it is.
 public struct AcceptedMessage: Sendable {
-    public let queueID: QueueID
-    public let sender: ReversePath
-    public let recipients: [Recipient]
-    public let parameters: MailParameters
-    public let client: ClientFacts
-    /// Content octets as the client sent them, unstuffed.
+    public let envelope: Envelope
+    /// Content octets as the client sent them, unstuffed (the envelope's size adds our Received header).
     public let contentSize: Int
-    /// True when the content has octets above 127, whatever BODY= said.
-    public let has8BitContent: Bool
+
+    public var queueID: QueueID { envelope.queueID }
+    public var sender: ReversePath { envelope.sender }
+    public var recipients: [Recipient] { envelope.recipients }
+    public var client: ClientFacts { envelope.client }
 }
 
 /// Things the session reports for the log; the driver adds the connection's facts.

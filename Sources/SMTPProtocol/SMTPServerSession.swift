@@ -1,3 +1,4 @@
+import struct Foundation.Date
 import MailModel
 import NIOCore
 import ProtocolSupport
@@ -60,6 +61,10 @@ public struct SMTPServerSession {
     var shutdownRequested = false
 
     var input = ByteBuffer()
+    /// The wall-clock time of the latest input: it dates our Received header and the message's arrival.
+    var now = Date(timeIntervalSince1970: 0)
+    /// Octets of the Received header that `startMessage` gave the driver: the first part of the content.
+    var receivedHeaderOctets = 0
     var framer: CRLFLineFramer
     var pending = CircularBuffer<Action>(initialCapacity: 4)
 
@@ -95,9 +100,11 @@ public struct SMTPServerSession {
 
     /// Bytes from the client. Between STARTTLS and the end of the handshake nothing is taken: any byte
     /// that arrives then was sent in plaintext, and must never be read as if it came inside TLS (RFC 3207 5,
-    /// CVE-2011-0411), however long the driver takes to put TLS in place.
-    public mutating func receive(_ bytes: ByteBuffer) {
+    /// CVE-2011-0411), however long the driver takes to put TLS in place. `now` is when the bytes arrived, by
+    /// the wall clock.
+    public mutating func receive(_ bytes: ByteBuffer, at now: Date) {
         guard state.acceptsInput else { return }
+        self.now = now
         if awaitingTLSAfterSTARTTLS {
             if !discardedBeforeTLS {
                 discardedBeforeTLS = true

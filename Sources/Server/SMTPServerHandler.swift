@@ -1,3 +1,4 @@
+import struct Foundation.Date
 import Logging
 import MailModel
 import NIOCore
@@ -99,7 +100,7 @@ final class SMTPServerHandler: ChannelDuplexHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let bytes = unwrapInboundIn(data)
         watchdog.received(bytes.readableBytes, now: now(context), phase: session.phase)
-        session.receive(bytes)
+        session.receive(bytes, at: Date(timeIntervalSince1970: Self.wallClock()))
         drain(context: context)
     }
 
@@ -196,8 +197,7 @@ final class SMTPServerHandler: ChannelDuplexHandler {
             self.readHeld = false
             context.read()
         }
-        let header = start.receivedHeader.rendered(secondsSince1970: Int(Self.wallClock()))
-        message.append(ByteBuffer(string: header))
+        message.append(ByteBuffer(string: start.receivedHeader))
         self.message = message
     }
 
@@ -207,12 +207,7 @@ final class SMTPServerHandler: ChannelDuplexHandler {
             return
         }
         self.message = nil
-        let envelope = Envelope(
-            queueID: accepted.queueID, sender: accepted.sender, recipients: accepted.recipients,
-            parameters: accepted.parameters, arrival: .init(timeIntervalSince1970: Self.wallClock()), size: 0,
-            has8BitContent: accepted.has8BitContent, client: accepted.client,
-            receivedBy: service.configuration.hostname)
-        message.commit(envelope).assumeIsolated().whenComplete { result in
+        message.commit(accepted.envelope).assumeIsolated().whenComplete { result in
             self.watchdog.phaseChanged(to: .command, now: self.now(context))
             switch result {
             case .success:

@@ -121,10 +121,10 @@ final class SpooledMessage: IncomingMessage {
         return lastWrite.flatMap { [threadPool, eventLoop] in
             threadPool.runIfActive(eventLoop: eventLoop) {
                 if tail.readableBytes > 0 { try tail.withUnsafeReadableBytes { try writer.write($0) } }
-                return try writer.commit(envelope)
+                try writer.commit(envelope)
             }
-        }.map { [store] stored in
-            store.committed?(stored)
+        }.map { [store] in
+            store.committed?(envelope)
         }.flatMapError { [threadPool, eventLoop] error in
             // An earlier chunk failed: drop what was written, then report the failure.
             threadPool.runIfActive(eventLoop: eventLoop) { writer.discard() }.flatMapThrowing { throw error }

@@ -49,20 +49,23 @@ public final class SpoolMessageWriter: Sendable {
         try bytes.withUnsafeBytes { try write($0) }
     }
 
-    /// Makes the message durable: only when this returns may the client be told 250. `envelope.size` is set
-    /// from what was written. On failure nothing of the message stays in the spool, so the client's retry
-    /// cannot make a duplicate.
-    /// Returns the envelope as stored (with its size).
-    @discardableResult
-    public func commit(_ envelope: Envelope) throws -> Envelope {
+    /// Makes the message durable: only when this returns may the client be told 250. The envelope is written
+    /// as it is, so its size must be the octets written; one that is not is refused (`SizeMismatch`) rather
+    /// than stored with a size recovery would quarantine. On failure nothing of the message stays in the
+    /// spool, so the client's retry cannot make a duplicate.
+    public func commit(_ envelope: Envelope) throws {
         try state.withLock { state in try commit(envelope, &state) }
     }
 
-    private func commit(_ envelope: Envelope, _ state: inout State) throws -> Envelope {
+    private func commit(_ envelope: Envelope, _ state: inout State) throws {
         precondition(!state.finished, "commit after commit or discard")
         state.finished = true
-        var envelope = envelope
-        envelope.size = state.written
+        guard envelope.size == state.written else {
+            if let fd = state.fd { FileSystem.closeDescriptor(fd) }
+            state.fd = nil
+            FileSystem.remove(tmpBodyPath)
+            throw SizeMismatch(queueID: queueID, envelopeSize: envelope.size, written: state.written)
+        }
         let bodyPath = spool.bodyPath(queueID)
         let envelopePath = spool.envelopePath(queueID, in: .incoming)
         // What this commit has put in place so far: on failure exactly that is taken back, nothing else.
@@ -84,7 +87,6 @@ public final class SpoolMessageWriter: Sendable {
             created.append(envelopePath)
             try spool.directorySync.syncAfterNow()
             spool.commitCount.add(1, ordering: .relaxed)
-            return envelope
         } catch {
             // The envelope goes first, so a crash half-way through never leaves an envelope without its body.
             for path in created.reversed() { FileSystem.remove(path) }
@@ -101,5 +103,15 @@ public final class SpoolMessageWriter: Sendable {
             state.fd = nil
             FileSystem.remove(tmpBodyPath)
         }
+    }
+}
+
+/// An envelope whose size is not what was written: a defect in whoever built it, never the client's fault.
+public struct SizeMismatch: Error, CustomStringConvertible {
+    public let queueID: QueueID
+    public let envelopeSize: Int
+    public let written: Int
+    public var description: String {
+        "message \(queueID): its envelope gives \(envelopeSize) octets but \(written) were written; not queued"
     }
 }

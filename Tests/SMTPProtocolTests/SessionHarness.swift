@@ -1,3 +1,4 @@
+import struct Foundation.Date
 import MailModel
 import NIOCore
 import ProtocolSupport
@@ -22,6 +23,8 @@ struct SessionHarness {
     var commitSucceeds = true
     /// When set, commits are left for the test to finish (the session stays in `.waitingForDriver`).
     var holdCommits = false
+    /// The wall-clock time the harness gives each read.
+    var now = Date(timeIntervalSince1970: 1_790_000_000)
 
     static let client = SMTPClientConnection(address: IPAddress("127.0.0.1"), port: 40000, implicitTLS: false)
 
@@ -49,11 +52,11 @@ struct SessionHarness {
     mutating func feed(_ bytes: [UInt8], byteByByte: Bool = false) {
         if byteByByte {
             for byte in bytes {
-                session.receive(ByteBuffer(bytes: [byte]))
+                session.receive(ByteBuffer(bytes: [byte]), at: now)
                 drain()
             }
         } else {
-            session.receive(ByteBuffer(bytes: bytes))
+            session.receive(ByteBuffer(bytes: bytes), at: now)
             drain()
         }
     }
@@ -66,7 +69,7 @@ struct SessionHarness {
             case .send(let reply): replies.append(reply)
             case .close: closed = true
             case .startMessage(let start):
-                currentBody = Array(start.receivedHeader.rendered(secondsSince1970: 0).utf8)
+                currentBody = Array(start.receivedHeader.utf8)
             case .appendBody(let chunk): currentBody?.append(contentsOf: chunk.readableBytesView)
             case .abortMessage: currentBody = nil
             case .commitMessage(let message):

@@ -27,7 +27,9 @@ final class TemporarySpool: Sendable {
     func commit(_ content: String, id: QueueID = .sample()) throws -> QueueID {
         let writer = spool.makeWriter(for: id)
         try writer.write(Array(content.utf8))
-        try writer.commit(.sample(id))
+        var envelope = Envelope.sample(id)
+        envelope.size = content.utf8.count
+        try writer.commit(envelope)
         return id
     }
 }

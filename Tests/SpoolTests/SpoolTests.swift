@@ -22,8 +22,13 @@ import Testing
         let spool = try TemporarySpool()
         let id = QueueID.sample()
         let writer = spool.spool.makeWriter(for: id)
-        for index in 0..<100 { try writer.write(Array("line \(index)\r\n".utf8)) }
-        let envelope = try writer.commit(.sample(id))
+        var envelope = Envelope.sample(id)
+        for index in 0..<100 {
+            let line = Array("line \(index)\r\n".utf8)
+            try writer.write(line)
+            envelope.size += line.count
+        }
+        try writer.commit(envelope)
         let body = String(decoding: try spool.spool.content(of: envelope), as: UTF8.self)
         #expect(body.hasPrefix("line 0\r\nline 1\r\n"))
         #expect(body.hasSuffix("line 99\r\n"))
@@ -37,6 +42,17 @@ import Testing
         writer.discard()
         #expect(spool.files(in: "tmp").isEmpty)
         #expect(spool.files(in: "queue").isEmpty)
+    }
+
+    @Test func anEnvelopeWhoseSizeIsNotWhatWasWrittenIsRefusedAndLeavesNothing() throws {
+        let spool = try TemporarySpool()
+        let id = QueueID.sample()
+        let writer = spool.spool.makeWriter(for: id)
+        try writer.write(Array("Subject: x\r\n\r\nbody\r\n".utf8))
+        var envelope = Envelope.sample(id)
+        envelope.size = 5
+        #expect(throws: SizeMismatch.self) { try writer.commit(envelope) }
+        for directory in ["tmp", "queue", "incoming"] { #expect(spool.files(in: directory).isEmpty, "\(directory)") }
     }
 
     @Test func abandonedWriterLeavesNothing() throws {
