@@ -15,7 +15,7 @@ import MailModel
 /// active/ back into incoming/.
 extension Spool {
     /// Takes an envelope for delivery. Nil when it is no longer there (an operator moved or deleted it).
-    /// An envelope that cannot be read is quarantined, and `Quarantined` thrown with the reason, for the
+    /// An envelope that cannot be read, or whose body is not the size it gives, is quarantined, and `Quarantined` thrown with the reason, for the
     /// caller to log. `known` is the envelope as this process stored it, when it has it: then the file is not
     /// read back.
     public func claim(_ id: QueueID, from queue: Queue, known: Envelope? = nil) throws -> Envelope? {
@@ -29,16 +29,16 @@ extension Spool {
         return try readOrQuarantine(id, at: active)
     }
 
-    /// The envelope at `path` in active/, or, when it cannot be read, `Quarantined` after moving it there.
+    /// The envelope at `path` in active/, or, when it or its body is unsound (`inspect`), `Quarantined` after
+    /// moving it there.
     private func readOrQuarantine(_ id: QueueID, at path: String) throws -> Envelope {
-        let reason: String
-        do {
-            return try readEnvelope(at: path)
-        } catch {
-            reason = "\(error)"
+        switch inspect(envelopeAt: path, id: id) {
+        case .sound(let envelope):
+            return envelope
+        case .unsound(let reason):
+            try quarantine(id.rawValue, envelopeFile: path, reason: reason)
+            throw Quarantined(queueID: id, reason: reason, directory: self.path(of: .quarantine))
         }
-        try quarantine(id.rawValue, envelopeFile: path, reason: reason)
-        throw Quarantined(queueID: id, reason: reason, directory: self.path(of: .quarantine))
     }
 
     /// A message moved to quarantine/ because its envelope could not be read.

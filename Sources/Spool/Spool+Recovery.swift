@@ -75,16 +75,31 @@ extension Spool {
     /// Why this envelope cannot be delivered as it is, or nil if it is sound.
     private func problem(withEnvelope path: String, named name: String) -> String? {
         guard let id = QueueID(name) else { return "file name is not a queue ID" }
+        if case .unsound(let reason) = inspect(envelopeAt: path, id: id) { return reason }
+        return nil
+    }
+
+    enum Soundness {
+        case sound(Envelope)
+        case unsound(String)
+    }
+
+    /// The envelope at `path`, checked with its body: it parses, it names `id`, and the body holds exactly
+    /// the content it gives. A body cut short would otherwise be found only after DATA, with the next hop's
+    /// 354 in hand and no way to take the message back but to drop the connection, on every retry.
+    func inspect(envelopeAt path: String, id: QueueID) -> Soundness {
         let envelope: Envelope
         do {
             envelope = try readEnvelope(at: path)
         } catch {
-            return "\(error)"
+            return .unsound("\(error)")
         }
-        guard envelope.queueID == id else { return "envelope names queue ID \(envelope.queueID)" }
-        guard let size = EnvelopeFile.contentLength(at: bodyPath(id)) else { return "message body missing" }
-        guard size == envelope.size else { return "message body is \(size) octets, envelope says \(envelope.size)" }
-        return nil
+        guard envelope.queueID == id else { return .unsound("envelope names queue ID \(envelope.queueID)") }
+        guard let size = EnvelopeFile.contentLength(at: bodyPath(id)) else { return .unsound("message body missing") }
+        guard size == envelope.size else {
+            return .unsound("message body is \(size) octets, envelope says \(envelope.size)")
+        }
+        return .sound(envelope)
     }
 
     /// Moves an envelope, and its body if there is one, to quarantine/ for a person to look at, with the

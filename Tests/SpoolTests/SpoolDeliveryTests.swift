@@ -48,6 +48,23 @@ import Testing
         #expect(spool.spool.quarantineReason(id)?.contains("not a relaygate envelope") == true)
     }
 
+    /// A retry finds a body cut short after intake (a disk fault, a careless hand) when it claims the message,
+    /// not after DATA: it goes to quarantine alone instead of failing its connection on every retry.
+    @Test func aClaimOfAMessageWhoseBodyWasCutShortQuarantinesIt() throws {
+        let spool = try TemporarySpool()
+        let id = try spool.commit("content that will be cut")
+        let stored = try #require(try spool.spool.claim(id, from: .incoming))
+        try spool.spool.record(stored)  // the envelope now has a file of its own, as after a first attempt
+        try spool.spool.postpone(id)
+        try Data("content".utf8).write(to: URL(fileURLWithPath: spool.spool.bodyPath(id)), options: .atomic)
+        #expect {
+            _ = try spool.spool.claim(id, from: .deferred)
+        } throws: { error in
+            (error as? Spool.Quarantined)?.reason == "message body is 7 octets, envelope says 24"
+        }
+        #expect(spool.files(in: "quarantine").contains(id.rawValue + ".body"))
+    }
+
     @Test func aClaimWithTheStoredEnvelopeDoesNotReadItBack() throws {
         let spool = try TemporarySpool()
         let id = try spool.commit("Subject: x\r\n\r\nbody\r\n")
