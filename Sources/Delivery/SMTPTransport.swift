@@ -208,14 +208,15 @@ public final class SMTPTransport: Sendable {
     }
 
     /// `relaygate relay-test`: walks an upstream's hosts in order through EHLO, TLS and AUTH, and sends
-    /// `message` if given, reporting each line (AUTH data redacted) to `transcript`. Nil when a host went
-    /// through; otherwise the last failure, which names its stage.
+    /// `message` if given, reporting each line (AUTH data redacted) to `transcript`. The facts of the first
+    /// connection that went through (TLS or not); otherwise the last failure, which names its stage.
     public func probe(
         upstream name: String, message: SMTPClientSession.Message?, content: MessageContent,
         transcript: @escaping @Sendable (String) -> Void
-    ) async -> SMTPClientSession.Failure? {
+    ) async -> Result<ConnectionFacts, SMTPClientSession.Failure> {
         guard let upstream = upstreams[name] else {
-            return .init(stage: .connect, reply: nil, detail: "no upstream named \(name) in relaygate.yaml", isPermanent: true)
+            return .failure(
+                .init(stage: .connect, reply: nil, detail: "no upstream named \(name) in relaygate.yaml", isPermanent: true))
         }
         var last: SMTPClientSession.Failure?
         for candidate in candidates(upstream) {
@@ -231,11 +232,12 @@ public final class SMTPTransport: Sendable {
                 transcript("TLS: \(version), certificate \(outcome.facts.verified ? "verified" : "not verified")")
             }
             if let results = outcome.handler.results, case .failed(let failure)? = results.first {
-                return failure
+                return .failure(failure)
             }
-            return nil
+            return .success(outcome.facts)
         }
-        return last
+        return .failure(
+            last ?? .init(stage: .connect, reply: nil, detail: "upstream \(name) has no hosts", isPermanent: true))
     }
 
     /// One attempt at one host: what the connection came to, how it was made, and whether the host

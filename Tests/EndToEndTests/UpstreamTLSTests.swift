@@ -107,6 +107,7 @@ import Testing
         let worked = try await run("tls_fingerprint: \"\(pin)\"")
         #expect(worked.status == 0, "\(worked.output)")
         #expect(worked.output.contains("certificate verified"), "\(worked.output)")
+        #expect(worked.output.contains("OK: provider took EHLO and TLS\n"), "no username, so no AUTH is claimed")
         let failed = try await run("tls_fingerprint: \(String(repeating: "00", count: 32))")
         #expect(failed.status == 1, "\(failed.output)")
         #expect(failed.output.contains("127.0.0.1:\(upstream.port) failed at TLS"), "\(failed.output)")
