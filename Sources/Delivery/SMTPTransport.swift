@@ -5,6 +5,7 @@ import NIOPosix
 import NIOSSL
 import SMTPProtocol
 import Spool
+import Synchronization
 
 /// A smarthost as relaygate.yaml defines it.
 /// (Its description never shows the password.)
@@ -302,11 +303,13 @@ public final class SMTPTransport: Sendable {
                 }
             }
             let finished = messageFinished
+            let connecting = ConnectInProgress()
             let bootstrap = ClientBootstrap(group: loop)
                 .connectTimeout(.seconds(30))
                 .channelOption(.tcpOption(.tcp_nodelay), value: 1)
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
+                        try connecting.started(channel)
                         if candidate.tls == .implicit {
                             try channel.pipeline.syncOperations.addHandler(try tls.makeHandler())
                         }
@@ -319,7 +322,13 @@ public final class SMTPTransport: Sendable {
                 }
             let channel: any Channel
             do {
-                channel = try await bootstrap.connect(to: address).get()
+                // A stop whose grace is over also cuts a connect short (a host that drops SYNs would otherwise
+                // hold the stop for the whole connect timeout).
+                channel = try await withTaskCancellationHandler {
+                    try await bootstrap.connect(to: address).get()
+                } onCancel: {
+                    connecting.cancel()
+                }
             } catch {
                 lastError = Self.connectFailure(address, error)
                 // The handler never went active, so nothing else completes its promise.
@@ -360,5 +369,34 @@ public final class SMTPTransport: Sendable {
         case ChannelError.connectTimeout: return "\(place): no answer to the connection attempt (timed out)"
         default: return "\(place): \(error)"
         }
+    }
+}
+
+/// A connect that a stop may cut short: the channel, once the bootstrap has made it, or the news that the
+/// stop came first, so a channel made after it is never connected.
+private final class ConnectInProgress: Sendable {
+    private enum State {
+        case waiting
+        case started(any Channel)
+        case cancelled
+    }
+    private let state = Mutex(State.waiting)
+
+    struct Cancelled: Error {}
+
+    func started(_ channel: any Channel) throws {
+        try state.withLock { state in
+            if case .cancelled = state { throw Cancelled() }
+            state = .started(channel)
+        }
+    }
+
+    func cancel() {
+        let channel: (any Channel)? = state.withLock { state in
+            defer { state = .cancelled }
+            if case .started(let channel) = state { return channel }
+            return nil
+        }
+        channel?.close(promise: nil)
     }
 }

@@ -39,6 +39,25 @@ import Testing
         }
     }
 
+    /// A stop whose grace ends while connects hang (a next hop that drops SYNs) exits at the grace, not at
+    /// the 30-second connect timeout, and the messages are back in incoming/, untried.
+    @Test func aStopCutsShortConnectsInProgress() async throws {
+        let unreachable = try await FakeUpstream(mode: "unreachable")
+        let rules = ["90-routes.rules": "route * [127.0.0.1]:\(unreachable.port)\n"]
+        let server = try await ServerProcess(config: "shutdown_grace: 1s\n", rules: rules, delivery: true)
+        defer { server.removeDirectory() }
+        try await queue(3, to: "bob@example.net", on: server)
+        try await waitUntil(within: .seconds(10), "the messages were not claimed") {
+            ((try? FileManager.default.contentsOfDirectory(atPath: server.spool + "/active")) ?? []).count == 3
+        }
+        let start = ContinuousClock.now
+        #expect(await server.stop() == 0)
+        let took = ContinuousClock.now - start
+        #expect(took < .seconds(10), "the stop waited \(took) for connects that never finish")
+        let incoming = (try? FileManager.default.contentsOfDirectory(atPath: server.spool + "/incoming")) ?? []
+        #expect(incoming.count == 3, "\(server.logText)")
+    }
+
     /// SIGTERM while a slow next hop takes messages one every half second over two connections: the
     /// deliveries in flight finish within the grace and are recorded, those not started go back, and after
     /// a restart every message has arrived exactly once.

@@ -17,6 +17,8 @@ Modes:
   slow-final       read the content, then take ten minutes to reply
   slow-accept      read the content, then take half a second to accept it
   tarpit           accept connections and never say a word
+  unreachable      a listener whose accept queue is full: the kernel drops each SYN, so a connect hangs
+                   until the client's own timeout, as to a host behind a firewall that drops
 """
 import argparse, base64, json, os, socket, socketserver, ssl, sys, threading, time
 
@@ -179,6 +181,14 @@ def exit_when_parent_goes():
 
 
 threading.Thread(target=exit_when_parent_goes, daemon=True).start()
+if args.mode == "unreachable":
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    # One connection fills a queue of length 0; it is never accepted, and later SYNs go unanswered.
+    filler = socket.create_connection(listener.getsockname())
+    print("PORT %d" % listener.getsockname()[1], flush=True)
+    threading.Event().wait()
 server = Server(("127.0.0.1", 0), Handler)
 print("PORT %d" % server.server_address[1], flush=True)
 server.serve_forever()
