@@ -13,7 +13,9 @@ public enum IMAPSegment: Equatable, Sendable {
 /// 7888: it sends them straight away) is followed by exactly N octets and then the rest of the command.
 ///
 /// Limits keep memory bounded whatever a client announces: each line is at most `maxLineLength`, a literal
-/// at most `maxLiteralSize`, and a command at most `maxLiterals` literals.
+/// at most `maxLiteralSize`, and a command at most `maxLiterals` literals and `maxCommandSize` octets in
+/// all. A literal over a limit is refused when it is announced, before any of its octets are read. The
+/// session lowers the literal and command limits before login (`IMAPSession.Configuration`).
 public struct IMAPCommandFramer: Sendable {
     public enum Event: Equatable, Sendable {
         /// A whole command.
@@ -21,8 +23,9 @@ public struct IMAPCommandFramer: Sendable {
         /// A synchronizing literal of this size was announced: say "+" if it is welcome. The framer now
         /// waits for its octets.
         case continuationNeeded(size: Int)
-        /// A line longer than the limit ended; it (and the command it began) was dropped.
-        case lineTooLong
+        /// A line longer than the limit ended; it (and the command it was part of) was dropped. `firstLine`
+        /// is the command's first line, or as much of its start as was kept: where the tag is.
+        case lineTooLong(firstLine: [UInt8])
         /// A literal above the limit was announced, in the command beginning with this line. A synchronizing
         /// one was never sent (the client waits for a "+" that will not come), so the session goes on; a
         /// non-synchronizing one is on its way and the connection must be closed (RFC 7888 4).
@@ -32,15 +35,20 @@ public struct IMAPCommandFramer: Sendable {
     public var maxLineLength: Int
     public var maxLiteralSize: Int
     public var maxLiterals = 64
+    /// Octets of a whole command: its lines and its literals.
+    public var maxCommandSize: Int
     private var lines: CRLFLineFramer
     private var segments: [IMAPSegment] = []
+    /// Octets of the command so far (lines and literals).
+    private var commandSize = 0
     /// Octets of the literal still to come, while reading one.
     private var literalRemaining: Int?
     private var literal: [UInt8] = []
 
-    public init(maxLineLength: Int, maxLiteralSize: Int) {
+    public init(maxLineLength: Int, maxLiteralSize: Int, maxCommandSize: Int = .max) {
         self.maxLineLength = maxLineLength
         self.maxLiteralSize = maxLiteralSize
+        self.maxCommandSize = maxCommandSize
         lines = CRLFLineFramer(maxLineLength: maxLineLength)
     }
 
@@ -51,6 +59,7 @@ public struct IMAPCommandFramer: Sendable {
     public mutating func reset() {
         lines = CRLFLineFramer(maxLineLength: maxLineLength)
         segments = []
+        commandSize = 0
         literalRemaining = nil
         literal = []
     }
@@ -70,22 +79,31 @@ public struct IMAPCommandFramer: Sendable {
                 continue
             }
             guard let frame = lines.next(from: &buffer) else { return nil }
+            let first = segments.first.flatMap { if case .line(let bytes) = $0 { bytes } else { nil } }
             switch frame {
             case .tooLong:
                 segments = []
-                return .lineTooLong
+                commandSize = 0
+                return .lineTooLong(firstLine: first ?? lines.discardedHead)
             case .line(let line):
+                commandSize += line.count + 2
                 guard let announced = Self.literalAnnouncement(at: line) else {
                     segments.append(.line(line))
-                    defer { segments = [] }
+                    defer {
+                        segments = []
+                        commandSize = 0
+                    }
                     return .command(segments)
                 }
-                let first = segments.first.flatMap { if case .line(let bytes) = $0 { bytes } else { nil } } ?? line
                 let literals = segments.count / 2 + 1
-                guard announced.size <= maxLiteralSize, literals <= maxLiterals else {
+                guard announced.size <= maxLiteralSize, literals <= maxLiterals,
+                    announced.size <= maxCommandSize - min(commandSize, maxCommandSize)
+                else {
                     segments = []
-                    return .literalTooLarge(firstLine: first, synchronizing: announced.synchronizing)
+                    commandSize = 0
+                    return .literalTooLarge(firstLine: first ?? line, synchronizing: announced.synchronizing)
                 }
+                commandSize += announced.size
                 segments.append(.line(Array(line[..<announced.start])))
                 literalRemaining = announced.size
                 literal.reserveCapacity(min(announced.size, 1 << 20))

@@ -13,9 +13,15 @@ public struct IMAPSession: Sendable {
         public var hostname: String
         /// STARTTLS can be offered (a certificate is set up).
         public var tlsAvailable: Bool
-        public var maxLineLength = 8192
-        /// The largest literal (an APPENDed message is one).
+        /// Dovecot's limit too: long enough for the UID sets and ID lists real clients send.
+        public var maxLineLength = 64 * 1024
+        /// The largest literal once logged in (an APPENDed message is one). A command may hold one such
+        /// literal and a line's worth more.
         public var maxLiteralSize = 50 << 20
+        /// Before login no command needs more than a password: literals and whole commands are held to
+        /// these, so a connection that has not logged in can make the server buffer little.
+        public var maxLiteralSizeBeforeLogin = 8 * 1024
+        public var maxCommandSizeBeforeLogin = 64 * 1024
         /// Refused commands before the connection is closed.
         public var maxErrors = 10
 
@@ -72,6 +78,9 @@ public struct IMAPSession: Sendable {
     var tlsStarting = false
     var errorCount = 0
     var shutdownRequested = false
+    /// Whole commands taken so far (SASL responses and IDLE's DONE included): the driver's idle clock
+    /// restarts only when this moves, so trickling octets do not keep a connection alive.
+    public private(set) var commandsTaken = 0
     /// The selected folder (RFC 3501 3.3), if any.
     var selection: Selection?
     var input = ByteBuffer()
@@ -82,7 +91,8 @@ public struct IMAPSession: Sendable {
         self.configuration = configuration
         tlsActive = implicitTLS
         framer = IMAPCommandFramer(
-            maxLineLength: configuration.maxLineLength, maxLiteralSize: configuration.maxLiteralSize)
+            maxLineLength: configuration.maxLineLength, maxLiteralSize: configuration.maxLiteralSizeBeforeLogin,
+            maxCommandSize: configuration.maxCommandSizeBeforeLogin)
     }
 
     // MARK: Events from the driver
@@ -174,9 +184,15 @@ public struct IMAPSession: Sendable {
 
     mutating func processInput() {
         if shutdownRequested && phase == .command { return bye("Server shutting down; reconnect later") }
-        while phase == .command, !tlsStarting, let event = framer.next(from: &input) {
+        while phase == .command, !tlsStarting {
+            let loggedIn = isAuthenticated
+            framer.maxLiteralSize = loggedIn ? configuration.maxLiteralSize : configuration.maxLiteralSizeBeforeLogin
+            framer.maxCommandSize =
+                loggedIn ? configuration.maxLiteralSize + configuration.maxLineLength : configuration.maxCommandSizeBeforeLogin
+            guard let event = framer.next(from: &input) else { break }
             switch event {
             case .command(let segments):
+                commandsTaken += 1
                 if case .saslResponse(let tag) = state, case .line(let line)? = segments.first, segments.count == 1 {
                     saslResponse(line, tag: tag)
                 } else if case .idling(let tag, let user) = state {
@@ -186,10 +202,12 @@ public struct IMAPSession: Sendable {
                 }
             case .continuationNeeded:
                 emit(.send("+ Ready for literal data\r\n"))
-            case .lineTooLong:
-                fail(nil, "BAD Line too long")
+            case .lineTooLong(let firstLine):
+                // The client waits for its tagged reply: give it one when the tag can be read, or close.
+                if case .saslResponse = state { state = .notAuthenticated }
+                if let tag = Self.tag(of: firstLine) { fail(tag, "BAD Line too long") } else { bye("Line too long") }
             case .literalTooLarge(let firstLine, let synchronizing):
-                let tag = String(decoding: firstLine.prefix { $0 != UInt8(ascii: " ") }, as: UTF8.self)
+                let tag = Self.tag(of: firstLine) ?? "*"
                 if synchronizing {
                     // The client waits for a "+" that will not come: it reads this NO instead (RFC 7888 4).
                     fail(tag, "NO [TOOBIG] Literal too large")
@@ -198,6 +216,22 @@ public struct IMAPSession: Sendable {
                     bye("Literal too large")
                 }
             }
+        }
+    }
+
+    /// The tag at the start of a command line, if it is one (RFC 3501 9: astring characters but "+").
+    static func tag(of line: [UInt8]) -> String? {
+        guard let space = line.firstIndex(of: UInt8(ascii: " ")), space > 0 else { return nil }
+        let tag = line[..<space]
+        guard tag.allSatisfy({ $0 > 0x20 && $0 < 0x7F && !Array("(){%*\"\\+".utf8).contains($0) }) else { return nil }
+        return String(decoding: tag, as: UTF8.self)
+    }
+
+    /// True once the user has logged in.
+    public var isAuthenticated: Bool {
+        switch state {
+        case .authenticated, .requesting, .idling: true
+        case .notAuthenticated, .saslResponse, .verifying, .closed: false
         }
     }
 

@@ -108,6 +108,9 @@ public struct POP3Session: Sendable {
     var deleted: Set<Int> = []
     var errorCount = 0
     var shutdownRequested = false
+    /// Whole command lines taken so far (SASL responses included): the driver's idle clock restarts only
+    /// when this moves, so trickling octets do not keep a connection alive.
+    public private(set) var commandsTaken = 0
     var input = ByteBuffer()
     var framer: CRLFLineFramer
     var pending = CircularBuffer<Action>(initialCapacity: 4)
@@ -224,6 +227,14 @@ public struct POP3Session: Sendable {
         pending.popFirst()
     }
 
+    /// True once the user has logged in (the maildrop is open or being opened).
+    public var isAuthenticated: Bool {
+        switch state {
+        case .openingMaildrop, .transaction, .sendingMessage, .update: true
+        case .connected, .authorization, .saslResponse, .verifyingCredentials, .closed: false
+        }
+    }
+
     public var phase: Phase {
         switch state {
         case .closed: .closed
@@ -244,6 +255,7 @@ public struct POP3Session: Sendable {
             case .tooLong:
                 fail("Line too long")
             case .line(let line):
+                commandsTaken += 1
                 if state == .saslResponse {
                     saslResponse(line)
                 } else {

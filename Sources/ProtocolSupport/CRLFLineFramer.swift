@@ -17,6 +17,10 @@ public struct CRLFLineFramer: Sendable {
 
     /// The longest line accepted, CRLF included (RFC 5321 4.5.3.1.4 counts it so).
     public var maxLineLength: Int
+    /// The first octets of the last line dropped as too long (up to `headLength`): enough for IMAP to
+    /// read the tag it must answer.
+    public private(set) var discardedHead: [UInt8] = []
+    public static let headLength = 64
     private var discarding = false
     /// Bytes at the front of the buffer already searched for CRLF, so a line that trickles in is not
     /// searched again from its start on every read.
@@ -41,6 +45,7 @@ public struct CRLFLineFramer: Sendable {
             buffer.moveReaderIndex(forwardBy: lineLength + 2)
             searched = 0
             if discarding || lineLength + 2 > maxLineLength {
+                if !discarding { discardedHead = Array(line.prefix(Self.headLength)) }
                 discarding = false
                 return .tooLong
             }
@@ -49,6 +54,7 @@ public struct CRLFLineFramer: Sendable {
         // No complete line yet. Keep at most the limit; beyond it, drop all but a trailing CR that may be
         // half of the CRLF we wait for.
         if buffer.readableBytes > maxLineLength || (discarding && buffer.readableBytes > 1) {
+            if !discarding { discardedHead = Array(view.prefix(Self.headLength)) }
             discarding = true
             let keep = view.last == UInt8(ascii: "\r") ? 1 : 0
             buffer.moveReaderIndex(forwardBy: buffer.readableBytes - keep)

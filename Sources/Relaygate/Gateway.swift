@@ -135,6 +135,7 @@ public enum Gateway {
                 maxPerClient: configuration.pop3.maxConnectionsPerClient),
             logger: Logger(label: "pop3"))
         pop3Service.idleTimeout = .nanoseconds(Clocks.nanoseconds(configuration.pop3.idleTimeout.duration))
+        pop3Service.loginTimeout = .nanoseconds(Clocks.nanoseconds(configuration.pop3.loginTimeout.duration))
         let pop3 = POP3Server(service: pop3Service, group: group)
         var imapService = IMAPServiceContext(
             configuration: {
@@ -150,6 +151,7 @@ public enum Gateway {
                 maxPerClient: configuration.imap.maxConnectionsPerClient),
             logger: Logger(label: "imap"))
         imapService.idleTimeout = .nanoseconds(Clocks.nanoseconds(configuration.imap.idleTimeout.duration))
+        imapService.loginTimeout = .nanoseconds(Clocks.nanoseconds(configuration.imap.loginTimeout.duration))
         let imap = IMAPServer(service: imapService, group: group)
         // Trapped before the first listener is bound, so a stop signal that comes as soon as the server is
         // reachable is a graceful stop, never the default action's abrupt end.

@@ -321,11 +321,13 @@ extension KeyedDecodingContainer where Key == ConfigurationKey {
     {
         guard contains(ConfigurationKey(name)) else { return fallback }
         let keys = try superDecoder(forKey: ConfigurationKey(name)).strictContainer(allowing: [
-            "idle_timeout", "max_connections", "max_connections_per_client",
+            "idle_timeout", "login_timeout", "max_connections", "max_connections_per_client",
         ])
         var settings = fallback
         settings.idleTimeout = try keys.value("idle_timeout", default: settings.idleTimeout)
         guard settings.idleTimeout.duration > .zero else { throw keys.invalid("idle_timeout", "must be above 0") }
+        settings.loginTimeout = try keys.value("login_timeout", default: settings.loginTimeout)
+        guard settings.loginTimeout.duration > .zero else { throw keys.invalid("login_timeout", "must be above 0") }
         settings.maxConnections = try keys.positive("max_connections", default: settings.maxConnections)
         settings.maxConnectionsPerClient = try keys.positive(
             "max_connections_per_client", default: settings.maxConnectionsPerClient)

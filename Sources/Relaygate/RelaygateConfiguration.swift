@@ -152,6 +152,9 @@ public struct RelaygateConfiguration: Sendable, Equatable {
     /// The `pop3:` and `imap:` sections: how long a silent session lives and how many may be open.
     public struct MailboxAccessSettings: Sendable, Equatable {
         public var idleTimeout: TimeSpan
+        /// How long a session that has not logged in lives without completing a command (a stalled TLS
+        /// handshake included). Short, so silent connections cannot hold every slot; Dovecot's is 3 minutes.
+        public var loginTimeout = TimeSpan(.seconds(180))
         public var maxConnections: Int
         public var maxConnectionsPerClient: Int
 

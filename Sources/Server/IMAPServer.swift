@@ -10,6 +10,8 @@ public struct IMAPServiceContext: Sendable {
     public var configuration: IMAPSession.Configuration
     /// RFC 3501 5.4: at least 30 minutes.
     public var idleTimeout: TimeAmount = .minutes(30)
+    /// Before login: no complete command for this long closes the connection.
+    public var loginTimeout: TimeAmount = .minutes(3)
     /// How often a session in IDLE looks for changes to push (new mail, other sessions' flags and expunges).
     public var idlePollInterval: TimeAmount = .seconds(2)
     /// Folder listings shared among the sessions that have the same folder selected.

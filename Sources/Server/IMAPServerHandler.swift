@@ -150,16 +150,18 @@ final class IMAPServerHandler: ChannelDuplexHandler, SessionDriver {
         }
     }
 
-    /// Checks the autologout time, and while the client idles (IDLE) polls its folder so changes are pushed
+    /// Checks the autologout time (the login timeout until the user has logged in), and while the client idles (IDLE) polls its folder so changes are pushed
     /// within `service.idlePollInterval`.
     private func armIdleTimer(context: ChannelHandlerContext) {
-        SessionDriving.every(quarterOf: service.idleTimeout, ceiling: service.idlePollInterval, context: context) {
+        let shortest = min(service.idleTimeout, service.loginTimeout)
+        SessionDriving.every(quarterOf: shortest, ceiling: service.idlePollInterval, context: context) {
             guard self.session.phase != .closed else { return false }
             if self.session.isIdling {
                 self.session.idlePoll()
                 self.drain(context: context)
             }
-            guard context.eventLoop.now - self.lastActivity >= self.service.idleTimeout else { return true }
+            let limit = self.idleLimit(idle: self.service.idleTimeout, login: self.service.loginTimeout)
+            guard context.eventLoop.now - self.lastActivity >= limit else { return true }
             self.logger.info("idle timeout, closing")
             if self.session.phase == .command && self.writable {
                 self.session.timeoutFired()

@@ -8,6 +8,8 @@ public struct POP3ServiceContext: Sendable {
     public var configuration: POP3Session.Configuration
     /// RFC 1939 3: at least 10 minutes.
     public var idleTimeout: TimeAmount = .minutes(10)
+    /// Before login: no complete command for this long closes the connection.
+    public var loginTimeout: TimeAmount = .minutes(3)
     public var tlsContext: NIOSSLContext?
     /// Nil when there is no users file: no one can log in.
     public var authenticator: Authenticator?

@@ -240,9 +240,12 @@ final class POP3ServerHandler: ChannelDuplexHandler, SessionDriver {
     // MARK: Idle timer
 
     private func armIdleTimer(context: ChannelHandlerContext) {
-        SessionDriving.every(quarterOf: service.idleTimeout, ceiling: .seconds(5), context: context) {
+        SessionDriving.every(
+            quarterOf: min(service.idleTimeout, service.loginTimeout), ceiling: .seconds(5), context: context
+        ) {
             guard self.session.phase != .closed else { return false }
-            guard context.eventLoop.now - self.lastActivity >= self.service.idleTimeout else { return true }
+            let limit = self.idleLimit(idle: self.service.idleTimeout, login: self.service.loginTimeout)
+            guard context.eventLoop.now - self.lastActivity >= limit else { return true }
             if self.session.phase == .command && self.writable {
                 self.session.timeoutFired()
                 self.drain(context: context)

@@ -10,6 +10,9 @@ protocol DrivenSession {
     associatedtype Action
     /// True while the session reads commands; otherwise it waits for us, and reading pauses.
     var readsCommands: Bool { get }
+    /// Whole commands taken so far: only these count as activity.
+    var commandsTaken: Int { get }
+    var isAuthenticated: Bool { get }
     mutating func receive(_ bytes: ByteBuffer)
     mutating func next() -> Action?
     mutating func tlsEstablished()
@@ -43,10 +46,18 @@ extension SessionDriver {
     var isPaused: Bool { !writable || !session.readsCommands }
 
     /// From `channelRead`.
+    /// The idle clock restarts only when a whole command came in: a client trickling a line (or a TLS
+    /// handshake) an octet at a time is still idle.
     func received(_ bytes: ByteBuffer, context: ChannelHandlerContext) {
-        lastActivity = context.eventLoop.now
+        let taken = session.commandsTaken
         session.receive(bytes)
+        if session.commandsTaken != taken { lastActivity = context.eventLoop.now }
         drain(context: context)
+    }
+
+    /// How long the session may go without a command: short until it has logged in.
+    func idleLimit(idle: TimeAmount, login: TimeAmount) -> TimeAmount {
+        session.isAuthenticated ? idle : login
     }
 
     /// From `userInboundEventTriggered`: the TLS handshake's end and the server's shutdown go to the

@@ -109,15 +109,38 @@ import Testing
         }
     }
 
-    @Test func anIdleSessionIsLoggedOut() async throws {
+    /// Before login the short `login_timeout` applies, and only whole commands restart it: a client that
+    /// trickles a command an octet at a time, never ending it, is logged out all the same.
+    @Test func aSessionThatDoesNotLogInIsLoggedOut() async throws {
         try await withServer(
-            config: "imap:\n  idle_timeout: 1s\n", users: POP3EndToEndTests.users, rules: POP3EndToEndTests.rules
+            config: "imap:\n  login_timeout: 1s\n", users: POP3EndToEndTests.users, rules: POP3EndToEndTests.rules
         ) {
             server in
             let idle = try RawClient(port: server.imapPort)
             #expect(try await idle.readAnyLine()?.hasPrefix("* OK [CAPABILITY") == true)
+            let started = ContinuousClock.now
+            let trickle = Task {
+                for octet in "a NOOP and on and on".utf8 {
+                    try? await idle.send([octet])
+                    try? await Task.sleep(for: .milliseconds(200))
+                }
+            }
             #expect(try await idle.readAnyLine() == "* BYE Autologout: idle for too long")
+            #expect(ContinuousClock.now - started < .seconds(3), "the trickle did not keep it alive")
             #expect(try await idle.isClosed())
+            trickle.cancel()
+        }
+    }
+
+    /// Before login a LITERAL+ announcement of 1 MiB is refused at once, before any of it is read: the
+    /// connection ends, since its octets are already on the way.
+    @Test func aLargeLiteralBeforeLoginIsRefusedUnread() async throws {
+        try await withServer(users: POP3EndToEndTests.users, rules: POP3EndToEndTests.rules) { server in
+            let client = try RawClient(port: server.imapPort)
+            _ = try await client.readAnyLine()
+            try await client.send("a LOGIN {1048576+}\r\n")
+            #expect(try await client.readAnyLine() == "* BYE Literal too large")
+            #expect(try await client.isClosed())
         }
     }
 

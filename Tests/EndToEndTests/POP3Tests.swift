@@ -147,8 +147,9 @@ import Testing
         }
     }
 
-    @Test func anIdleSessionIsClosed() async throws {
-        try await withServer(config: "pop3:\n  idle_timeout: 1s\n", users: Self.users, rules: Self.rules) { server in
+    /// Before login the short `login_timeout` applies.
+    @Test func aSessionThatDoesNotLogInIsClosed() async throws {
+        try await withServer(config: "pop3:\n  login_timeout: 1s\n", users: Self.users, rules: Self.rules) { server in
             let client = try RawClient(port: server.pop3Port)
             #expect(try await client.readAnyLine()?.hasPrefix("+OK") == true)
             #expect(try await client.readAnyLine() == "-ERR Idle too long, closing")

@@ -163,8 +163,10 @@ func set(_ ranges: [(SequenceSet.Bound, SequenceSet.Bound)]) -> SequenceSet {
 }
 
 @Suite struct IMAPCommandFramerTests {
-    func events(_ chunks: [String], maxLiteral: Int = 100, maxLine: Int = 200) -> [IMAPCommandFramer.Event] {
-        var framer = IMAPCommandFramer(maxLineLength: maxLine, maxLiteralSize: maxLiteral)
+    func events(_ chunks: [String], maxLiteral: Int = 100, maxLine: Int = 200, maxCommand: Int = .max)
+        -> [IMAPCommandFramer.Event]
+    {
+        var framer = IMAPCommandFramer(maxLineLength: maxLine, maxLiteralSize: maxLiteral, maxCommandSize: maxCommand)
         var buffer = ByteBuffer()
         var events: [IMAPCommandFramer.Event] = []
         for chunk in chunks {
@@ -207,11 +209,32 @@ func set(_ ranges: [(SequenceSet.Bound, SequenceSet.Bound)]) -> SequenceSet {
         #expect(events(["a APPEND X {99999999999}\r\n"]).count == 1, "absurd sizes do not overflow")
     }
 
-    @Test func longLinesAreDropped() {
+    @Test func longLinesAreDroppedAndTheirStartIsKeptForTheTag() {
         #expect(
             events([String(repeating: "x", count: 300) + "\r\na NOOP\r\n"]) == [
-                .lineTooLong, .command([.line(Array("a NOOP".utf8))]),
+                .lineTooLong(firstLine: Array(String(repeating: "x", count: 64).utf8)),
+                .command([.line(Array("a NOOP".utf8))]),
             ])
+        // Trickled in: the start is kept from the first read, before the line was known to be too long.
+        #expect(
+            events(["t1 UID FETCH 1", String(repeating: ",1", count: 150), String(repeating: ",2", count: 50) + "\r\n"])
+                == [.lineTooLong(firstLine: Array(("t1 UID FETCH 1" + String(repeating: ",1", count: 25)).utf8))])
+        // A too-long line after a literal belongs to the command its first line began.
+        #expect(
+            events(["a LOGIN {3+}\r\nbob " + String(repeating: "y", count: 300) + "\r\n"]) == [
+                .lineTooLong(firstLine: Array("a LOGIN ".utf8))
+            ])
+    }
+
+    /// Literals that are each within the limit cannot add up to more than a command may be.
+    @Test func aCommandsLiteralsCannotAddUpPastTheCommandLimit() {
+        #expect(
+            events(["a LOGIN {50+}\r\n" + String(repeating: "u", count: 50) + " {50+}\r\n"], maxCommand: 90) == [
+                .literalTooLarge(firstLine: Array("a LOGIN ".utf8), synchronizing: false)
+            ])
+        #expect(
+            events(["a LOGIN {30+}\r\n" + String(repeating: "u", count: 30) + " {30+}\r\n" + String(repeating: "p", count: 30) + "\r\n"], maxCommand: 90).count == 1,
+            "within the limit: one command")
     }
 
     @Test func braceTextThatIsNotALiteralStaysText() {

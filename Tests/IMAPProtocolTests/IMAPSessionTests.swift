@@ -115,6 +115,8 @@ struct IMAPHarness {
 
     @Test func literalsOverTheLimit() {
         var harness = IMAPHarness(maxLiteral: 10)
+        harness.send("x LOGIN alice secret\r\n")
+        _ = harness.finish { $0.authenticationFinished(.accepted) }
         #expect(harness.send("a APPEND INBOX {11}\r\n") == "a NO [TOOBIG] Literal too large\r\n")
         #expect(harness.send("b NOOP\r\n") == "b OK NOOP completed\r\n", "the session goes on")
         #expect(harness.send("c APPEND INBOX {11+}\r\n") == "* BYE Literal too large\r\n")
@@ -139,8 +141,39 @@ struct IMAPHarness {
         #expect(harness.actions == [.close])
     }
 
-    @Test func longLines() {
+    /// Before login a literal is a password at most: a LITERAL+ announcement of 1 MiB is refused before any
+    /// of it is read (and, being on its way, ends the connection); a synchronizing one gets NO and no "+".
+    @Test func beforeLoginLiteralsAreSmall() {
         var harness = IMAPHarness()
-        #expect(harness.send("a NOOP " + String(repeating: "x", count: 9000) + "\r\n") == "* BAD Line too long\r\n")
+        #expect(harness.send("a LOGIN {9000}\r\n") == "a NO [TOOBIG] Literal too large\r\n")
+        #expect(harness.send("b LOGIN {1048576+}\r\n") == "* BYE Literal too large\r\n")
+        #expect(harness.actions == [.close])
+        var small = IMAPHarness()
+        #expect(small.send("c LOGIN {5}\r\n") == "+ Ready for literal data\r\n", "a password-sized one is welcome")
+    }
+
+    /// The client waits for its command's tagged reply: a line too long gets one when its tag can be read
+    /// (imaptest's ID test hung on an untagged BAD), and ends the connection when it cannot.
+    @Test func longLinesGetATaggedReply() {
+        var harness = IMAPHarness()
+        #expect(harness.send("a NOOP " + String(repeating: "x", count: 70_000) + "\r\n") == "a BAD Line too long\r\n")
+        #expect(harness.send("b NOOP\r\n") == "b OK NOOP completed\r\n", "the session goes on")
+        #expect(harness.send(String(repeating: "x", count: 70_000) + "\r\n") == "* BYE Line too long\r\n")
+        #expect(harness.actions == [.close])
+    }
+
+    @Test func linesAsLongAsRealClientsSendAreRead() {
+        var harness = IMAPHarness()
+        let long = "a LOGIN " + String(repeating: "u", count: 31_000) + " p\r\n"
+        harness.send(long)
+        #expect(harness.actions.count == 1, "\(harness.sent)")
+    }
+
+    @Test func onlyWholeCommandsCount() {
+        var harness = IMAPHarness()
+        harness.send("a NO")
+        #expect(harness.session.commandsTaken == 0)
+        harness.send("OP\r\n")
+        #expect(harness.session.commandsTaken == 1)
     }
 }
