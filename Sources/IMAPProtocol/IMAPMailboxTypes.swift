@@ -13,8 +13,9 @@ public enum IMAPRequest: Equatable, Sendable {
     /// Messages of the selected folder, by UID; their content when `content`, and \Seen set first when
     /// `markSeen`.
     case fetch(uids: [UInt32], content: Bool, markSeen: Bool)
-    /// New flags for messages of the selected folder.
-    case setFlags([UInt32: [String]])
+    /// STORE: change the flags of these messages of the selected folder, from the flags their files have
+    /// now (another session may have changed them since this one looked).
+    case storeFlags(uids: [UInt32], IMAPCommand.StoreMode, flags: [String])
     /// Remove these messages of the selected folder.
     case expunge(uids: [UInt32])
     /// The selected folder as it is now (NOOP, CHECK, IDLE).

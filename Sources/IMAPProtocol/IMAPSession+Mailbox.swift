@@ -16,7 +16,7 @@ extension IMAPSession {
         /// FETCH goes in batches too (`fetchBatch` messages when content is loaded), so `1:* BODY[]` on a
         /// large folder never holds it all in memory.
         case fetch(sequences: [UInt32: Int], attributes: [FetchAttribute], remaining: [UInt32], markSeen: Bool)
-        case store(silent: Bool)
+        case store(silent: Bool, uid: Bool)
         case expunge(report: Bool, command: String)
         case refresh(command: String)
         /// SEARCH goes through the folder in batches (`searchBatch`), so content keys never hold a large
@@ -26,6 +26,9 @@ extension IMAPSession {
         case copy(move: Bool, command: String)
         /// A poll while idling: report changes, then idle on.
         case idle
+        /// A command that may have changed the selected folder succeeded: report what changed (its own
+        /// new messages too, RFC 3501 5.2), then complete it with `text`.
+        case announce(text: String)
     }
 
     static let searchBatch = 200
@@ -99,18 +102,11 @@ extension IMAPSession {
                 markSeen: !selection.readOnly && IMAPFetchResponse.setsSeen(attributes), tag: tag, user: user)
         case .store(let set, let mode, let flags, let silent, let uid):
             guard !selection.readOnly else { return fail(tag, "NO [READ-ONLY] The folder is read-only") }
+            guard uid || Self.isWithin(set, count: view.messages.count) else { return fail(tag, "BAD No such message") }
             let named = flags.filter { Self.isSystemFlag($0) }.map(Self.canonicalFlag)
-            var changes: [UInt32: [String]] = [:]
-            for (_, message) in messages(set, uid: uid, in: view) {
-                var current = Set(message.flags)
-                switch mode {
-                case .replace: current = Set(named)
-                case .add: current.formUnion(named)
-                case .remove: current.subtract(named)
-                }
-                changes[message.uid] = current.sorted()
-            }
-            ask(.setFlags(changes), .store(silent: silent), tag: tag, user: user)
+            let uids = messages(set, uid: uid, in: view).map(\.1.uid)
+            guard !uids.isEmpty else { return tagged(tag, "OK STORE completed") }
+            ask(.storeFlags(uids: uids, mode, flags: named), .store(silent: silent, uid: uid), tag: tag, user: user)
         case .expunge, .uidExpunge, .close:
             let only: SequenceSet? = if case .uidExpunge(let set) = command.kind { set } else { nil }
             let deleted = view.messages.filter { message in
@@ -134,6 +130,7 @@ extension IMAPSession {
         case .copy(let set, let target, let uid), .move(let set, let target, let uid):
             let move = if case .move = command.kind { true } else { false }
             guard !move || !selection.readOnly else { return fail(tag, "NO [READ-ONLY] The folder is read-only") }
+            guard uid || Self.isWithin(set, count: view.messages.count) else { return fail(tag, "BAD No such message") }
             let uids = messages(set, uid: uid, in: view).map(\.1.uid)
             guard !uids.isEmpty else { return tagged(tag, "OK \(move ? "MOVE" : "COPY") completed (nothing to do)") }
             ask(
@@ -186,6 +183,17 @@ extension IMAPSession {
         }
     }
 
+    /// Every number of a sequence set names a message (RFC 3501 6.4.5: a sequence number beyond the folder
+    /// is an error; `*` is the last one). UID sets may name UIDs that are gone.
+    static func isWithin(_ set: SequenceSet, count: Int) -> Bool {
+        set.ranges.allSatisfy { range in
+            [range.first, range.last].allSatisfy { bound in
+                if case .number(let number) = bound { return number >= 1 && number <= count }
+                return count > 0
+            }
+        }
+    }
+
     static func isSystemFlag(_ flag: String) -> Bool {
         flagNames.split(separator: " ").contains { $0.lowercased() == flag.lowercased() }
     }
@@ -200,6 +208,9 @@ extension IMAPSession {
         guard case .requesting(let tag, let user, let pending) = state else { return }
         state = .authenticated(user: user)
         switch (pending, result) {
+        case (.announce(let text), .done):
+            // The command itself succeeded; only the look afterwards failed. The next one reports it all.
+            tagged(tag, text)
         case (_, .done(let refusal?)):
             fail(tag, "NO " + refusal)
         case (.select(let name, let readOnly), .selected(let view)):
@@ -248,15 +259,15 @@ extension IMAPSession {
                     user: user)
             }
             tagged(tag, "OK FETCH completed")
-        case (.store(let silent), .flagsSet(let flags)):
+        case (.store(let silent, let uid), .flagsSet(let flags)):
             for (index, message) in (selection?.view.messages ?? []).enumerated() {
                 guard let newFlags = flags[message.uid] else { continue }
                 selection?.view.messages[index].flags = newFlags
                 if !silent {
-                    emit(
-                        .send(
-                            "* \(index + 1) FETCH (FLAGS (\(IMAPFetchResponse.flags(newFlags, recent: message.recent))))\r\n"
-                        ))
+                    // UID STORE's responses carry the UID (RFC 3501 6.4.8).
+                    let uidItem = uid ? "UID \(message.uid) " : ""
+                    let list = IMAPFetchResponse.flags(newFlags, recent: message.recent)
+                    emit(.send("* \(index + 1) FETCH (\(uidItem)FLAGS (\(list)))\r\n"))
                 }
             }
             tagged(tag, "OK STORE completed")
@@ -289,10 +300,10 @@ extension IMAPSession {
             emit(.send("* SEARCH" + matches.map { " \($0)" }.joined() + "\r\n"))
             tagged(tag, "OK SEARCH completed")
         case (.append, .appended(let validity, let uid)):
-            tagged(tag, "OK [APPENDUID \(validity) \(uid)] APPEND completed")
+            return complete(tag, user: user, "OK [APPENDUID \(validity) \(uid)] APPEND completed")
         case (.copy(let move, let command), .copied(let validity, let source, let destination)):
             let code = "COPYUID \(validity) \(Self.uidList(source)) \(Self.uidList(destination))"
-            guard move else { return tagged(tag, "OK [\(code)] \(command) completed") }
+            guard move else { return complete(tag, user: user, "OK [\(code)] \(command) completed") }
             // MOVE: the COPYUID comes untagged, then the expunges (RFC 6851 4.3).
             emit(.send("* OK [\(code)] Moved\r\n"))
             let gone = Set(source)
@@ -301,7 +312,10 @@ extension IMAPSession {
                 selection?.view.messages.remove(at: index)
                 emit(.send("* \(index + 1) EXPUNGE\r\n"))
             }
-            tagged(tag, "OK \(command) completed")
+            return complete(tag, user: user, "OK \(command) completed")
+        case (.announce(let text), .refreshed(let view)):
+            update(to: view)
+            tagged(tag, text)
         case (.idle, .refreshed(let view)):
             update(to: view)
             state = .idling(tag: tag, user: user)
@@ -312,6 +326,17 @@ extension IMAPSession {
             fail(tag, "NO Internal error: unexpected result")
         }
         processInput()
+    }
+
+    /// Completes a command that may have changed the selected folder (APPEND, COPY, MOVE into it): with a
+    /// folder selected, its changes are looked for and reported first, so the client's next FETCH, SEARCH
+    /// or COPY of the new message works (RFC 3501 5.2: size changes observed MUST be sent).
+    private mutating func complete(_ tag: String, user: String, _ text: String) {
+        guard selection != nil else {
+            tagged(tag, text)
+            return processInput()
+        }
+        ask(.refresh, .announce(text: text), tag: tag, user: user)
     }
 
     static func uidList(_ uids: [UInt32]) -> String {

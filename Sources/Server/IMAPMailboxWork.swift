@@ -109,15 +109,22 @@ final class IMAPMailboxWork: @unchecked Sendable {
                         newFlags: newFlags))
             }
             return .fetched(fetched)
-        case .setFlags(let changes):
+        case .storeFlags(let uids, let mode, let names):
             guard let current = selected else { return .done(refusal: "No folder is selected") }
-            var result: [UInt32: [String]] = [:]
-            for (uid, names) in changes {
-                guard let message = current.messages[uid] else { continue }
-                if let updated = try current.folder.setFlags(message, to: Self.flags(names)) {
-                    selected?.messages[uid] = updated
-                    result[uid] = updated.flags.imapNames
+            let named = Self.flags(names)
+            let change: (MessageFlags) -> MessageFlags =
+                switch mode {
+                // FLAGS replaces what IMAP can see; letters IMAP has no name for (P, passed) stay.
+                case .replace: { $0.subtracting(Self.flags(MessageFlags.imapNames.map(\.0))).union(named) }
+                case .add: { $0.union(named) }
+                case .remove: { $0.subtracting(named) }
                 }
+            let messages = uids.compactMap { current.messages[$0] }
+            var result: [UInt32: [String]] = [:]
+            for (message, updated) in zip(messages, try current.folder.changeFlags(messages, change)) {
+                guard let updated else { continue }
+                selected?.messages[message.uid] = updated
+                result[message.uid] = updated.flags.imapNames
             }
             return .flagsSet(result)
         case .append(let name, let names, let date, let message):

@@ -132,16 +132,37 @@ extension IMAPHarness {
         var harness = IMAPHarness.selected()
         harness.send("t STORE 2 +FLAGS (\\seen \\Flagged $Custom)\r\n")
         #expect(
-            harness.actions == [.request(.setFlags([7: ["\\Flagged", "\\Seen"]]))],
-            "known flags only, spelled canonically")
+            harness.actions == [.request(.storeFlags(uids: [7], .add, flags: ["\\Seen", "\\Flagged"]))],
+            "the change, not the outcome: the store applies it to the flags the file has now")
         #expect(
             harness.finish { $0.requestFinished(.flagsSet([7: ["\\Flagged", "\\Seen"]])) }
                 == "* 2 FETCH (FLAGS (\\Flagged \\Seen \\Recent))\r\nt OK STORE completed\r\n")
         harness.send("u UID STORE 3 -FLAGS.SILENT (\\Seen)\r\n")
-        #expect(harness.actions == [.request(.setFlags([3: []]))])
+        #expect(harness.actions == [.request(.storeFlags(uids: [3], .remove, flags: ["\\Seen"]))])
         #expect(harness.finish { $0.requestFinished(.flagsSet([3: []])) } == "u OK STORE completed\r\n")
         var readOnly = IMAPHarness.selected(readOnly: true)
         #expect(readOnly.send("v STORE 1 +FLAGS (\\Seen)\r\n") == "v NO [READ-ONLY] The folder is read-only\r\n")
+    }
+
+    /// RFC 3501 6.4.8: UID STORE's untagged FETCH responses carry the UID.
+    @Test func uidStoreResponsesCarryTheUID() {
+        var harness = IMAPHarness.selected()
+        harness.send("u UID STORE 11 +FLAGS (\\Flagged)\r\n")
+        #expect(
+            harness.finish { $0.requestFinished(.flagsSet([11: ["\\Deleted", "\\Flagged", "\\Seen"]])) }
+                == "* 3 FETCH (UID 11 FLAGS (\\Deleted \\Flagged \\Seen))\r\nu OK STORE completed\r\n")
+    }
+
+    /// STORE and COPY name messages as FETCH does: a sequence number past the folder is an error, not a
+    /// silent success.
+    @Test func aSequenceNumberPastTheFolderIsBAD() {
+        var harness = IMAPHarness.selected()
+        #expect(harness.send("a STORE 99 +FLAGS (\\Seen)\r\n") == "a BAD No such message\r\n")
+        #expect(harness.send("b COPY 2:99 Trash\r\n") == "b BAD No such message\r\n")
+        #expect(harness.send("c FETCH 99 FLAGS\r\n") == "c BAD No such message\r\n")
+        harness.send("d UID STORE 99 +FLAGS (\\Seen)\r\n")
+        #expect(harness.sent == "d OK STORE completed\r\n", "a UID that is gone is left out")
+        #expect(harness.actions.isEmpty)
     }
 
     @Test func expungeRemovesDeletedMessagesHighestFirst() {
@@ -291,18 +312,41 @@ extension IMAPHarness {
                 == "a OK [APPENDUID 9 4] APPEND completed\r\n")
     }
 
+    /// RFC 3501 5.2: a change the session made itself is announced before its command completes, so the
+    /// client's next FETCH, SEARCH, COPY or EXPUNGE finds the new message (IMAPClient's live tests failed on
+    /// all of these when the EXISTS waited for a NOOP).
+    @Test func anAppendToTheSelectedFolderIsAnnouncedBeforeItsOK() {
+        var harness = IMAPHarness.selected()
+        harness.send("a APPEND INBOX {5+}\r\nhello\r\n")
+        #expect(harness.finish { $0.requestFinished(.appended(uidValidity: 77, uid: 12)) } == "")
+        #expect(harness.actions == [.request(.refresh)], "its changes are looked for first")
+        var changed = IMAPHarness.view
+        changed.messages.append(MessageView(uid: 12, flags: [], recent: false, size: 5))
+        #expect(
+            harness.finish { $0.requestFinished(.refreshed(changed)) }
+                == "* 4 EXISTS\r\n* 1 RECENT\r\na OK [APPENDUID 77 12] APPEND completed\r\n")
+        _ = harness.sendAll("b FETCH 4 UID\r\n")
+        #expect(harness.actions == [.request(.fetch(uids: [12], content: false, markSeen: false))])
+    }
+
     @Test func copyAndMove() {
         var harness = IMAPHarness.selected()
         harness.send("c COPY 1:2 Archive\r\n")
         #expect(harness.actions == [.request(.copy(uids: [3, 7], to: "Archive", move: false))])
+        _ = harness.finish { $0.requestFinished(.copied(uidValidity: 5, source: [3, 7], destination: [10, 11])) }
+        #expect(harness.actions == [.request(.refresh)])
         #expect(
-            harness.finish { $0.requestFinished(.copied(uidValidity: 5, source: [3, 7], destination: [10, 11])) }
+            harness.finish { $0.requestFinished(.refreshed(IMAPHarness.view)) }
                 == "c OK [COPYUID 5 3,7 10,11] COPY completed\r\n")
         harness.send("m UID MOVE 7 Archive\r\n")
         #expect(
             harness.finish { $0.requestFinished(.copied(uidValidity: 5, source: [7], destination: [12])) }
-                == "* OK [COPYUID 5 7 12] Moved\r\n* 2 EXPUNGE\r\nm OK MOVE completed\r\n")
-        #expect(harness.send("n COPY 9 Archive\r\n") == "n OK COPY completed (nothing to do)\r\n")
+                == "* OK [COPYUID 5 7 12] Moved\r\n* 2 EXPUNGE\r\n")
+        var moved = IMAPHarness.view
+        moved.messages.remove(at: 1)
+        #expect(harness.finish { $0.requestFinished(.refreshed(moved)) } == "m OK MOVE completed\r\n")
+        #expect(harness.send("n UID COPY 9 Archive\r\n") == "n OK COPY completed (nothing to do)\r\n")
+        #expect(harness.send("p COPY 3 Archive\r\n") == "p BAD No such message\r\n", "two messages are left")
         var readOnly = IMAPHarness.selected(readOnly: true)
         #expect(readOnly.send("o MOVE 1 Archive\r\n") == "o NO [READ-ONLY] The folder is read-only\r\n")
     }

@@ -31,6 +31,22 @@ import Testing
         #expect(try inbox.setFlags(seen, to: []) == nil, "a message gone is reported, not an error")
     }
 
+    /// Two sessions that looked at the same message: A adds \Answered, then B (whose view still has \Seen
+    /// and no \Answered) takes \Seen away. Both changes survive, because each applies to the file's
+    /// flags now, not to what its session saw.
+    @Test func concurrentFlagChangesAreBothKept() throws {
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try store.createMailbox("alice")
+        let inbox = store.inbox(of: "alice")
+        try Data("m\r\n".utf8).write(to: URL(fileURLWithPath: inbox.path + "/cur/1.a.host:2,S"))
+        let seenByA = try #require(try inbox.snapshot().messages.first)
+        let seenByB = seenByA
+        _ = try inbox.changeFlags([seenByA]) { $0.union(.answered) }
+        let result = try inbox.changeFlags([seenByB]) { $0.subtracting(.seen) }
+        #expect(result.first??.flags == [.answered])
+        #expect(files(inbox, "cur") == ["1.a.host:2,R"])
+    }
+
     @Test func appendGivesTheNextUIDAndKeepsTheDate() throws {
         defer { try? FileManager.default.removeItem(atPath: root) }
         try store.createMailbox("alice")

@@ -12,22 +12,46 @@ extension MaildirFolder {
     /// Sets a message's flags: the file moves to cur/ under its new name. Found again by its base name if
     /// another session renamed it meanwhile; nil if it is gone.
     public func setFlags(_ message: Message, to flags: MessageFlags) throws(FileSystemError) -> Message? {
-        var renamed = message
-        renamed.name.flags = flags
-        renamed.isNew = false
-        var source = path + "/" + relativePath(message.name, isNew: message.isNew)
+        try changeFlags(message) { _ in flags }
+    }
+
+    /// Changes a message's flags from what its file says now, not what a session last saw: `change` gets
+    /// the current flags. Several messages go under one hold of the folder's lock, so two sessions'
+    /// `+FLAGS \Answered` and `-FLAGS \Seen` both survive (each rename of ours happens under it). The
+    /// result is the message as it is now, or nil where it is gone.
+    public func changeFlags(_ messages: [Message], _ change: (MessageFlags) -> MessageFlags) throws(FileSystemError)
+        -> [Message?]
+    {
+        try withLock { () throws(FileSystemError) -> [Message?] in
+            var result: [Message?] = []
+            result.reserveCapacity(messages.count)
+            for message in messages { result.append(try changeFlags(message, change)) }
+            return result
+        }
+    }
+
+    private func changeFlags(_ message: Message, _ change: (MessageFlags) -> MessageFlags) throws(FileSystemError)
+        -> Message?
+    {
+        var current = message
         for attempt in 0..<2 {
+            var renamed = current
+            renamed.name.flags = change(current.flags)
+            renamed.isNew = false
+            let source = path + "/" + relativePath(current.name, isNew: current.isNew)
             let target = path + "/" + relativePath(renamed.name, isNew: false)
+            // A rename from the name we knew proves the file still had those flags.
             if source == target || rename(source, target) == 0 { return renamed }
             guard errno == ENOENT else {
                 throw FileSystemError(operation: "rename to \(target)", path: source, code: errno)
             }
-            guard attempt == 0, let current = locate(message.name.base).first else { return nil }
-            // Keep letters we do not manage (keywords another program set) from the current name.
-            if let now = MaildirFileName(String(current.split(separator: "/").last ?? "")) {
-                renamed.name.otherInfo = now.otherInfo
-            }
-            source = path + "/" + current
+            // Renamed meanwhile (by a program that does not take our lock, or before we took it): start
+            // again from its name now, which also keeps letters we do not manage (keywords it set).
+            guard attempt == 0, let now = locate(message.name.base).first,
+                let name = MaildirFileName(String(now.split(separator: "/").last ?? ""))
+            else { return nil }
+            current.name = name
+            current.isNew = now.hasPrefix("new/")
         }
         return nil
     }
