@@ -49,17 +49,26 @@ public struct FolderView: Equatable, Sendable {
     public var uidNext: UInt32
     /// In UID order.
     public var messages: [MessageView]
+    /// The keywords the folder knows (FLAGS and PERMANENTFLAGS list them).
+    public var keywords: [String]
+    /// No new keyword fits (PERMANENTFLAGS then has no `\*`).
+    public var keywordsFull: Bool
 
-    public init(uidValidity: UInt32, uidNext: UInt32, messages: [MessageView]) {
+    public init(
+        uidValidity: UInt32, uidNext: UInt32, messages: [MessageView], keywords: [String] = [],
+        keywordsFull: Bool = false
+    ) {
         self.uidValidity = uidValidity
         self.uidNext = uidNext
         self.messages = messages
+        self.keywords = keywords
+        self.keywordsFull = keywordsFull
     }
 }
 
 public struct MessageView: Equatable, Sendable {
     public var uid: UInt32
-    /// IMAP flag names (`\Seen`, ...).
+    /// IMAP flag names: system flags (`\Seen`, ...) and keywords (`$Junk`, ...).
     public var flags: [String]
     public var recent: Bool
     /// Octets with CRLF line ends (RFC822.SIZE).

@@ -58,16 +58,19 @@ extension IMAPSession {
             ask(.folders, .list(pattern: reference + pattern, subscribedOnly: subscribedOnly), tag: tag, user: user)
         case .status(let name, let items):
             ask(.status(name), .status(name: name, items: items), tag: tag, user: user)
-        case .create(let name): ask(.create(name), .plain(command: "CREATE"), tag: tag, user: user)
+        case .create(let name):
+            // A trailing delimiter only says the client means to put folders under it: ignored (RFC 3501
+            // 6.3.3 MUST).
+            let name = name.count > 1 && name.hasSuffix(".") ? String(name.dropLast()) : name
+            ask(.create(name), .plain(command: "CREATE"), tag: tag, user: user)
         case .delete(let name): ask(.delete(name), .plain(command: "DELETE"), tag: tag, user: user)
         case .rename(let from, let to): ask(.rename(from, to: to), .plain(command: "RENAME"), tag: tag, user: user)
         case .subscribe(let name): ask(.subscribe(name, true), .plain(command: "SUBSCRIBE"), tag: tag, user: user)
         case .unsubscribe(let name): ask(.subscribe(name, false), .plain(command: "UNSUBSCRIBE"), tag: tag, user: user)
         case .append(let name, let flags, let date, let message):
-            let known = flags.filter { Self.isSystemFlag($0) }.map(Self.canonicalFlag)
             ask(
-                .append(name, flags: known, date: date?.secondsSince1970, message: message), .append, tag: tag,
-                user: user)
+                .append(name, flags: Self.settable(flags), date: date?.secondsSince1970, message: message), .append,
+                tag: tag, user: user)
         case .idle:
             state = .idling(tag: tag, user: user)
             emit(.send("+ idling\r\n"))
@@ -103,10 +106,11 @@ extension IMAPSession {
         case .store(let set, let mode, let flags, let silent, let uid):
             guard !selection.readOnly else { return fail(tag, "NO [READ-ONLY] The folder is read-only") }
             guard uid || Self.isWithin(set, count: view.messages.count) else { return fail(tag, "BAD No such message") }
-            let named = flags.filter { Self.isSystemFlag($0) }.map(Self.canonicalFlag)
             let uids = messages(set, uid: uid, in: view).map(\.1.uid)
             guard !uids.isEmpty else { return tagged(tag, "OK STORE completed") }
-            ask(.storeFlags(uids: uids, mode, flags: named), .store(silent: silent, uid: uid), tag: tag, user: user)
+            ask(
+                .storeFlags(uids: uids, mode, flags: Self.settable(flags)), .store(silent: silent, uid: uid), tag: tag,
+                user: user)
         case .expunge, .uidExpunge, .close:
             let only: SequenceSet? = if case .uidExpunge(let set) = command.kind { set } else { nil }
             let deleted = view.messages.filter { message in
@@ -191,6 +195,15 @@ extension IMAPSession {
                 if case .number(let number) = bound { return number >= 1 && number <= count }
                 return count > 0
             }
+        }
+    }
+
+    /// The flags a client may set: system flags, spelled canonically, and keywords (`$Junk`, `NonJunk`).
+    /// `\Recent` and system flags IMAP does not define are dropped (RFC 3501 2.3.2).
+    static func settable(_ flags: [String]) -> [String] {
+        flags.compactMap { flag in
+            if isSystemFlag(flag) { return canonicalFlag(flag) }
+            return flag.hasPrefix("\\") ? nil : flag
         }
     }
 
@@ -369,9 +382,7 @@ extension IMAPSession {
 
     /// The untagged responses SELECT and EXAMINE owe (RFC 3501 6.3.1).
     private mutating func announce(_ view: FolderView) {
-        var lines = [
-            "* FLAGS (\(Self.flagNames))",
-            "* OK [PERMANENTFLAGS (\(Self.flagNames))] Flags permitted",
+        var lines = flagLines(view) + [
             "* \(view.messages.count) EXISTS",
             "* \(view.messages.filter(\.recent).count) RECENT",
             "* OK [UIDVALIDITY \(view.uidValidity)] UIDs valid",
@@ -383,9 +394,25 @@ extension IMAPSession {
         emit(.send(lines.map { $0 + "\r\n" }.joined()))
     }
 
+    /// FLAGS and PERMANENTFLAGS: the system flags and the folder's keywords; `\*` says new keywords are
+    /// kept, unless the folder has no letter left for one.
+    private func flagLines(_ view: FolderView) -> [String] {
+        let defined = ([Self.flagNames] + view.keywords).joined(separator: " ")
+        return [
+            "* FLAGS (\(defined))",
+            "* OK [PERMANENTFLAGS (\(defined)\(view.keywordsFull ? "" : " \\*"))] Flags permitted",
+        ]
+    }
+
     /// Tells the client what changed since its view: expunges (highest first), flag changes, new messages.
     private mutating func update(to view: FolderView) {
         guard var selection else { return }
+        if view.keywords != selection.view.keywords || view.keywordsFull != selection.view.keywordsFull {
+            // A new keyword: the defined flags changed (RFC 3501 7.2.6).
+            emit(.send(flagLines(view).map { $0 + "\r\n" }.joined()))
+            selection.view.keywords = view.keywords
+            selection.view.keywordsFull = view.keywordsFull
+        }
         let present = Set(view.messages.map(\.uid))
         for index in selection.view.messages.indices.reversed()
         where !present.contains(selection.view.messages[index].uid) {

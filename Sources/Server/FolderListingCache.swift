@@ -10,6 +10,7 @@ public final class FolderListingCache: Sendable {
     struct Listing: Sendable {
         var messages: [MaildirFolder.Message]
         var recent: Set<UInt32>
+        var keywords: MaildirKeywords
         var views: [MessageView]
     }
 
@@ -22,14 +23,20 @@ public final class FolderListingCache: Sendable {
     }
 
     /// The kept listing if it equals this one, else this one (kept from now on).
-    func share(folder path: String, messages: [MaildirFolder.Message], recent: Set<UInt32>) -> Listing {
-        if let kept = listings.withLock({ $0[path] }), kept.recent == recent, kept.messages == messages {
+    func share(
+        folder path: String, messages: [MaildirFolder.Message], recent: Set<UInt32>, keywords: MaildirKeywords = .init()
+    ) -> Listing {
+        if let kept = listings.withLock({ $0[path] }), kept.recent == recent, kept.keywords == keywords,
+            kept.messages == messages
+        {
             return kept
         }
         let listing = Listing(
-            messages: messages, recent: recent,
+            messages: messages, recent: recent, keywords: keywords,
             views: messages.map {
-                MessageView(uid: $0.uid, flags: $0.flags.imapNames, recent: recent.contains($0.uid), size: $0.size)
+                MessageView(
+                    uid: $0.uid, flags: IMAPMailboxWork.names($0, keywords), recent: recent.contains($0.uid),
+                    size: $0.size)
             })
         listings.withLock { listings in
             if listings.count >= capacity && listings[path] == nil { listings.removeAll() }

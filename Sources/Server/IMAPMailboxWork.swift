@@ -1,4 +1,5 @@
 import IMAPProtocol
+import Logging
 import Mailbox
 
 #if canImport(Glibc)
@@ -13,14 +14,16 @@ final class IMAPMailboxWork: @unchecked Sendable {
     let mailbox: String
     let hostname: String
     let listings: FolderListingCache
-    private var selected: (folder: MaildirFolder, messages: MessagesByUID, readOnly: Bool)? {
+    let logger: Logger
+    private var selected: (folder: MaildirFolder, messages: MessagesByUID, keywords: MaildirKeywords, readOnly: Bool)? {
         didSet { if selected?.folder.path != oldValue?.folder.path { lastListing = nil } }
     }
     private var mailboxCreated = false
     /// The selected folder's last listing and the directories' times when it was taken.
     private var lastListing: (stamp: FolderStamp, view: FolderView)?
 
-    init(store: MailboxStore, mailbox: String, hostname: String, listings: FolderListingCache) {
+    init(store: MailboxStore, mailbox: String, hostname: String, listings: FolderListingCache, logger: Logger) {
+        self.logger = logger
         self.store = store
         self.mailbox = mailbox
         self.hostname = hostname
@@ -37,11 +40,22 @@ final class IMAPMailboxWork: @unchecked Sendable {
             case .missing: return .done(refusal: "[NONEXISTENT] \(problem)")
             case .exists: return .done(refusal: "[ALREADYEXISTS] \(problem)")
             case .inbox: return .done(refusal: "[CANNOT] \(problem)")
-            case .file: return .done(refusal: "[SERVERBUG] \(problem)")
+            case .file(let error): return failed(error, request)
             }
         } catch {
-            return .done(refusal: "[UNAVAILABLE] \(error)")
+            return failed(error, request)
         }
+    }
+
+    /// A file operation failed: the operator gets the path and the reason in the log; the client gets
+    /// neither (they say where mailboxes live), only that it may try again.
+    private func failed(_ error: any Error, _ request: IMAPRequest) -> IMAPResult {
+        logger.error("mailbox operation failed", metadata: ["request": "\(Self.name(of: request))", "error": "\(error)"])
+        return .done(refusal: "[UNAVAILABLE] The mailbox could not be read or changed; try again later")
+    }
+
+    private static func name(of request: IMAPRequest) -> String {
+        String(String(describing: request).prefix { $0 != "(" })
     }
 
     private func carryOut(_ request: IMAPRequest) throws -> IMAPResult {
@@ -55,9 +69,8 @@ final class IMAPMailboxWork: @unchecked Sendable {
             selected = nil
             let folder = try existing(name)
             let (snapshot, listing) = try list(folder, readOnly: readOnly)
-            selected = (folder, MessagesByUID(listing.messages), readOnly)
-            return .selected(
-                FolderView(uidValidity: snapshot.uidValidity, uidNext: snapshot.uidNext, messages: listing.views))
+            selected = (folder, MessagesByUID(listing.messages), snapshot.keywords, readOnly)
+            return .selected(Self.view(snapshot, listing))
         case .refresh:
             guard let current = selected else { return .done(refusal: "No folder is selected") }
             if let unchanged = lastListing, unchanged.stamp == FolderStamp(current.folder), unchanged.stamp.isSettled {
@@ -66,8 +79,8 @@ final class IMAPMailboxWork: @unchecked Sendable {
             }
             let (snapshot, listing) = try list(current.folder, readOnly: current.readOnly)
             selected?.messages = MessagesByUID(listing.messages)
-            return .refreshed(
-                FolderView(uidValidity: snapshot.uidValidity, uidNext: snapshot.uidNext, messages: listing.views))
+            selected?.keywords = snapshot.keywords
+            return .refreshed(Self.view(snapshot, listing))
         case .folders:
             return .folders(
                 names: try store.folders(of: mailbox).map(\.name), subscribed: store.subscriptions(of: mailbox))
@@ -84,7 +97,10 @@ final class IMAPMailboxWork: @unchecked Sendable {
             try store.renameFolder(try FolderName(from), to: try FolderName(to), of: mailbox)
             return .done(refusal: nil)
         case .subscribe(let name, let on):
-            try store.setSubscribed(name, on, of: mailbox)
+            // Only a folder that exists can be subscribed (RFC 3501 6.3.6 allows the check; Dovecot makes
+            // it), so the list holds valid names only; anything may be unsubscribed.
+            if on { _ = try existing(name) }
+            try store.setSubscribed(on ? try FolderName(name).name : name, on, of: mailbox)
             return .done(refusal: nil)
         case .fetch(let uids, let content, let markSeen):
             guard let current = selected else { return .done(refusal: "No folder is selected") }
@@ -97,7 +113,7 @@ final class IMAPMailboxWork: @unchecked Sendable {
                 {
                     message = updated
                     selected?.messages[uid] = updated
-                    newFlags = updated.flags.imapNames
+                    newFlags = Self.names(updated, current.keywords)
                 }
                 guard let fd = current.folder.open(message) else { continue }
                 defer { close(fd) }
@@ -112,24 +128,34 @@ final class IMAPMailboxWork: @unchecked Sendable {
         case .storeFlags(let uids, let mode, let names):
             guard let current = selected else { return .done(refusal: "No folder is selected") }
             let named = Self.flags(names)
-            let change: (MessageFlags) -> MessageFlags =
+            let change: (MaildirFolder.FlagSet) -> MaildirFolder.FlagSet =
                 switch mode {
                 // FLAGS replaces what IMAP can see; letters IMAP has no name for (P, passed) stay.
-                case .replace: { $0.subtracting(Self.flags(MessageFlags.imapNames.map(\.0))).union(named) }
-                case .add: { $0.union(named) }
-                case .remove: { $0.subtracting(named) }
+                case .replace: {
+                    .init(system: $0.system.subtracting(Self.imapSystemFlags).union(named.system), keywords: named.keywords)
+                }
+                case .add: { .init(system: $0.system.union(named.system), keywords: $0.keywords + named.keywords) }
+                case .remove: {
+                    let gone = Set(named.keywords.map { $0.lowercased() })
+                    return .init(
+                        system: $0.system.subtracting(named.system),
+                        keywords: $0.keywords.filter { !gone.contains($0.lowercased()) })
+                }
                 }
             let messages = uids.compactMap { current.messages[$0] }
+            let (updated, keywords) = try current.folder.changeFlags(messages, change)
+            selected?.keywords = keywords
             var result: [UInt32: [String]] = [:]
-            for (message, updated) in zip(messages, try current.folder.changeFlags(messages, change)) {
+            for (message, updated) in zip(messages, updated) {
                 guard let updated else { continue }
                 selected?.messages[message.uid] = updated
-                result[message.uid] = updated.flags.imapNames
+                result[message.uid] = Self.names(updated, keywords)
             }
             return .flagsSet(result)
         case .append(let name, let names, let date, let message):
+            let flags = Self.flags(names)
             let placed = try existing(name).append(
-                message, flags: Self.flags(names), internalDate: date, hostname: hostname)
+                message, flags: flags.system, keywords: flags.keywords, internalDate: date, hostname: hostname)
             return .appended(uidValidity: placed.uidValidity, uid: placed.uid)
         case .copy(let uids, let target, let move):
             guard let current = selected else { return .done(refusal: "No folder is selected") }
@@ -155,8 +181,25 @@ final class IMAPMailboxWork: @unchecked Sendable {
         }
     }
 
-    static func flags(_ names: [String]) -> MessageFlags {
-        names.compactMap(MessageFlags.init(imapName:)).reduce(into: MessageFlags()) { $0.insert($1) }
+    /// IMAP flag names as a Maildir keeps them: system flags by letter, and keywords (names without a
+    /// backslash; `\Recent` and unknown system flags are nobody's to set).
+    static func flags(_ names: [String]) -> MaildirFolder.FlagSet {
+        MaildirFolder.FlagSet(
+            system: names.compactMap(MessageFlags.init(imapName:)).reduce(into: MessageFlags()) { $0.insert($1) },
+            keywords: names.filter(MaildirKeywords.isValid))
+    }
+
+    static let imapSystemFlags = MessageFlags.imapNames.reduce(into: MessageFlags()) { $0.insert($1.1) }
+
+    /// A message's IMAP flag names: its system flags, then its keywords.
+    static func names(_ message: MaildirFolder.Message, _ keywords: MaildirKeywords) -> [String] {
+        message.flags.imapNames + message.name.keywords(in: keywords)
+    }
+
+    static func view(_ snapshot: MaildirFolder.Snapshot, _ listing: FolderListingCache.Listing) -> FolderView {
+        FolderView(
+            uidValidity: snapshot.uidValidity, uidNext: snapshot.uidNext, messages: listing.views,
+            keywords: snapshot.keywords.all, keywordsFull: snapshot.keywords.isFull)
     }
 
     /// A folder that exists (INBOX always does).
@@ -176,12 +219,11 @@ final class IMAPMailboxWork: @unchecked Sendable {
         var snapshot = try folder.snapshot()
         let recent = Set(snapshot.messages.filter(\.isNew).map(\.uid))
         if !readOnly { snapshot.messages = try takeNew(snapshot.messages, in: folder) }
-        let listing = listings.share(folder: folder.path, messages: snapshot.messages, recent: recent)
+        let listing = listings.share(
+            folder: folder.path, messages: snapshot.messages, recent: recent, keywords: snapshot.keywords)
         // The stamp is taken before the scan and our own renames (takeNew) change it: the next look scans
         // again once, then settles.
-        lastListing = (
-            stamp, FolderView(uidValidity: snapshot.uidValidity, uidNext: snapshot.uidNext, messages: listing.views)
-        )
+        lastListing = (stamp, Self.view(snapshot, listing))
         return (snapshot, listing)
     }
 
@@ -199,8 +241,9 @@ final class IMAPMailboxWork: @unchecked Sendable {
         FolderView(
             uidValidity: snapshot.uidValidity, uidNext: snapshot.uidNext,
             messages: snapshot.messages.map {
-                MessageView(uid: $0.uid, flags: $0.flags.imapNames, recent: recent.contains($0.uid), size: $0.size)
-            })
+                MessageView(
+                    uid: $0.uid, flags: Self.names($0, snapshot.keywords), recent: recent.contains($0.uid), size: $0.size)
+            }, keywords: snapshot.keywords.all, keywordsFull: snapshot.keywords.isFull)
     }
 
     /// The message's octets. What we store has CRLF line ends and comes back exactly; a file another program

@@ -133,7 +133,7 @@ final class IMAPServerHandler: ChannelDuplexHandler, SessionDriver {
         }
         work = IMAPMailboxWork(
             store: service.store, mailbox: mailbox, hostname: service.configuration.hostname,
-            listings: service.listings)
+            listings: service.listings, logger: logger)
         logger[metadataKey: "mailbox"] = "\(mailbox)"
         session.authenticationFinished(.accepted)
     }

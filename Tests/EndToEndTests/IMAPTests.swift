@@ -187,6 +187,37 @@ import Testing
         }
     }
 
+    /// What IMAPClient's live tests and imaptest found, through imaplib: a message appended to the selected
+    /// folder can be fetched at once (its EXISTS came before the OK); keywords are kept, in Dovecot's
+    /// format; UID STORE answers with the UID; CREATE ignores a trailing delimiter; SUBSCRIBE wants a folder
+    /// that exists.
+    @Test func ownChangesKeywordsAndFolderNamesAsRealClientsUseThem() async throws {
+        try await withServer(users: POP3EndToEndTests.users, rules: POP3EndToEndTests.rules) { server in
+            let result = try await e2e.imap(
+                server,
+                [
+                    ["select", "INBOX"],
+                    ["append", "INBOX", "(\\Seen $Junk)", "", "Subject: a\r\n\r\nappended\r\n"],
+                    ["fetch", "1", "(FLAGS)"],
+                    ["uid", "STORE", "1", "+FLAGS", "($label1 \\Answered)"],
+                    ["create", "Work."], ["subscribe", "Nowhere"], ["create", "\"back\\\\slash\""],
+                ])
+            #expect(e2e.op(result, 1).0 == "OK", "\(result)")
+            #expect((e2e.op(result, 2).1.first as? String)?.contains("FLAGS (\\Seen $Junk)") == true, "\(result)")
+            #expect((e2e.op(result, 3).1.first as? String)?.contains("UID 1 FLAGS (\\Answered \\Seen $Junk $label1)") == true, "\(result)")
+            #expect(e2e.op(result, 4).0 == "OK", "a trailing delimiter is ignored: \(result)")
+            #expect(e2e.op(result, 5).0 == "NO" && "\(e2e.op(result, 5).1)".contains("NONEXISTENT"), "\(result)")
+            #expect(e2e.op(result, 6).0 == "OK", "\(result)")
+            let inbox = server.spool + "/mailboxes/alice"
+            let keywords = try String(contentsOfFile: inbox + "/dovecot-keywords", encoding: .utf8)
+            #expect(keywords == "0 $Junk\n1 $label1\n")
+            let files = try FileManager.default.contentsOfDirectory(atPath: inbox + "/cur")
+            #expect(files.count == 1 && files[0].hasSuffix(":2,RSab"), "\(files)")
+            #expect(FileManager.default.fileExists(atPath: inbox + "/.Work/cur"))
+            #expect(FileManager.default.fileExists(atPath: inbox + "/.back\\slash/cur"))
+        }
+    }
+
     @Test func mailDeliveredWhileAClientIdlesIsPushed() async throws {
         try await withServer(users: POP3EndToEndTests.users, rules: POP3EndToEndTests.rules, delivery: true) { server in
             let ready = server.directory.appendingPathComponent("idling").path

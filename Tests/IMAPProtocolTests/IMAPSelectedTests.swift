@@ -63,9 +63,29 @@ extension IMAPHarness {
         let reply = harness.finish { $0.requestFinished(.selected(IMAPHarness.view)) }
         #expect(
             reply == "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\r\n"
-                + "* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)] Flags permitted\r\n"
+                + "* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*)] Flags permitted\r\n"
                 + "* 3 EXISTS\r\n* 1 RECENT\r\n* OK [UNSEEN 2] First unseen\r\n* OK [UIDVALIDITY 77] UIDs valid\r\n"
                 + "* OK [UIDNEXT 12] Predicted next UID\r\ns OK [READ-WRITE] SELECT completed\r\n")
+    }
+
+    /// Keywords are defined flags: FLAGS and PERMANENTFLAGS list the folder's, `\\*` says new ones are
+    /// kept until the folder's 26 letters are used up, and a new one is announced when it appears.
+    @Test func keywordsAreAnnounced() {
+        var harness = IMAPHarness.loggedIn()
+        harness.send("s SELECT INBOX\r\n")
+        var view = IMAPHarness.view
+        view.keywords = ["$Junk"]
+        let reply = harness.finish { $0.requestFinished(.selected(view)) }
+        #expect(reply.hasPrefix("* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Junk)\r\n"))
+        #expect(reply.contains("[PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Junk \\*)]"))
+        harness.send("n NOOP\r\n")
+        view.keywords.append("$label1")
+        view.keywordsFull = true
+        #expect(
+            harness.finish { $0.requestFinished(.refreshed(view)) }
+                == "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Junk $label1)\r\n"
+                + "* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Junk $label1)] Flags permitted\r\n"
+                + "n OK NOOP completed\r\n")
     }
 
     @Test func aFailedSelectLeavesNoFolderSelected() {
@@ -130,10 +150,10 @@ extension IMAPHarness {
 
     @Test func storeChangesFlagsAndReportsThem() {
         var harness = IMAPHarness.selected()
-        harness.send("t STORE 2 +FLAGS (\\seen \\Flagged $Custom)\r\n")
+        harness.send("t STORE 2 +FLAGS (\\seen \\Flagged $Custom \\Recent)\r\n")
         #expect(
-            harness.actions == [.request(.storeFlags(uids: [7], .add, flags: ["\\Seen", "\\Flagged"]))],
-            "the change, not the outcome: the store applies it to the flags the file has now")
+            harness.actions == [.request(.storeFlags(uids: [7], .add, flags: ["\\Seen", "\\Flagged", "$Custom"]))],
+            "the change, not the outcome (the store applies it to the flags the file has now); no \\Recent")
         #expect(
             harness.finish { $0.requestFinished(.flagsSet([7: ["\\Flagged", "\\Seen"]])) }
                 == "* 2 FETCH (FLAGS (\\Flagged \\Seen \\Recent))\r\nt OK STORE completed\r\n")
@@ -306,7 +326,9 @@ extension IMAPHarness {
         var harness = IMAPHarness.loggedIn()
         harness.send("a APPEND Sent (\\Seen $Junk) {5+}\r\nhello\r\n")
         #expect(
-            harness.actions == [.request(.append("Sent", flags: ["\\Seen"], date: nil, message: Array("hello".utf8)))])
+            harness.actions == [
+                .request(.append("Sent", flags: ["\\Seen", "$Junk"], date: nil, message: Array("hello".utf8)))
+            ])
         #expect(
             harness.finish { $0.requestFinished(.appended(uidValidity: 9, uid: 4)) }
                 == "a OK [APPENDUID 9 4] APPEND completed\r\n")

@@ -25,7 +25,6 @@ import Testing
         ("../other", .forbiddenCharacter("/")),
         ("/etc", .forbiddenCharacter("/")),
         ("a/b", .forbiddenCharacter("/")),
-        ("a\\b", .forbiddenCharacter("\\")),
         (".hidden", .emptyLevel),
         ("trailing.", .emptyLevel),
         ("a..b", .emptyLevel),

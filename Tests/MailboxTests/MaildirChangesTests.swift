@@ -41,10 +41,46 @@ import Testing
         try Data("m\r\n".utf8).write(to: URL(fileURLWithPath: inbox.path + "/cur/1.a.host:2,S"))
         let seenByA = try #require(try inbox.snapshot().messages.first)
         let seenByB = seenByA
-        _ = try inbox.changeFlags([seenByA]) { $0.union(.answered) }
-        let result = try inbox.changeFlags([seenByB]) { $0.subtracting(.seen) }
-        #expect(result.first??.flags == [.answered])
+        _ = try inbox.changeFlags([seenByA]) { .init(system: $0.system.union(.answered), keywords: $0.keywords) }
+        let result = try inbox.changeFlags([seenByB]) { .init(system: $0.system.subtracting(.seen), keywords: $0.keywords) }
+        #expect(result.messages.first??.flags == [.answered])
         #expect(files(inbox, "cur") == ["1.a.host:2,R"])
+    }
+
+    /// Keywords are kept as Dovecot keeps them: `dovecot-keywords` numbers them, a file name carries a
+    /// letter each; a copy gets the destination's own letters; other programs' letters stay.
+    @Test func keywordsAreKeptInDovecotsFormat() throws {
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try store.createMailbox("alice")
+        let inbox = store.inbox(of: "alice")
+        let archive = try FolderName("Archive")
+        try store.createFolder(archive, of: "alice")
+        let target = store.folder(archive, of: "alice")
+        // The archive already knows a keyword, so the same name gets another letter there.
+        try Data("0 Other\n".utf8).write(to: URL(fileURLWithPath: target.path + "/dovecot-keywords"))
+        _ = try inbox.append(Array("one\r\n".utf8), flags: [.seen], keywords: ["$Junk"], internalDate: nil, hostname: "mx")
+        let message = try #require(try inbox.snapshot().messages.first)
+        #expect(message.name.curName.hasSuffix(":2,Sa"))
+        #expect(String(decoding: try Data(contentsOf: URL(fileURLWithPath: inbox.path + "/dovecot-keywords")), as: UTF8.self) == "0 $Junk\n")
+        let (changed, table) = try inbox.changeFlags([message]) {
+            .init(system: $0.system, keywords: $0.keywords + ["$label1", "$junk"])
+        }
+        let now = try #require(changed[0])
+        #expect(now.name.keywords(in: table) == ["$Junk", "$label1"], "a keyword matches whatever its case")
+        _ = try inbox.copy([now], to: target, hostname: "mx")
+        let copied = try #require(try target.snapshot().messages.first)
+        #expect(copied.name.curName.hasSuffix(":2,Sbc"))
+        #expect(copied.name.keywords(in: target.loadKeywords()) == ["$Junk", "$label1"])
+    }
+
+    @Test func aFullKeywordTableKeepsTheOldAndDropsTheNew() {
+        var table = MaildirKeywords()
+        for number in 0..<26 { #expect(table.letter(assigning: "k\(number)") != nil) }
+        #expect(table.isFull)
+        #expect(table.letter(assigning: "one-too-many") == nil)
+        #expect(table.letter(assigning: "K3") == "d", "known names still have their letter")
+        #expect(MaildirKeywords(text: table.text) == table, "the file reads back as written")
+        #expect(MaildirKeywords(text: "0 a\nbad line\n30 far\n2 c\n").all == ["a", "c"])
     }
 
     @Test func appendGivesTheNextUIDAndKeepsTheDate() throws {

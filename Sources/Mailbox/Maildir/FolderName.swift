@@ -2,7 +2,7 @@
 /// Maildir itself, `Sent` is `.Sent/`, `Archive.2024` is `.Archive.2024/`. The hierarchy delimiter is `.`,
 /// as in Maildir++ (and Dovecot's default for it).
 ///
-/// A name from a client must never reach outside the mailbox: it has no `/`, no `\`, no control characters,
+/// A name from a client must never reach outside the mailbox: it has no `/`, no control characters,
 /// no empty level (so no leading, trailing or doubled `.`, and hence never `..`), no `~` at the start, no
 /// IMAP wildcards, and at most 255 octets. Names are kept as the client sent them (modified UTF-7 for
 /// non-ASCII, RFC 3501 5.1.3); only INBOX is case-insensitive.
@@ -42,7 +42,7 @@ public struct FolderName: Hashable, Sendable, CustomStringConvertible {
         guard !raw.isEmpty else { throw .empty }
         guard raw.utf8.count <= 255 else { throw .tooLong }
         for character in raw {
-            if character == "/" || character == "\\" || character == "*" || character == "%"
+            if character == "/" || character == "*" || character == "%"
                 || character.unicodeScalars.contains(where: { $0.value < 32 || $0.value == 127 })
             {
                 throw .forbiddenCharacter(character)

@@ -9,44 +9,73 @@ import FileSupport
 /// What IMAP changes in a folder: flags (a rename within cur/), new messages (APPEND, COPY), each given its
 /// UID at once under the folder's lock so the client can be told it (UIDPLUS, RFC 4315).
 extension MaildirFolder {
-    /// Sets a message's flags: the file moves to cur/ under its new name. Found again by its base name if
-    /// another session renamed it meanwhile; nil if it is gone.
+    /// Sets a message's system flags (its keywords stay): the file moves to cur/ under its new name. Found
+    /// again by its base name if another session renamed it meanwhile; nil if it is gone.
     public func setFlags(_ message: Message, to flags: MessageFlags) throws(FileSystemError) -> Message? {
-        try changeFlags(message) { _ in flags }
+        try changeFlags([message]) { FlagSet(system: flags, keywords: $0.keywords) }.messages[0]
     }
 
-    /// Changes a message's flags from what its file says now, not what a session last saw: `change` gets
-    /// the current flags. Several messages go under one hold of the folder's lock, so two sessions'
-    /// `+FLAGS \Answered` and `-FLAGS \Seen` both survive (each rename of ours happens under it). The
-    /// result is the message as it is now, or nil where it is gone.
-    public func changeFlags(_ messages: [Message], _ change: (MessageFlags) -> MessageFlags) throws(FileSystemError)
-        -> [Message?]
-    {
-        try withLock { () throws(FileSystemError) -> [Message?] in
-            var result: [Message?] = []
-            result.reserveCapacity(messages.count)
-            for message in messages { result.append(try changeFlags(message, change)) }
-            return result
+    /// What IMAP calls a message's flags: the system flags, which have letters of their own, and keywords,
+    /// which the folder's `MaildirKeywords` gives letters.
+    public struct FlagSet: Equatable, Sendable {
+        public var system: MessageFlags
+        public var keywords: [String]
+
+        public init(system: MessageFlags, keywords: [String] = []) {
+            self.system = system
+            self.keywords = keywords
         }
     }
 
-    private func changeFlags(_ message: Message, _ change: (MessageFlags) -> MessageFlags) throws(FileSystemError)
-        -> Message?
+    /// Changes messages' flags from what their files say now, not what a session last saw: `change` gets
+    /// the current flags. All of it happens under one hold of the folder's lock, so two sessions'
+    /// `+FLAGS \Answered` and `-FLAGS \Seen` both survive, and new keywords get their letters (the table
+    /// is saved before any file carries them). The result is each message as it is now, or nil where it is
+    /// gone, and the keyword table.
+    public func changeFlags(_ messages: [Message], _ change: (FlagSet) -> FlagSet) throws(FileSystemError)
+        -> (messages: [Message?], keywords: MaildirKeywords)
     {
+        try withLock { () throws(FileSystemError) -> ([Message?], MaildirKeywords) in
+            var table = loadKeywords()
+            var saved = table
+            var result: [Message?] = []
+            result.reserveCapacity(messages.count)
+            for message in messages {
+                result.append(
+                    try changeFlags(message) { (name) throws(FileSystemError) -> MaildirFileName in
+                        let wanted = change(FlagSet(system: name.flags, keywords: name.keywords(in: table)))
+                        var renamed = name
+                        renamed.flags = wanted.system
+                        renamed.setKeywords(wanted.keywords, in: &table)
+                        if table != saved {
+                            try saveKeywords(table)
+                            saved = table
+                        }
+                        return renamed
+                    })
+            }
+            return (result, table)
+        }
+    }
+
+    /// One message, renamed to what `rename` makes of its current name; the caller holds the lock.
+    private func changeFlags(
+        _ message: Message, _ rename: (MaildirFileName) throws(FileSystemError) -> MaildirFileName
+    ) throws(FileSystemError) -> Message? {
         var current = message
         for attempt in 0..<2 {
             var renamed = current
-            renamed.name.flags = change(current.flags)
+            renamed.name = try rename(current.name)
             renamed.isNew = false
             let source = path + "/" + relativePath(current.name, isNew: current.isNew)
             let target = path + "/" + relativePath(renamed.name, isNew: false)
             // A rename from the name we knew proves the file still had those flags.
-            if source == target || rename(source, target) == 0 { return renamed }
+            if source == target || Glibc.rename(source, target) == 0 { return renamed }
             guard errno == ENOENT else {
                 throw FileSystemError(operation: "rename to \(target)", path: source, code: errno)
             }
             // Renamed meanwhile (by a program that does not take our lock, or before we took it): start
-            // again from its name now, which also keeps letters we do not manage (keywords it set).
+            // again from its name now, which also keeps letters we do not manage.
             guard attempt == 0, let now = locate(message.name.base).first,
                 let name = MaildirFileName(String(now.split(separator: "/").last ?? ""))
             else { return nil }
@@ -62,10 +91,11 @@ extension MaildirFolder {
         public var uid: UInt32
     }
 
-    /// Writes a new message into cur/ with these flags and internal date (seconds since 1970; the file's
+    /// Writes a new message into cur/ with these flags, keywords and internal date (seconds since 1970; the file's
     /// modification time), and gives it the next UID.
-    public func append(_ bytes: [UInt8], flags: MessageFlags, internalDate: Int?, hostname: String)
-        throws(FileSystemError) -> Placed
+    public func append(
+        _ bytes: [UInt8], flags: MessageFlags, keywords: [String] = [], internalDate: Int?, hostname: String
+    ) throws(FileSystemError) -> Placed
     {
         var counter = LineEndCounter()
         counter.count(bytes[...])
@@ -81,7 +111,9 @@ extension MaildirFolder {
             throw error
         }
         if let internalDate { setModificationTime(temporary, internalDate) }
-        return try place(temporary, as: MaildirFileName(base: base, flags: flags), size: counter.wireOctets)
+        return try place(
+            temporary, as: MaildirFileName(base: base, flags: flags), keywords: keywords,
+            size: counter.wireOctets)
     }
 
     /// Copies messages into `destination` (a hard link where the file system allows, else a copy), keeping
@@ -91,6 +123,8 @@ extension MaildirFolder {
         throws(FileSystemError) -> [Placed?]
     {
         var uids: [Placed?] = []
+        // Keywords go by name: the destination's table gives them letters of its own.
+        let table = loadKeywords()
         for message in messages {
             let base =
                 "\(MaildirFolder.uniqueName(hostname: hostname)),S=\(message.name.storedSize ?? message.size),W=\(message.size)"
@@ -110,7 +144,8 @@ extension MaildirFolder {
             }
             uids.append(
                 try destination.place(
-                    temporary, as: MaildirFileName(base: base, flags: message.flags), size: message.size))
+                    temporary, as: MaildirFileName(base: base, flags: message.flags),
+                    keywords: message.name.keywords(in: table), size: message.size))
         }
         return uids
     }
@@ -128,9 +163,18 @@ extension MaildirFolder {
 
     /// Renames a written file from tmp/ into cur/ and gives it the next UID, both under the lock, so the UID
     /// is this file's even while other sessions list the folder.
-    func place(_ temporary: String, as name: MaildirFileName, size: Int) throws(FileSystemError) -> Placed {
+    func place(_ temporary: String, as name: MaildirFileName, keywords: [String], size: Int) throws(FileSystemError)
+        -> Placed
+    {
         try withLock { () throws(FileSystemError) -> Placed in
             var list = loadList(now: MaildirFolder.wallClockSeconds)
+            var name = name
+            if !keywords.isEmpty {
+                var table = loadKeywords()
+                let before = table
+                name.setKeywords(keywords, in: &table)
+                if table != before { try saveKeywords(table) }
+            }
             do throws(FileSystemError) {
                 try FileSystem.move(temporary, to: path + "/cur/" + name.curName)
             } catch {

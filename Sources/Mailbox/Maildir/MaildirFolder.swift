@@ -54,6 +54,8 @@ public struct MaildirFolder: Sendable {
         public var uidNext: UInt32
         /// In UID order.
         public var messages: [Message]
+        /// What the messages' keyword letters stand for.
+        public var keywords = MaildirKeywords()
     }
 
     /// Lists the folder under its lock: files that appeared (from delivery or any other program) get the next
@@ -85,7 +87,8 @@ public struct MaildirFolder: Sendable {
                 guard let file = files[entry.base] else { return nil }
                 return Message(uid: entry.uid, size: entry.size, name: file.name, isNew: file.isNew)
             }
-            return Snapshot(uidValidity: list.uidValidity, uidNext: list.uidNext, messages: messages)
+            return Snapshot(
+                uidValidity: list.uidValidity, uidNext: list.uidNext, messages: messages, keywords: loadKeywords())
         }
     }
 
@@ -197,6 +200,19 @@ public struct MaildirFolder: Sendable {
             return list
         }
         return UIDList(uidValidity: UInt32(clamping: max(now(), 1)))
+    }
+
+    /// The folder's keyword table (`MaildirKeywords`); empty when it has none.
+    public func loadKeywords() -> MaildirKeywords {
+        guard let bytes = try? FileSystem.readFile(path + "/" + MaildirKeywords.fileName, limit: 64 * 1024) else {
+            return MaildirKeywords()
+        }
+        return MaildirKeywords(text: String(decoding: bytes, as: UTF8.self))
+    }
+
+    /// Replaced by rename, under the folder's lock, before any file carries a letter it gives.
+    func saveKeywords(_ table: MaildirKeywords) throws(FileSystemError) {
+        try FileSystem.replaceFile(path + "/" + MaildirKeywords.fileName, Array(table.text.utf8))
     }
 
     func save(_ list: UIDList) throws(FileSystemError) {
