@@ -86,7 +86,7 @@ final class IMAPMailboxWork: @unchecked Sendable {
                 names: try store.folders(of: mailbox).map(\.name), subscribed: store.subscriptions(of: mailbox))
         case .status(let name):
             let snapshot = try existing(name).snapshot()
-            return .status(view(snapshot, recent: Set(snapshot.messages.filter(\.isNew).map(\.uid))))
+            return .status(view(snapshot, recent: Set(snapshot.messages.filter(snapshot.isRecent).map(\.uid))))
         case .create(let name):
             try store.createFolder(try FolderName(name), of: mailbox)
             return .done(refusal: nil)
@@ -216,8 +216,8 @@ final class IMAPMailboxWork: @unchecked Sendable {
         MaildirFolder.Snapshot, FolderListingCache.Listing
     ) {
         let stamp = FolderStamp(folder)
-        var snapshot = try folder.snapshot()
-        let recent = Set(snapshot.messages.filter(\.isNew).map(\.uid))
+        var snapshot = try folder.snapshot(claimingRecent: !readOnly)
+        let recent = Set(snapshot.messages.filter(snapshot.isRecent).map(\.uid))
         if !readOnly { snapshot.messages = try takeNew(snapshot.messages, in: folder) }
         let listing = listings.share(
             folder: folder.path, messages: snapshot.messages, recent: recent, keywords: snapshot.keywords)

@@ -203,8 +203,8 @@ import Testing
                     ["create", "Work."], ["subscribe", "Nowhere"], ["create", "\"back\\\\slash\""],
                 ])
             #expect(e2e.op(result, 1).0 == "OK", "\(result)")
-            #expect((e2e.op(result, 2).1.first as? String)?.contains("FLAGS (\\Seen $Junk)") == true, "\(result)")
-            #expect((e2e.op(result, 3).1.first as? String)?.contains("UID 1 FLAGS (\\Answered \\Seen $Junk $label1)") == true, "\(result)")
+            #expect((e2e.op(result, 2).1.first as? String)?.contains("FLAGS (\\Seen $Junk \\Recent)") == true, "\(result)")
+            #expect((e2e.op(result, 3).1.first as? String)?.contains("UID 1 FLAGS (\\Answered \\Seen $Junk $label1 \\Recent)") == true, "\(result)")
             #expect(e2e.op(result, 4).0 == "OK", "a trailing delimiter is ignored: \(result)")
             #expect(e2e.op(result, 5).0 == "NO" && "\(e2e.op(result, 5).1)".contains("NONEXISTENT"), "\(result)")
             #expect(e2e.op(result, 6).0 == "OK", "\(result)")

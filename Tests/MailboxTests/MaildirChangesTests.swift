@@ -73,6 +73,35 @@ import Testing
         #expect(copied.name.keywords(in: target.loadKeywords()) == ["$Junk", "$label1"])
     }
 
+    /// APPEND and COPY make a message recent (RFC 3501 2.3.2), like delivery to new/: for the first
+    /// read-write session that looks, and no other; a read-only look claims nothing.
+    @Test func appendedMessagesAreRecentOnce() throws {
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try store.createMailbox("alice")
+        let inbox = store.inbox(of: "alice")
+        _ = try inbox.snapshot(claimingRecent: true)
+        _ = try inbox.append(Array("one\r\n".utf8), flags: [.seen], internalDate: nil, hostname: "mx")
+        let peek = try inbox.snapshot()
+        #expect(peek.messages.filter(peek.isRecent).count == 1)
+        let first = try inbox.snapshot(claimingRecent: true)
+        #expect(first.messages.filter(first.isRecent).count == 1, "recent for the first read-write look")
+        let second = try inbox.snapshot(claimingRecent: true)
+        #expect(second.messages.filter(second.isRecent).isEmpty, "and for no later one")
+    }
+
+    /// RFC 3501 2.3.1.1: a name's UIDVALIDITY never repeats, even when the folder is deleted and created
+    /// again within the same second (imaptest's uidvalidity test did just that).
+    @Test func aFolderCreatedAgainGetsANewUIDValidity() throws {
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let name = try FolderName("Work")
+        try store.createFolder(name, of: "alice")
+        let first = try store.folder(name, of: "alice").snapshot().uidValidity
+        try store.deleteFolder(name, of: "alice")
+        try store.createFolder(name, of: "alice")
+        let second = try store.folder(name, of: "alice").snapshot().uidValidity
+        #expect(second > first)
+    }
+
     @Test func aFullKeywordTableKeepsTheOldAndDropsTheNew() {
         var table = MaildirKeywords()
         for number in 0..<26 { #expect(table.letter(assigning: "k\(number)") != nil) }

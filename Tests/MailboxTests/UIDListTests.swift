@@ -7,8 +7,15 @@ import Testing
         _ = list.add(base: "a,S=1,W=1", size: 1)
         _ = list.add(base: "b", size: 20)
         let text = list.text
-        #expect(text == "relaygate-uidlist 1 1764230000 3\n1 1 a,S=1,W=1\n2 20 b\n")
+        #expect(text == "relaygate-uidlist 1 1764230000 3 1\n1 1 a,S=1,W=1\n2 20 b\n", "both added are recent")
         #expect(UIDList(text: text) == list)
+    }
+
+    /// Lists from before the first recent UID was kept read as "nothing recent beyond new/".
+    @Test func aListWithoutTheFirstRecentUIDHasNoneRecent() throws {
+        let old = try #require(UIDList(text: "relaygate-uidlist 1 5 3\n1 10 a\n"))
+        #expect(old.firstRecent == 3)
+        #expect(UIDList(text: "relaygate-uidlist 1 5 3 4\n1 10 a\n") == nil, "the first recent UID is at most UIDNEXT")
     }
 
     @Test(arguments: [

@@ -63,9 +63,26 @@ public struct MailboxStore: Sendable {
             try createMailbox(mailbox)
             try maildir.create()
             FileSystem.closeDescriptor(try FileSystem.createExclusive(maildir.path + "/maildirfolder"))
+            try maildir.save(UIDList(uidValidity: try nextUIDValidity(of: mailbox)))
         } catch {
             throw .file(error)
         }
+    }
+
+    /// A UIDVALIDITY this mailbox has never given: the time, or one above the last one given if that is
+    /// later. A folder deleted and created again within a second, or after the clock stepped back, so gets
+    /// a new one, and its new UIDs (from 1 again) can never be taken for the old ones (RFC 3501 2.3.1.1
+    /// MUST). The last one is kept in `relaygate-uidvalidity`, as Dovecot keeps `dovecot-uidvalidity`.
+    func nextUIDValidity(of mailbox: String, now: Int = MaildirFolder.wallClockSeconds()) throws(FileSystemError)
+        -> UInt32
+    {
+        let file = path(of: mailbox) + "/relaygate-uidvalidity"
+        let last = (try? FileSystem.readFile(file, limit: 64)).flatMap { bytes in
+            String(decoding: bytes, as: UTF8.self).split(whereSeparator: \.isWhitespace).first.flatMap { UInt32($0) }
+        } ?? 0
+        let next = max(UInt32(clamping: max(now, 1)), last == .max ? 1 : last + 1)
+        try FileSystem.replaceFile(file, Array("\(next)\n".utf8))
+        return next
     }
 
     /// DELETE: the folder and its messages. INBOX cannot be deleted (RFC 3501 6.3.4); folders below this one

@@ -56,11 +56,20 @@ public struct MaildirFolder: Sendable {
         public var messages: [Message]
         /// What the messages' keyword letters stand for.
         public var keywords = MaildirKeywords()
+        /// Messages from this UID on had not been seen by a read-write session before this snapshot.
+        public var firstRecent: UInt32 = .max
+
+        /// IMAP's \Recent: delivered to new/ and not yet taken, or added (APPEND, COPY, a file from another
+        /// program) since the last read-write session looked.
+        public func isRecent(_ message: Message) -> Bool { message.isNew || message.uid >= firstRecent }
     }
 
     /// Lists the folder under its lock: files that appeared (from delivery or any other program) get the next
-    /// UIDs, files that went are dropped, and the UID list is rewritten if anything changed.
-    public func snapshot(now: () -> Int = wallClockSeconds) throws(FileSystemError) -> Snapshot {
+    /// UIDs, files that went are dropped, and the UID list is rewritten if anything changed. A read-write
+    /// IMAP session `claimingRecent` makes the messages recent for it and for no later session.
+    public func snapshot(claimingRecent: Bool = false, now: () -> Int = wallClockSeconds) throws(FileSystemError)
+        -> Snapshot
+    {
         try withLock { () throws(FileSystemError) -> Snapshot in
             // new/ before cur/: a file moving from new/ to cur/ meanwhile is then seen in cur/, never missed.
             let fresh = try FileSystem.list(path + "/new")
@@ -78,9 +87,14 @@ public struct MaildirFolder: Sendable {
             let found = files.map { base, file in
                 UIDList.Found(base: base, modified: known.contains(base) ? 0 : modified(file))
             }
-            let changed = list.reconcile(with: found) { base in
+            var changed = list.reconcile(with: found) { base in
                 guard let file = files[base] else { return nil }
                 return file.name.wireSize ?? measureWireSize(file)
+            }
+            let firstRecent = list.firstRecent
+            if claimingRecent && list.firstRecent != list.uidNext {
+                list.firstRecent = list.uidNext
+                changed = true
             }
             if changed || !FileSystem.exists(path + "/" + Self.uidListName) { try save(list) }
             let messages = list.entries.compactMap { entry -> Message? in
@@ -88,7 +102,8 @@ public struct MaildirFolder: Sendable {
                 return Message(uid: entry.uid, size: entry.size, name: file.name, isNew: file.isNew)
             }
             return Snapshot(
-                uidValidity: list.uidValidity, uidNext: list.uidNext, messages: messages, keywords: loadKeywords())
+                uidValidity: list.uidValidity, uidNext: list.uidNext, messages: messages, keywords: loadKeywords(),
+                firstRecent: firstRecent)
         }
     }
 

@@ -3,9 +3,13 @@
 /// and `reconcile`, which brings it in line with the files found on disk. `MaildirFolder` does the I/O,
 /// under a lock.
 ///
-///     relaygate-uidlist 1 1764230000 4
+///     relaygate-uidlist 1 1764230000 4 3
 ///     1 2113 1764230000.M01HX….mx.example.org,S=2113,W=2113
 ///     3 845 1764230412.M01HY….mx.example.org,S=845,W=845
+///
+/// The header's numbers are UIDVALIDITY, UIDNEXT and the first recent UID: messages from it on have not
+/// yet been seen by a read-write session (IMAP's \Recent, as Dovecot's list keeps it). Lists written
+/// before it existed have two numbers; nothing beyond new/ is recent in them.
 public struct UIDList: Equatable, Sendable {
     public struct Entry: Equatable, Sendable {
         public var uid: UInt32
@@ -16,12 +20,15 @@ public struct UIDList: Equatable, Sendable {
 
     public var uidValidity: UInt32
     public var uidNext: UInt32
+    /// Messages with this UID or above are recent: no read-write session has claimed them yet.
+    public var firstRecent: UInt32
     /// In UID order.
     public private(set) var entries: [Entry]
 
-    public init(uidValidity: UInt32, uidNext: UInt32 = 1, entries: [Entry] = []) {
+    public init(uidValidity: UInt32, uidNext: UInt32 = 1, firstRecent: UInt32? = nil, entries: [Entry] = []) {
         self.uidValidity = uidValidity
         self.uidNext = uidNext
+        self.firstRecent = firstRecent ?? uidNext
         self.entries = entries
     }
 
@@ -40,9 +47,17 @@ public struct UIDList: Equatable, Sendable {
         var lines = bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: true)[...]
         guard let header = lines.popFirst(), header.starts(with: (magic + " ").utf8) else { return nil }
         let numbers = header.dropFirst(magic.utf8.count + 1).split(separator: UInt8(ascii: " "))
-        guard numbers.count == 2, let validity = number(numbers[0]), let next = number(numbers[1]), validity > 0,
-            let validity32 = UInt32(exactly: validity), let next32 = UInt32(exactly: next)
+        guard numbers.count == 2 || numbers.count == 3, let validity = number(numbers[0]),
+            let next = number(numbers[1]), validity > 0, let validity32 = UInt32(exactly: validity),
+            let next32 = UInt32(exactly: next)
         else { return nil }
+        var firstRecent = next32
+        if numbers.count == 3 {
+            guard let recent = number(numbers[2]), let recent32 = UInt32(exactly: recent), recent32 <= next32 else {
+                return nil
+            }
+            firstRecent = recent32
+        }
         var entries: [Entry] = []
         entries.reserveCapacity(lines.count)
         var previous = 0
@@ -54,7 +69,7 @@ public struct UIDList: Equatable, Sendable {
             entries.append(Entry(uid: UInt32(uid), size: size, base: String(decoding: fields[2], as: UTF8.self)))
             previous = uid
         }
-        return UIDList(uidValidity: validity32, uidNext: next32, entries: entries)
+        return UIDList(uidValidity: validity32, uidNext: next32, firstRecent: firstRecent, entries: entries)
     }
 
     /// A decimal number of at most 18 digits.
@@ -69,7 +84,7 @@ public struct UIDList: Equatable, Sendable {
     }
 
     public var text: String {
-        var text = "\(Self.magic) \(uidValidity) \(uidNext)\n"
+        var text = "\(Self.magic) \(uidValidity) \(uidNext) \(firstRecent)\n"
         text.reserveCapacity(entries.count * 64)
         for entry in entries { text += "\(entry.uid) \(entry.size) \(entry.base)\n" }
         return text
