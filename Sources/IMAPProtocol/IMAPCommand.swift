@@ -1,11 +1,14 @@
 /// A parsed IMAP command (RFC 3501 6, with IDLE RFC 2177, NAMESPACE RFC 2342, UIDPLUS RFC 4315, MOVE RFC
-/// 6851, UNSELECT RFC 3691). Mailbox names are as the client sent them (modified UTF-7).
+/// 6851, UNSELECT RFC 3691, ID RFC 2971, ENABLE RFC 5161). Mailbox names are as the client sent them (modified UTF-7).
 public struct IMAPCommand: Equatable, Sendable {
     public var tag: String
     public var kind: Kind
 
     public enum Kind: Equatable, Sendable {
         case capability, noop, logout, startTLS, namespace, idle
+        /// The client's name, version and so on (field, value); empty for `ID NIL`.
+        case id([IDField])
+        case enable([String])
         case login(user: String, password: String)
         case authenticate(mechanism: String, initialResponse: String?)
         case select(String), examine(String), create(String), delete(String)
@@ -30,6 +33,15 @@ public struct IMAPCommand: Equatable, Sendable {
     }
 
     public enum StoreMode: Equatable, Sendable { case replace, add, remove }
+
+    public struct IDField: Equatable, Sendable {
+        public var name: String
+        public var value: String?
+        public init(name: String, value: String?) {
+            self.name = name
+            self.value = value
+        }
+    }
 }
 
 /// A set of message numbers or UIDs (RFC 3501 9 sequence-set): ranges whose ends may be `*`, the largest

@@ -168,6 +168,23 @@ struct IMAPCursor {
         return items
     }
 
+    /// Takes `word` (any case) when it comes next and is not the start of a longer atom.
+    mutating func skipWord(_ word: String) -> Bool {
+        let start = offset
+        for expected in word.utf8 {
+            guard let byte = peek, byte | 0x20 == expected | 0x20 else {
+                offset = start
+                return false
+            }
+            advance()
+        }
+        if let next = peek, next != UInt8(ascii: " "), next != UInt8(ascii: ")") {
+            offset = start
+            return false
+        }
+        return true
+    }
+
     /// A flag: `\Seen` or a keyword atom.
     mutating func flag() throws(Failure) -> String {
         if skip(UInt8(ascii: "\\")) { return "\\" + (try atom()) }

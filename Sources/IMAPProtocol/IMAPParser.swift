@@ -49,6 +49,29 @@ public enum IMAPParser {
         case "CHECK": return .check
         case "CLOSE": return .close
         case "UNSELECT": return .unselect
+        case "ID":
+            // RFC 2971 3.3: at most 30 pairs, names up to 30 octets, values up to 1024.
+            try cursor.space()
+            if cursor.skipWord("NIL") { return .id([]) }
+            let items = try cursor.parenthesized { (cursor: inout IMAPCursor) throws(IMAPCursor.Failure) in
+                cursor.skipWord("NIL") ? nil : try cursor.string()
+            }
+            guard items.count % 2 == 0, items.count <= 60 else { throw IMAPCursor.Failure("ID takes up to 30 pairs") }
+            var fields: [IMAPCommand.IDField] = []
+            for index in stride(from: 0, to: items.count, by: 2) {
+                guard let name = items[index], name.utf8.count <= 30, (items[index + 1]?.utf8.count ?? 0) <= 1024 else {
+                    throw IMAPCursor.Failure("ID field names are strings of up to 30 octets, values up to 1024")
+                }
+                fields.append(.init(name: name, value: items[index + 1]))
+            }
+            return .id(fields)
+        case "ENABLE":
+            var capabilities: [String] = []
+            repeat {
+                try cursor.space()
+                capabilities.append(try cursor.atom().uppercased())
+            } while cursor.peek == UInt8(ascii: " ")
+            return .enable(capabilities)
         case "EXPUNGE": return .expunge
         case "LOGIN":
             try cursor.space()

@@ -48,6 +48,10 @@ extension IMAPSession {
         case .namespace:
             emit(.send("* NAMESPACE ((\"\" \".\")) NIL NIL\r\n"))
             tagged(tag, "OK NAMESPACE completed")
+        case .enable:
+            // No extension we offer needs enabling (CONDSTORE would): none is enabled (RFC 5161 3.1).
+            emit(.send("* ENABLED\r\n"))
+            tagged(tag, "OK ENABLE completed")
         case .list(let reference, let pattern), .lsub(let reference, let pattern):
             let subscribedOnly = if case .lsub = command.kind { true } else { false }
             if pattern.isEmpty {

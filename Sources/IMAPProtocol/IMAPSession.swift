@@ -51,6 +51,8 @@ public struct IMAPSession: Sendable {
         case authenticated(user: String, mechanism: String)
         case authenticationFailed(user: String, result: AuthenticationResult)
         case protocolError(String)
+        /// What the client said it is (ID): `name=Thunderbird version=128.0`, for the log.
+        case clientIdentified(String)
     }
 
     public enum Phase: Equatable, Sendable {
@@ -168,7 +170,7 @@ public struct IMAPSession: Sendable {
     /// What CAPABILITY says now (RFC 3501 7.2.1): STARTTLS and LOGINDISABLED before TLS, AUTH=PLAIN inside
     /// it, neither once logged in.
     var capabilities: String {
-        var list = ["IMAP4rev1", "LITERAL+", "SASL-IR", "IDLE", "NAMESPACE", "UIDPLUS", "MOVE", "UNSELECT"]
+        var list = ["IMAP4rev1", "LITERAL+", "SASL-IR", "ID", "ENABLE", "IDLE", "NAMESPACE", "UIDPLUS", "MOVE", "UNSELECT"]
         if state == .notAuthenticated || { if case .saslResponse = state { true } else { false } }() {
             if !tlsActive {
                 if configuration.tlsAvailable { list.append("STARTTLS") }
@@ -246,6 +248,12 @@ public struct IMAPSession: Sendable {
         case .capability:
             emit(.send("* CAPABILITY \(capabilities)\r\n"))
             tagged(tag, "OK CAPABILITY completed")
+        case .id(let fields):
+            // RFC 2971: in any state. Our name only, as Dovecot sends by default: a version helps attackers
+            // more than clients.
+            if !fields.isEmpty { emit(.log(.clientIdentified(Self.describe(fields)))) }
+            emit(.send("* ID (\"name\" \"Relaygate\")\r\n"))
+            tagged(tag, "OK ID completed")
         case .noop:
             // In a selected folder NOOP also reports what changed (RFC 3501 6.1.2).
             if case .authenticated(let user) = state, selection != nil {
@@ -286,6 +294,14 @@ public struct IMAPSession: Sendable {
             guard case .authenticated(let user) = state else { return fail(tag, "BAD Log in first") }
             handleAuthenticated(command, user: user)
         }
+    }
+
+    /// ID fields for a log line: printable ASCII only, each value cut to 64 octets.
+    static func describe(_ fields: [IMAPCommand.IDField]) -> String {
+        func clean(_ text: String) -> String {
+            String(String.UnicodeScalarView(text.unicodeScalars.prefix(64).map { $0.isASCII && $0.value >= 32 ? $0 : "?" }))
+        }
+        return fields.map { "\(clean($0.name))=\($0.value.map(clean) ?? "NIL")" }.joined(separator: " ")
     }
 
     static let plaintextRefusal = "NO [PRIVACYREQUIRED] Logins need TLS: send STARTTLS first, or use port 993"

@@ -154,7 +154,14 @@ final class IMAPMailboxWork: @unchecked Sendable {
             return .flagsSet(result)
         case .append(let name, let names, let date, let message):
             let flags = Self.flags(names)
-            let placed = try existing(name).append(
+            let folder: MaildirFolder
+            do {
+                folder = try existing(name)
+            } catch MailboxStore.FolderProblem.missing {
+                // RFC 3501 6.3.11: the client may create it and try again.
+                return .done(refusal: "[TRYCREATE] No folder \(name); create it first")
+            }
+            let placed = try folder.append(
                 message, flags: flags.system, keywords: flags.keywords, internalDate: date, hostname: hostname)
             return .appended(uidValidity: placed.uidValidity, uid: placed.uid)
         case .copy(let uids, let target, let move):

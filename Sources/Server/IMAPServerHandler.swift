@@ -147,6 +147,8 @@ final class IMAPServerHandler: ChannelDuplexHandler, SessionDriver {
             logger.warning("authentication failed", metadata: ["user": "\(user)", "result": "\(result)"])
         case .protocolError(let what):
             logger.info("protocol error", metadata: ["detail": "\(what)"])
+        case .clientIdentified(let fields):
+            logger.info("client identified", metadata: ["id": "\(fields)"])
         }
     }
 

@@ -169,6 +169,22 @@ struct IMAPHarness {
         #expect(harness.actions.count == 1, "\(harness.sent)")
     }
 
+    /// ID (RFC 2971) in any state: our name, and theirs for the log. ENABLE (RFC 5161) once logged in:
+    /// nothing we offer needs enabling.
+    @Test func idAndEnable() {
+        var harness = IMAPHarness()
+        #expect(
+            harness.send("a ID (\"name\" \"Thunderbird\" \"version\" NIL)\r\n")
+                == "* ID (\"name\" \"Relaygate\")\r\na OK ID completed\r\n")
+        #expect(harness.actions == [.log(.clientIdentified("name=Thunderbird version=NIL"))])
+        #expect(harness.send("b ID NIL\r\n").hasSuffix("b OK ID completed\r\n"))
+        #expect(harness.send("c ID (\"odd\")\r\n").hasPrefix("c BAD "))
+        #expect(harness.send("d ENABLE CONDSTORE\r\n") == "d BAD Log in first\r\n")
+        harness.send("e LOGIN alice secret\r\n")
+        _ = harness.finish { $0.authenticationFinished(.accepted) }
+        #expect(harness.send("f ENABLE CONDSTORE UTF8=ACCEPT\r\n") == "* ENABLED\r\nf OK ENABLE completed\r\n")
+    }
+
     @Test func onlyWholeCommandsCount() {
         var harness = IMAPHarness()
         harness.send("a NO")
