@@ -54,6 +54,9 @@ extension IMAPSession {
             tagged(tag, "OK ENABLE completed")
         case .list(let reference, let pattern), .lsub(let reference, let pattern):
             let subscribedOnly = if case .lsub = command.kind { true } else { false }
+            guard (reference + pattern).utf8.count <= ListPattern.maxLength else {
+                return fail(tag, "BAD Pattern too long")
+            }
             if pattern.isEmpty {
                 // The hierarchy delimiter and root (RFC 3501 6.3.8).
                 emit(.send("* \(subscribedOnly ? "LSUB" : "LIST") (\\Noselect) \".\" \"\"\r\n"))
@@ -235,14 +238,37 @@ extension IMAPSession {
             announce(view)
             tagged(tag, "OK [\(readOnly ? "READ-ONLY" : "READ-WRITE")] \(readOnly ? "EXAMINE" : "SELECT") completed")
         case (.list(let pattern, let subscribedOnly), .folders(let names, let subscribed)):
-            let matcher = ListPattern(pattern)
+            var matcher = ListPattern(pattern)
             let command = subscribedOnly ? "LSUB" : "LIST"
-            for name in (subscribedOnly ? subscribed : names) where matcher.matches(name) {
-                let children = names.contains { $0.hasPrefix(name + ".") }
-                let attributes = subscribedOnly ? "" : (children ? "\\HasChildren" : "\\HasNoChildren")
+            func reply(_ name: String, _ attributes: String) {
                 emit(.send("* \(command) (\(attributes)) \".\" \(IMAPStructureEncoder.string(name))\r\n"))
             }
-            tagged(tag, "OK \(command) completed")
+            guard subscribedOnly else {
+                for name in names where matcher.matches(name) {
+                    reply(name, names.contains { $0.hasPrefix(name + ".") } ? "\\HasChildren" : "\\HasNoChildren")
+                }
+                return finishList(tag, command)
+            }
+            // RFC 3501 6.3.9: when `%` stops short of a subscribed folder, its level that does match is
+            // answered, as \Noselect, unless it is subscribed itself.
+            let subscribedSet = Set(subscribed)
+            var implied = Set<String>()
+            for name in subscribed {
+                if matcher.matches(name) {
+                    reply(name, "")
+                    continue
+                }
+                guard pattern.contains("%") else { continue }
+                var parent = name
+                while let dot = parent.lastIndex(of: ".") {
+                    parent = String(parent[..<dot])
+                    if !subscribedSet.contains(parent), !implied.contains(parent), matcher.matches(parent) {
+                        implied.insert(parent)
+                        reply(parent, "\\Noselect")
+                    }
+                }
+            }
+            return finishList(tag, command)
         case (.status(let name, let items), .status(let view)):
             let values = items.map { item -> String in
                 switch item {
@@ -345,6 +371,11 @@ extension IMAPSession {
         processInput()
     }
 
+    private mutating func finishList(_ tag: String, _ command: String) {
+        tagged(tag, "OK \(command) completed")
+        processInput()
+    }
+
     /// Completes a command that may have changed the selected folder (APPEND, COPY, MOVE into it): with a
     /// folder selected, its changes are looked for and reported first, so the client's next FETCH, SEARCH
     /// or COPY of the new message works (RFC 3501 5.2: size changes observed MUST be sent).
@@ -443,34 +474,5 @@ extension IMAPSession {
         }
         selection.view.uidNext = view.uidNext
         self.selection = selection
-    }
-}
-
-/// LIST's pattern (RFC 3501 6.3.8): `*` matches anything, `%` anything but the delimiter `.`; INBOX is
-/// case-insensitive.
-struct ListPattern {
-    private let pattern: [Character]
-
-    init(_ pattern: String) { self.pattern = Array(pattern) }
-
-    func matches(_ name: String) -> Bool {
-        let name = Array(name)
-        if name.map({ $0.uppercased() }).joined() == "INBOX" {
-            return Self.match(pattern.map { Character($0.uppercased()) }[...], Array("INBOX")[...])
-        }
-        return Self.match(pattern[...], name[...])
-    }
-
-    private static func match(_ pattern: ArraySlice<Character>, _ name: ArraySlice<Character>) -> Bool {
-        guard let first = pattern.first else { return name.isEmpty }
-        switch first {
-        case "*":
-            return (0...name.count).contains { match(pattern.dropFirst(), name.dropFirst($0)) }
-        case "%":
-            let limit = name.firstIndex(of: ".").map { $0 - name.startIndex } ?? name.count
-            return (0...limit).contains { match(pattern.dropFirst(), name.dropFirst($0)) }
-        default:
-            return name.first == first && match(pattern.dropFirst(), name.dropFirst())
-        }
     }
 }

@@ -218,6 +218,22 @@ import Testing
         }
     }
 
+    /// A LIST pattern that made a backtracking matcher take 10 s against a 120-character folder name is
+    /// answered at once, and another session's NOOP meanwhile too.
+    @Test func aPathologicalListPatternHoldsNobodyUp() async throws {
+        try await withServer(users: POP3EndToEndTests.users, rules: POP3EndToEndTests.rules) { server in
+            let started = ContinuousClock.now
+            async let listing = e2e.imap(
+                server,
+                [["create", String(repeating: "a", count: 120)], ["list", "\"\"", "*a*a*a*a*a*a*a*a*a*a*aX"]])
+            async let other = e2e.imap(server, [["noop"]])
+            let (listed, noop) = try await (listing, other)
+            #expect(e2e.op(listed, 1).0 == "OK", "\(listed)")
+            #expect(e2e.op(noop, 0).0 == "OK", "\(noop)")
+            #expect(ContinuousClock.now - started < .seconds(10))
+        }
+    }
+
     @Test func mailDeliveredWhileAClientIdlesIsPushed() async throws {
         try await withServer(users: POP3EndToEndTests.users, rules: POP3EndToEndTests.rules, delivery: true) { server in
             let ready = server.directory.appendingPathComponent("idling").path

@@ -230,6 +230,11 @@ extension IMAPHarness {
             harness.finish { $0.requestFinished(.folders(names: names, subscribed: ["Sent"])) }
                 == "* LIST (\\HasNoChildren) \".\" \"INBOX\"\r\n* LIST (\\HasChildren) \".\" \"Archive\"\r\n"
                 + "* LIST (\\HasNoChildren) \".\" \"Sent\"\r\nl OK LIST completed\r\n")
+        harness.send("k LSUB \"\" %\r\n")
+        #expect(
+            harness.finish { $0.requestFinished(.folders(names: names, subscribed: ["Archive.2024", "Sent"])) }
+                == "* LSUB (\\Noselect) \".\" \"Archive\"\r\n* LSUB () \".\" \"Sent\"\r\nk OK LSUB completed\r\n",
+            "% stops short of a subscribed folder: its matching level, \\Noselect (RFC 3501 6.3.9)")
         harness.send("m LIST Archive. *\r\n")
         #expect(
             harness.finish { $0.requestFinished(.folders(names: names, subscribed: [])) }.hasPrefix(
