@@ -59,11 +59,13 @@ public struct MIMEPart: Equatable, Sendable {
     }
 
     /// The part at a section path (`[1, 2]` is the second part of the first part). For a message/rfc822 part,
-    /// its numbers go into the encapsulated message (RFC 3501 6.4.5). Nil if there is no such part.
+    /// its numbers go into the encapsulated message (RFC 3501 6.4.5). The top level is the message itself,
+    /// even when it is of type message/rfc822: its part 1 is its body (the encapsulated message, whole),
+    /// and `1.1` goes inside. Nil if there is no such part.
     public func part(at path: [Int]) -> MIMEPart? {
         var part = self
-        for number in path {
-            if part.isMessage, let inner = part.children.first { part = inner }
+        for (depth, number) in path.enumerated() {
+            if depth > 0, part.isMessage, let inner = part.children.first { part = inner }
             if part.isMultipart {
                 guard number >= 1, number <= part.children.count else { return nil }
                 part = part.children[number - 1]

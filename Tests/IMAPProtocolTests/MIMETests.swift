@@ -33,6 +33,29 @@ func crlf(_ text: String) -> [UInt8] {
                 == "(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"us-ascii\") NIL NIL \"7BIT\" 20 2)")
     }
 
+    /// A message whose own type is message/rfc822 (a forward as the whole message): part 1 is its body,
+    /// the encapsulated message whole, and `1.1` is that message's text (imaptest's
+    /// fetch-body-message-rfc822: BODY[1] used to give the inner text).
+    @Test func aTopLevelMessageRFC822IsNumberedFromItsBody() throws {
+        let outer = crlf(
+            """
+            From: a@example.org
+            Content-Type: message/rfc822
+
+            From: b@example.org
+            Subject: inner
+
+            Hello world
+
+            """)
+        let part = MIMEPart.parse(outer)
+        let one = try #require(part.part(at: [1]))
+        #expect(String(decoding: outer[one.body], as: UTF8.self).hasPrefix("From: b@example.org\r\n"))
+        let inner = try #require(part.part(at: [1, 1]))
+        #expect(String(decoding: outer[inner.body], as: UTF8.self) == "Hello world\r\n")
+        #expect(part.part(at: [2]) == nil)
+    }
+
     @Test func envelopeWithNamesAndGroups() {
         let part = MIMEPart.parse(Self.simple)
         #expect(
