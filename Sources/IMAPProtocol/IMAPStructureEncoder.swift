@@ -45,7 +45,7 @@ public enum IMAPStructureEncoder {
         return "("
             + parsed.map { address in
                 "("
-                    + [nstring(address.name), "NIL", nstring(address.mailbox), nstring(address.host)].joined(
+                    + [nstring(address.name), nstring(address.route), nstring(address.mailbox), nstring(address.host)].joined(
                         separator: " ")
                     + ")"
             }.joined() + ")"
@@ -112,6 +112,8 @@ public enum IMAPStructureEncoder {
 enum AddressListParser {
     struct Address: Equatable {
         var name: String?
+        /// An obsolete source route (`<@relay.example:user@host>`, RFC 5322 4.4): IMAP's `adl`.
+        var route: String?
         var mailbox: String?
         var host: String?
     }
@@ -148,13 +150,53 @@ enum AddressListParser {
             let display = String(text[..<open]).trimmingCharacters(in: " \t")
             if !display.isEmpty { name = unquote(display) }
         } else if let open = text.firstIndex(of: "("), let close = text.lastIndex(of: ")"), open < close {
-            name = String(text[text.index(after: open)..<close])
-            spec = String(text[..<open]).trimmingCharacters(in: " \t")
+            // `a@b (Name)`: the comment is the name, as older clients write it.
+            let comment = String(text[text.index(after: open)..<close]).trimmingCharacters(in: " \t")
+            if !comment.isEmpty { name = comment }
+        }
+        // Comments and folding white space may sit anywhere in an addr-spec (RFC 5322 3.4.1, CFWS):
+        // `<user (comment)@ (comment) domain.org>` is user@domain.org. A comment alone is no address.
+        spec = withoutComments(spec).filter { $0 != " " && $0 != "\t" }
+        guard !spec.isEmpty else { return nil }
+        var route: String?
+        if spec.hasPrefix("@"), let colon = spec.firstIndex(of: ":") {
+            route = String(spec[..<colon])
+            spec = String(spec[spec.index(after: colon)...])
         }
         guard let at = spec.lastIndex(of: "@") else {
-            return Address(name: name, mailbox: spec.isEmpty ? nil : spec, host: nil)
+            return Address(name: name, route: route, mailbox: spec, host: nil)
         }
-        return Address(name: name, mailbox: String(spec[..<at]), host: String(spec[spec.index(after: at)...]))
+        return Address(
+            name: name, route: route, mailbox: String(spec[..<at]), host: String(spec[spec.index(after: at)...]))
+    }
+
+    /// The text with its comments (parenthesised, nested, outside quotes) taken out.
+    static func withoutComments(_ text: String) -> String {
+        var result = ""
+        var depth = 0
+        var quoted = false
+        var escaped = false
+        for character in text {
+            if escaped {
+                escaped = false
+                if depth == 0 { result.append(character) }
+                continue
+            }
+            if character == "\\" {
+                escaped = true
+                if depth == 0 { result.append(character) }
+            } else if character == "\"" && depth == 0 {
+                quoted.toggle()
+                result.append(character)
+            } else if !quoted && character == "(" {
+                depth += 1
+            } else if !quoted && character == ")" && depth > 0 {
+                depth -= 1
+            } else if depth == 0 {
+                result.append(character)
+            }
+        }
+        return result
     }
 
     private static func unquote(_ text: String) -> String {

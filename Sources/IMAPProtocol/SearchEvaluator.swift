@@ -70,7 +70,12 @@ public struct SearchEvaluator {
             return sent == date
         case .header(let name, let value):
             let lower = name.lowercased()
-            let values = part().fields.filter { $0.name.lowercased() == lower }.map(\.value)
+            var values = part().fields.filter { $0.name.lowercased() == lower }.map(\.value)
+            if Self.addressFields.contains(lower) {
+                // Addresses also match as they read without comments: `<user (x)@ (y) domain.org>` is
+                // found by `FROM user@domain.org`, as Dovecot finds it.
+                values += values.flatMap { Self.addressForms($0) }
+            }
             return value.isEmpty ? !values.isEmpty : values.contains { Self.contains(Array($0.utf8)[...], value) }
         case .body(let text):
             let content = subject.content ?? []
@@ -106,6 +111,16 @@ public struct SearchEvaluator {
     }
 
     /// The date of an RFC 5322 Date field (`Fri, 27 Nov 2026 07:00:00 +0000`), as written (its own zone).
+    static let addressFields: Set<String> = ["from", "to", "cc", "bcc", "sender", "reply-to"]
+
+    /// Each address of a header as `Name <mailbox@host>`.
+    static func addressForms(_ value: String) -> [String] {
+        AddressListParser.parse(value).compactMap { address in
+            guard let mailbox = address.mailbox, let host = address.host else { return nil }
+            return (address.name.map { $0 + " " } ?? "") + "<\(mailbox)@\(host)>"
+        }
+    }
+
     static func headerDate(_ value: String) -> IMAPDate? {
         let words = value.split(whereSeparator: { $0 == " " || $0 == "," }).map(String.init)
         guard

@@ -309,6 +309,14 @@ extension IMAPHarness {
             .init(sequence: 2, message: message, internalDate: 837_596_665, content: content))
     }
 
+    /// imaptest's search-addresses: comments inside an address do not hide it from FROM.
+    @Test func anAddressWithCommentsIsFoundWithout() {
+        let commented = Array("From: <user-from (comment)@ (comment) domain.org>\r\n\r\nx\r\n".utf8)
+        let found = SearchEvaluator(key: .header("From", "user-from@domain.org"), largestUID: 9, count: 3).matches(
+            .init(sequence: 2, message: message, internalDate: 0, content: commented))
+        #expect(found)
+    }
+
     @Test func keys() {
         #expect(matches(.header("From", "BOB@")) && !matches(.header("To", "")) && matches(.header("Subject", "")))
         #expect(matches(.body("at noon")) && !matches(.body("lunch")) && matches(.text("lunch")))

@@ -56,6 +56,17 @@ func crlf(_ text: String) -> [UInt8] {
         #expect(part.part(at: [2]) == nil)
     }
 
+    /// imaptest's fetch-envelope: a comment in a group is no member, and a source route is IMAP's adl.
+    @Test func envelopeGroupCommentsAndSourceRoutes() {
+        let part = MIMEPart.parse(
+            crlf("From: <@route:user@domain>\nCc: group:;, group2: (foo) ;\nSubject: x\n\nbody\n"))
+        let envelope = IMAPStructureEncoder.envelope(part)
+        #expect(envelope.contains("((NIL \"@route\" \"user\" \"domain\"))"), "\(envelope)")
+        #expect(
+            envelope.contains("((NIL NIL \"group\" NIL)(NIL NIL NIL NIL)(NIL NIL \"group2\" NIL)(NIL NIL NIL NIL))"),
+            "\(envelope)")
+    }
+
     @Test func envelopeWithNamesAndGroups() {
         let part = MIMEPart.parse(Self.simple)
         #expect(
