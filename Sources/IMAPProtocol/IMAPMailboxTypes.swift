@@ -24,6 +24,44 @@ public enum IMAPRequest: Equatable, Sendable {
     case append(String, flags: [String], date: Int?, message: [UInt8])
     /// Copy messages of the selected folder to another; with `move`, remove them here afterwards.
     case copy(uids: [UInt32], to: String, move: Bool)
+    /// SEARCH one batch of the selected folder: evaluated where the content is read, off the event loop.
+    case search(SearchRequest)
+}
+
+/// A batch of SEARCH candidates, with what the key needs of the session's view.
+public struct SearchRequest: Equatable, Sendable {
+    public var key: SearchKey
+    /// (sequence number, message as the session sees it), in order.
+    public var candidates: [SearchEvaluator.Candidate]
+    public var largestUID: UInt32
+    public var count: Int
+
+    public init(key: SearchKey, candidates: [SearchEvaluator.Candidate], largestUID: UInt32, count: Int) {
+        self.key = key
+        self.candidates = candidates
+        self.largestUID = largestUID
+        self.count = count
+    }
+
+    /// Evaluates the batch; `load` gives a message's internal date and, when `content` is asked, its octets
+    /// (nil when it is gone). Returns the UIDs that match and the content octets read.
+    public func evaluate(load: (UInt32, _ content: Bool) -> (internalDate: Int, content: [UInt8]?)?) -> (
+        matching: [UInt32], octetsRead: Int
+    ) {
+        let evaluator = SearchEvaluator(key: key, largestUID: largestUID, count: count)
+        let content = SearchEvaluator.needsContent(key)
+        var matching: [UInt32] = []
+        var read = 0
+        for candidate in candidates {
+            guard let loaded = load(candidate.message.uid, content) else { continue }
+            read += loaded.content?.count ?? 0
+            let subject = SearchEvaluator.Subject(
+                sequence: candidate.sequence, message: candidate.message, internalDate: loaded.internalDate,
+                content: loaded.content)
+            if evaluator.matches(subject) { matching.append(candidate.message.uid) }
+        }
+        return (matching, read)
+    }
 }
 
 public enum IMAPResult: Equatable, Sendable {
@@ -41,6 +79,8 @@ public enum IMAPResult: Equatable, Sendable {
     case appended(uidValidity: UInt32, uid: UInt32)
     /// Where copies landed (UIDPLUS COPYUID): source and destination UIDs pair by position.
     case copied(uidValidity: UInt32, source: [UInt32], destination: [UInt32])
+    /// A SEARCH batch's matches, by UID, and the content octets it read.
+    case searched(matching: [UInt32], octetsRead: Int)
 }
 
 /// A folder as a snapshot saw it.

@@ -21,7 +21,7 @@ extension IMAPSession {
         case refresh(command: String)
         /// SEARCH goes through the folder in batches (`searchBatch`), so content keys never hold a large
         /// folder in memory at once.
-        case search(key: SearchKey, uid: Bool, remaining: [UInt32], matches: [Int])
+        case search(key: SearchKey, uid: Bool, remaining: [UInt32], matches: [Int], octetsRead: Int)
         case append
         case copy(move: Bool, command: String)
         /// A poll while idling: report changes, then idle on.
@@ -153,7 +153,7 @@ extension IMAPSession {
                 emit(.send("* SEARCH\r\n"))
                 return tagged(tag, "OK SEARCH completed")
             }
-            askSearch(key: key, uid: uid, remaining: all, matches: [], tag: tag, user: user)
+            askSearch(key: key, uid: uid, remaining: all, matches: [], octetsRead: 0, tag: tag, user: user)
         default:
             fail(tag, "NO Not supported yet")
         }
@@ -174,12 +174,21 @@ extension IMAPSession {
     }
 
     private mutating func askSearch(
-        key: SearchKey, uid: Bool, remaining: [UInt32], matches: [Int], tag: String, user: String
+        key: SearchKey, uid: Bool, remaining: [UInt32], matches: [Int], octetsRead: Int, tag: String, user: String
     ) {
-        let batch = Array(remaining.prefix(Self.searchBatch))
+        let view = selection?.view ?? FolderView(uidValidity: 0, uidNext: 0, messages: [])
+        let batch = Set(remaining.prefix(Self.searchBatch))
+        let candidates = view.messages.enumerated().compactMap { index, message in
+            batch.contains(message.uid) ? SearchEvaluator.Candidate(sequence: index + 1, message: message) : nil
+        }
         ask(
-            .fetch(uids: batch, content: SearchEvaluator.needsContent(key), markSeen: false),
-            .search(key: key, uid: uid, remaining: Array(remaining.dropFirst(batch.count)), matches: matches),
+            .search(
+                SearchRequest(
+                    key: key, candidates: candidates, largestUID: view.messages.last?.uid ?? 0,
+                    count: view.messages.count)),
+            .search(
+                key: key, uid: uid, remaining: Array(remaining.dropFirst(batch.count)), matches: matches,
+                octetsRead: octetsRead),
             tag: tag, user: user)
     }
 
@@ -324,21 +333,21 @@ extension IMAPSession {
             }
             if command == "CLOSE" { selection = nil }
             tagged(tag, "OK \(command) completed")
-        case (.search(let key, let uid, let remaining, var matches), .fetched(let messages)):
+        case (.search(let key, let uid, let remaining, var matches, let octetsRead), .searched(let found, let read)):
             let view = selection?.view ?? FolderView(uidValidity: 0, uidNext: 0, messages: [])
-            let evaluator = SearchEvaluator(
-                key: key, largestUID: view.messages.last?.uid ?? 0, count: view.messages.count)
             var sequences: [UInt32: Int] = [:]
             for (index, message) in view.messages.enumerated() { sequences[message.uid] = index + 1 }
-            for fetched in messages {
-                guard let sequence = sequences[fetched.uid] else { continue }
-                let subject = SearchEvaluator.Subject(
-                    sequence: sequence, message: view.messages[sequence - 1], internalDate: fetched.internalDate,
-                    content: fetched.content)
-                if evaluator.matches(subject) { matches.append(uid ? Int(fetched.uid) : sequence) }
+            for found in found {
+                guard let sequence = sequences[found] else { continue }
+                matches.append(uid ? Int(found) : sequence)
+            }
+            guard octetsRead + read <= configuration.maxSearchOctets else {
+                return fail(tag, "NO [LIMIT] SEARCH would read too much of the mailbox; narrow it (a date, a flag)")
             }
             if !remaining.isEmpty {
-                return askSearch(key: key, uid: uid, remaining: remaining, matches: matches, tag: tag, user: user)
+                return askSearch(
+                    key: key, uid: uid, remaining: remaining, matches: matches, octetsRead: octetsRead + read, tag: tag,
+                    user: user)
             }
             emit(.send("* SEARCH" + matches.map { " \($0)" }.joined() + "\r\n"))
             tagged(tag, "OK SEARCH completed")

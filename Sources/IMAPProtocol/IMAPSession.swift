@@ -24,6 +24,9 @@ public struct IMAPSession: Sendable {
         public var maxCommandSizeBeforeLogin = 64 * 1024
         /// Refused commands before the connection is closed.
         public var maxErrors = 10
+        /// Content one SEARCH may read (BODY, TEXT and header keys read messages): past it the command is
+        /// answered NO [LIMIT] rather than read a mailbox of any size.
+        public var maxSearchOctets = 2 << 30
 
         public init(hostname: String, tlsAvailable: Bool) {
             self.hostname = hostname

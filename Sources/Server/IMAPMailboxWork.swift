@@ -179,6 +179,16 @@ final class IMAPMailboxWork: @unchecked Sendable {
             return .copied(
                 uidValidity: copied.first?.1.uidValidity ?? 0, source: copied.map(\.0.uid),
                 destination: copied.map(\.1.uid))
+        case .search(let search):
+            guard let current = selected else { return .done(refusal: "No folder is selected") }
+            let (matching, read) = search.evaluate { uid, content in
+                guard let message = current.messages[uid], let fd = current.folder.open(message) else { return nil }
+                defer { close(fd) }
+                var info = stat()
+                fstat(fd, &info)
+                return (Int(info.st_mtim.tv_sec), content ? readAll(fd) : nil)
+            }
+            return .searched(matching: matching, octetsRead: read)
         case .expunge(let uids):
             guard let current = selected else { return .done(refusal: "No folder is selected") }
             let messages = uids.compactMap { current.messages[$0] }

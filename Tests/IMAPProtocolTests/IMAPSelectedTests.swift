@@ -1,4 +1,4 @@
-import IMAPProtocol
+@testable import IMAPProtocol
 import NIOCore
 import Testing
 
@@ -255,46 +255,72 @@ extension IMAPHarness {
 }
 
 @Suite struct IMAPSearchTests {
-    @Test func searchWithoutContentAsksOnlyForDates() {
+    /// The driver's part: the batch is evaluated where the messages are read (here, from `contents`).
+    static func carryOut(_ harness: inout IMAPHarness, contents: (UInt32) -> [UInt8]? = { _ in nil }) -> [[UInt32]] {
+        var batches: [[UInt32]] = []
+        while case .request(.search(let search))? = harness.actions.first {
+            batches.append(search.candidates.map(\.message.uid))
+            let (matching, read) = search.evaluate { uid, content in (0, content ? contents(uid) : nil) }
+            _ = harness.finish { $0.requestFinished(.searched(matching: matching, octetsRead: read)) }
+        }
+        return batches
+    }
+
+    @Test func searchWithoutContentReadsNone() {
         var harness = IMAPHarness.selected()
         harness.send("s SEARCH UNSEEN\r\n")
-        #expect(harness.actions == [.request(.fetch(uids: [3, 7, 11], content: false, markSeen: false))])
-        let reply = harness.finish {
-            $0.requestFinished(
-                .fetched([3, 7, 11].map { FetchedMessage(uid: $0, internalDate: 0, content: nil, newFlags: nil) }))
+        guard case .request(.search(let search))? = harness.actions.first else {
+            Issue.record("no search request: \(harness.actions)")
+            return
         }
-        #expect(reply == "* SEARCH 2\r\ns OK SEARCH completed\r\n")
+        #expect(search.candidates.map(\.sequence) == [1, 2, 3] && search.count == 3 && search.largestUID == 11)
+        _ = Self.carryOut(&harness)
+        #expect(harness.sent == "* SEARCH 2\r\ns OK SEARCH completed\r\n")
         harness.send("u UID SEARCH OR DELETED LARGER 150 NOT UID 11\r\n")
-        _ = harness.finish {
-            $0.requestFinished(
-                .fetched([3, 7, 11].map { FetchedMessage(uid: $0, internalDate: 0, content: nil, newFlags: nil) }))
-        }
+        _ = Self.carryOut(&harness)
         #expect(harness.sent == "* SEARCH 7\r\nu OK SEARCH completed\r\n")
     }
 
-    @Test func contentKeysLoadTheMessagesInBatches() {
+    @Test func contentKeysGoInBatches() {
         var harness = IMAPHarness.loggedIn()
         harness.send("s SELECT INBOX\r\n")
         let many = (1...450).map { MessageView(uid: UInt32($0), flags: [], recent: false, size: 10) }
         _ = harness.finish { $0.requestFinished(.selected(FolderView(uidValidity: 1, uidNext: 451, messages: many))) }
         harness.send("t SEARCH SUBJECT \"hello\"\r\n")
-        var batches: [[UInt32]] = []
-        while case .request(.fetch(let uids, let content, _))? = harness.actions.first {
-            #expect(content)
-            batches.append(uids)
-            _ = harness.finish { session in
-                session.requestFinished(
-                    .fetched(
-                        uids.map { uid in
-                            let subject = uid % 100 == 0 ? "Hello world" : "other"
-                            return FetchedMessage(
-                                uid: uid, internalDate: 0, content: Array("Subject: \(subject)\r\n\r\nx\r\n".utf8),
-                                newFlags: nil)
-                        }))
-            }
+        let batches = Self.carryOut(&harness) { uid in
+            Array("Subject: \(uid % 100 == 0 ? "Hello world" : "other")\r\n\r\nx\r\n".utf8)
         }
         #expect(batches.map(\.count) == [200, 200, 50])
         #expect(harness.sent == "* SEARCH 100 200 300 400\r\nt OK SEARCH completed\r\n")
+    }
+
+    /// One SEARCH may read only so much content: past the limit it ends with NO [LIMIT], not a mailbox read
+    /// whole.
+    @Test func aSearchThatWouldReadTooMuchIsRefused() {
+        var configuration = IMAPSession.Configuration(hostname: "mx.test", tlsAvailable: true)
+        configuration.maxSearchOctets = 1000
+        var harness = IMAPHarness(configuration: configuration)
+        harness.send("a LOGIN alice secret\r\n")
+        _ = harness.finish { $0.authenticationFinished(.accepted) }
+        harness.send("s SELECT INBOX\r\n")
+        let many = (1...450).map { MessageView(uid: UInt32($0), flags: [], recent: false, size: 10) }
+        _ = harness.finish { $0.requestFinished(.selected(FolderView(uidValidity: 1, uidNext: 451, messages: many))) }
+        harness.send("t SEARCH BODY needle\r\n")
+        let batches = Self.carryOut(&harness) { _ in Array(repeating: UInt8(ascii: "x"), count: 10) }
+        #expect(batches.count == 1, "200 messages of 10 octets are over 1000: the second batch is not asked for")
+        #expect(harness.sent.hasPrefix("t NO [LIMIT]"))
+    }
+
+    /// The substring search looks at each octet once: its work is linear in the mail it reads, for a
+    /// needle that made the naive search compare 50 octets at nearly every position.
+    @Test func theSubstringSearchIsLinear() {
+        let haystack = Array(repeating: UInt8(ascii: "a"), count: 10_000)[...]
+        var steps = 0
+        let found = SearchEvaluator.contains(haystack, String(repeating: "a", count: 50) + "b", steps: &steps)
+        #expect(!found)
+        #expect(steps <= 2 * haystack.count, "\(steps) steps")
+        var hit = 0
+        #expect(SearchEvaluator.contains(Array("xxAbAbAbC".utf8)[...], "ababc", steps: &hit), "case-insensitive")
     }
 }
 

@@ -13,6 +13,10 @@ struct IMAPHarness {
         var configuration = IMAPSession.Configuration(hostname: "mx.test", tlsAvailable: tlsAvailable)
         configuration.maxLiteralSize = maxLiteral
         configuration.maxErrors = maxErrors
+        self.init(configuration: configuration, implicitTLS: implicitTLS)
+    }
+
+    init(configuration: IMAPSession.Configuration, implicitTLS: Bool = true) {
         session = IMAPSession(configuration: configuration, implicitTLS: implicitTLS)
         session.start()
         drain()
