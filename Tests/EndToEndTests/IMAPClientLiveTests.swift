@@ -1,0 +1,49 @@
+import Foundation
+import Testing
+
+/// IMAPClient's own live test suite (its `livetest.py`, written against Dovecot, Gmail and others), run
+/// unchanged against Relaygate over implicit TLS. `scripts/get-imapclient-livetest.sh` fetches it from
+/// PyPI; CI runs that first. Without it this test is skipped.
+@Suite struct IMAPClientLiveTests {
+    static let livetest = ServerProcess.packageRoot.appendingPathComponent(".build/peers/IMAPClient-2.3.1")
+
+    /// Tests that fail against any server on loopback, for reasons in the client or the suite:
+    static let notOurs: [String: String] = [
+        // imapclient calls imaplib's `move`, which Python's imaplib does not have (the UID form works).
+        "TestWithoutUIDs.test_move": "Unknown IMAP4 command: 'move'",
+        // It expects a NOOP to take longer than 10 µs; on loopback the answer is already there.
+        "TestSocketTimeout.test_small_read_timeout_fail": "timeout",
+        "TestSocketTimeout.test_small_connection_timeout_fail": "timeout",
+    ]
+
+    /// Extensions the suite can use and we do not offer: their tests are skipped, and must say so.
+    static let notOffered = ["CONDSTORE", "SORT", "THREAD", "ACL", "XLIST", "labels", "Gmail search"]
+
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: livetest.appendingPathComponent("livetest.py").path)))
+    func theSuitePasses() async throws {
+        try await withServer(users: POP3EndToEndTests.users, rules: POP3EndToEndTests.rules) { server in
+            let finished = try await runToEnd(
+                URL(fileURLWithPath: "/usr/bin/env"),
+                [
+                    "python3", Peer.peers.appendingPathComponent("imapclient_livetest.py").path,
+                    "--livetest", Self.livetest.path, "--port", "\(server.imapsPort)", "--user", "alice",
+                    "--password", "correct horse", "--cafile", server.spool + "/tls/cert.pem",
+                ], separateErrors: true)
+            let output = String(decoding: finished.output, as: UTF8.self)
+            let result = try #require(
+                try JSONSerialization.jsonObject(with: finished.output) as? [String: Any], "\(output)")
+            let failed = (result["failures"] as? [String: String] ?? [:]).merging(
+                result["errors"] as? [String: String] ?? [:]) { a, _ in a }
+            for (test, trace) in failed where Self.notOurs[test].map({ !trace.contains($0) }) ?? true {
+                Issue.record("\(test) failed:\n\(trace)")
+            }
+            let skipped = result["skipped"] as? [String: String] ?? [:]
+            for (test, reason) in skipped {
+                let expected = Self.notOffered.contains { reason.contains($0) } || reason.contains("not configured for UID")
+                #expect(expected, "\(test) skipped: \(reason)")
+            }
+            let ran = result["ran"] as? Int ?? 0
+            #expect(ran - failed.count - skipped.count >= 37, "\(result["log"] ?? "")")
+        }
+    }
+}
