@@ -149,6 +149,16 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        // libFuzzer's target for the IMAP command framer, parser and pre-login session (scripts/fuzz-imap.sh
+        // builds it with -sanitize=fuzzer,address). Built normally, it replays the inputs it is given, so a
+        // crash file can be rerun under the debugger.
+        .executableTarget(
+            name: "imap-fuzz",
+            dependencies: ["IMAPProtocol", .product(name: "NIOCore", package: "swift-nio")],
+            path: "Sources/IMAPFuzz",
+            swiftSettings: strict
+        ),
+
         // Dialog fixtures shared by the pure session tests and the end-to-end tests.
         .target(name: "TranscriptSupport", path: "Tests/TranscriptSupport", swiftSettings: strict),
         // What several test targets share that is not a dialog: a seeded random generator.
