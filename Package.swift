@@ -175,6 +175,7 @@ let package = Package(
         .testTarget(
             name: "IMAPProtocolTests",
             dependencies: ["IMAPProtocol", .product(name: "NIOCore", package: "swift-nio")],
+            exclude: ["Fixtures"],
             swiftSettings: strict),
         .testTarget(
             name: "SMTPProtocolTests",
@@ -205,7 +206,8 @@ let package = Package(
         .testTarget(
             name: "ServerTests",
             dependencies: [
-                "Server", "SMTPProtocol", "MailModel", "Routing", "Mailbox", "FileSupport",
+                "Server", "SMTPProtocol", "IMAPProtocol", "MailModel", "Routing", "Mailbox", "FileSupport",
+                "TranscriptSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOTLS", package: "swift-nio"),
