@@ -63,11 +63,3 @@ enum FuzzIMAP {
         }
     }
 }
-
-#if FUZZING
-    @_cdecl("LLVMFuzzerTestOneInput")
-    public func fuzzTestOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
-        FuzzIMAP.run(Array(UnsafeBufferPointer(start: data, count: size)))
-        return 0
-    }
-#endif
