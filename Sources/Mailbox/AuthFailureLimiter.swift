@@ -16,7 +16,9 @@ import MailModel
 ///
 /// Every attempt counts as a failure from the moment it starts (`begin`), so a client cannot get more
 /// guesses in by sending many at once on parallel connections; an attempt that succeeds is taken back
-/// (`finish`). A success takes back only its own attempt, never earlier failures: someone who knows one
+/// (`finish`). The first `parallelAllowance` attempts in flight at once are let off: a mail client opens
+/// several connections and logs in on each at the same moment (Thunderbird five, imaptest three), and
+/// holding its right password for 1, 2 and 4 s was the price; a guesser gains that many guesses, once. A success takes back only its own attempt, never earlier failures: someone who knows one
 /// password could otherwise clear the count between guesses at others. Failures count for `window`. At most
 /// `capacity` clients and as many accounts are remembered; the stalest are forgotten first, so a flood of
 /// addresses or names cannot exhaust memory.
@@ -26,10 +28,14 @@ public struct AuthFailureLimiter: Sendable {
     public var delayPerFailure: Duration
     public var maximumDelay: Duration
     public var capacity: Int
+    public var parallelAllowance: Int
 
     /// Attempt start times, oldest first.
     private var clients: [IPNetwork: [Duration]] = [:]
     private var accounts: [String: [Duration]] = [:]
+    /// Attempts begun and not yet finished.
+    private var clientsInFlight: [IPNetwork: Int] = [:]
+    private var accountsInFlight: [String: Int] = [:]
 
     /// An attempt under way: hold its reply for `penalty`, then pass it back to `finish`.
     public struct Attempt: Sendable {
@@ -42,8 +48,9 @@ public struct AuthFailureLimiter: Sendable {
 
     public init(
         maxFailures: Int = 5, window: Duration = .seconds(15 * 60), delayPerFailure: Duration = .seconds(1),
-        maximumDelay: Duration = .seconds(15), capacity: Int = 10_000
+        maximumDelay: Duration = .seconds(15), capacity: Int = 10_000, parallelAllowance: Int = 4
     ) {
+        self.parallelAllowance = parallelAllowance
         self.maxFailures = maxFailures
         self.window = window
         self.delayPerFailure = delayPerFailure
@@ -56,8 +63,14 @@ public struct AuthFailureLimiter: Sendable {
     public mutating func begin(_ address: IPAddress?, account: String, now: Duration) -> Attempt {
         let client = address.map(IPNetwork.init(clientOf:))
         let name = account.lowercased()
-        let clientFailures = client.map { Self.record(now, in: &clients, key: $0, window: window) } ?? 0
-        let accountFailures = Self.record(now, in: &accounts, key: name, window: window)
+        var clientFailures = client.map { Self.record(now, in: &clients, key: $0, window: window) } ?? 0
+        var accountFailures = Self.record(now, in: &accounts, key: name, window: window)
+        if let client {
+            clientFailures -= min(clientsInFlight[client] ?? 0, parallelAllowance)
+            clientsInFlight[client, default: 0] += 1
+        }
+        accountFailures -= min(accountsInFlight[name] ?? 0, parallelAllowance)
+        accountsInFlight[name, default: 0] += 1
         Self.bound(&clients, capacity: capacity)
         Self.bound(&accounts, capacity: capacity)
         return Attempt(
@@ -66,6 +79,8 @@ public struct AuthFailureLimiter: Sendable {
 
     /// Ends an attempt. A failure stays counted; any other outcome takes its own attempt back.
     public mutating func finish(_ attempt: Attempt, failed: Bool) {
+        if let client = attempt.client { Self.landed(client, in: &clientsInFlight) }
+        Self.landed(attempt.account, in: &accountsInFlight)
         guard !failed else { return }
         if let client = attempt.client { Self.takeBack(attempt.started, in: &clients, key: client) }
         Self.takeBack(attempt.started, in: &accounts, key: attempt.account)
@@ -88,6 +103,11 @@ public struct AuthFailureLimiter: Sendable {
         times.append(now)
         table[key] = times
         return before
+    }
+
+    private static func landed<Key: Hashable>(_ key: Key, in table: inout [Key: Int]) {
+        guard let count = table[key] else { return }
+        table[key] = count > 1 ? count - 1 : nil
     }
 
     private static func takeBack<Key: Hashable>(_ started: Duration, in table: inout [Key: [Duration]], key: Key) {
