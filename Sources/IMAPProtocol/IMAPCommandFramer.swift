@@ -6,6 +6,8 @@ import ProtocolSupport
 public enum IMAPSegment: Equatable, Sendable {
     case line([UInt8])
     case literal([UInt8])
+    /// A literal whose octets went to the session as they came (`IMAPCommandFramer.streamLiteralsFrom`).
+    case streamedLiteral(size: Int)
 }
 
 /// Splits IMAP input into whole commands. A command is a line, or lines joined by literals: a line ending in
@@ -30,13 +32,20 @@ public struct IMAPCommandFramer: Sendable {
         /// one was never sent (the client waits for a "+" that will not come), so the session goes on; a
         /// non-synchronizing one is on its way and the connection must be closed (RFC 7888 4).
         case literalTooLarge(firstLine: [UInt8], synchronizing: Bool)
+        /// A literal of at least `streamLiteralsFrom` octets was announced after `head` (the command so far).
+        /// Its octets come as `literalChunk`s, never held here, then the command goes on. The session
+        /// may `refuseStream()` at once instead (a synchronizing one is then never sent).
+        case literalStreamStarted(head: [IMAPSegment], size: Int, synchronizing: Bool)
+        case literalChunk(ByteBuffer)
     }
 
     public var maxLineLength: Int
     public var maxLiteralSize: Int
     public var maxLiterals = 64
-    /// Octets of a whole command: its lines and its literals.
+    /// Octets of a whole command: its lines and the literals held here (streamed ones do not count).
     public var maxCommandSize: Int
+    /// Literals this large or larger are streamed (`literalStreamStarted`) rather than held.
+    public var streamLiteralsFrom = Int.max
     private var lines: CRLFLineFramer
     private var segments: [IMAPSegment] = []
     /// Octets of the command so far (lines and literals).
@@ -44,6 +53,8 @@ public struct IMAPCommandFramer: Sendable {
     /// Octets of the literal still to come, while reading one.
     private var literalRemaining: Int?
     private var literal: [UInt8] = []
+    /// The literal being read is streamed: its size, and no octets are kept.
+    private var streaming: Int?
 
     public init(maxLineLength: Int, maxLiteralSize: Int, maxCommandSize: Int = .max) {
         self.maxLineLength = maxLineLength
@@ -62,12 +73,32 @@ public struct IMAPCommandFramer: Sendable {
         commandSize = 0
         literalRemaining = nil
         literal = []
+        streaming = nil
+    }
+
+    /// The session will not take the literal `literalStreamStarted` announced. A synchronizing one is never
+    /// sent and the command is dropped; for a non-synchronizing one the session closes the connection.
+    public mutating func refuseStream() {
+        segments = []
+        commandSize = 0
+        literalRemaining = nil
+        streaming = nil
     }
 
     public mutating func next(from buffer: inout ByteBuffer) -> Event? {
         while true {
             if let remaining = literalRemaining {
                 let take = min(remaining, buffer.readableBytes)
+                if let size = streaming {
+                    guard take > 0, let chunk = buffer.readSlice(length: take) else { return nil }
+                    literalRemaining = remaining - take
+                    if remaining - take == 0 {
+                        segments.append(.streamedLiteral(size: size))
+                        literalRemaining = nil
+                        streaming = nil
+                    }
+                    return .literalChunk(chunk)
+                }
                 if take > 0, let bytes = buffer.readBytes(length: take) { literal += bytes }
                 guard remaining - take == 0 else {
                     literalRemaining = remaining - take
@@ -96,15 +127,22 @@ public struct IMAPCommandFramer: Sendable {
                     return .command(segments)
                 }
                 let literals = segments.count / 2 + 1
+                let streamed = announced.size >= streamLiteralsFrom
                 guard announced.size <= maxLiteralSize, literals <= maxLiterals,
-                    announced.size <= maxCommandSize - min(commandSize, maxCommandSize)
+                    streamed || announced.size <= maxCommandSize - min(commandSize, maxCommandSize)
                 else {
                     segments = []
                     commandSize = 0
                     return .literalTooLarge(firstLine: first ?? line, synchronizing: announced.synchronizing)
                 }
-                commandSize += announced.size
                 segments.append(.line(Array(line[..<announced.start])))
+                if streamed {
+                    literalRemaining = announced.size
+                    streaming = announced.size
+                    return .literalStreamStarted(
+                        head: segments, size: announced.size, synchronizing: announced.synchronizing)
+                }
+                commandSize += announced.size
                 literalRemaining = announced.size
                 literal.reserveCapacity(min(announced.size, 1 << 20))
                 if announced.synchronizing { return .continuationNeeded(size: announced.size) }

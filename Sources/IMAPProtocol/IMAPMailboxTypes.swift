@@ -22,6 +22,8 @@ public enum IMAPRequest: Equatable, Sendable {
     case refresh
     /// Store a new message in a folder (APPEND); `date` in seconds since 1970.
     case append(String, flags: [String], date: Int?, message: [UInt8])
+    /// The same for a message the driver has been writing as it came (`IMAPSession.Action.appendBegin`).
+    case appendStreamed(String, flags: [String], date: Int?)
     /// Copy messages of the selected folder to another; with `move`, remove them here afterwards.
     case copy(uids: [UInt32], to: String, move: Bool)
     /// SEARCH one batch of the selected folder: evaluated where the content is read, off the event loop.

@@ -32,6 +32,57 @@ public enum IMAPParser {
         }
     }
 
+    /// What comes before an APPEND's message: ` mailbox [flags] [date] ` (RFC 3501 6.3.11).
+    public struct AppendHead: Equatable, Sendable {
+        public var tag: String
+        public var mailbox: String
+        public var flags: [String]
+        public var date: IMAPDateTime?
+    }
+
+    /// An APPEND as far as its message, which is a literal being streamed: the segments before it.
+    public static func parseAppendHead(_ segments: [IMAPSegment]) -> Result<AppendHead, Failure> {
+        var cursor = IMAPCursor(segments)
+        let tag: String
+        do throws(IMAPCursor.Failure) {
+            tag = try cursor.atom(allowing: "]")
+            guard !tag.contains("+") else { throw IMAPCursor.Failure("bad tag") }
+            try cursor.space()
+        } catch {
+            return .failure(Failure(tag: nil, message: "Missing or bad tag"))
+        }
+        do throws(IMAPCursor.Failure) {
+            guard try cursor.atom().uppercased() == "APPEND" else {
+                throw IMAPCursor.Failure("only APPEND takes a literal this large")
+            }
+            var head = try appendHead(&cursor)
+            head.tag = tag
+            try cursor.finished()
+            return .success(head)
+        } catch {
+            return .failure(Failure(tag: tag, message: error.message))
+        }
+    }
+
+    private static func appendHead(_ cursor: inout IMAPCursor) throws(IMAPCursor.Failure) -> AppendHead {
+        try cursor.space()
+        let box = try cursor.astring()
+        try cursor.space()
+        var flags: [String] = []
+        if cursor.peek == UInt8(ascii: "(") {
+            flags = try cursor.parenthesized { (cursor: inout IMAPCursor) throws(IMAPCursor.Failure) in
+                try cursor.flag()
+            }
+            try cursor.space()
+        }
+        var date: IMAPDateTime?
+        if cursor.peek == UInt8(ascii: "\"") {
+            date = try cursor.dateTime()
+            try cursor.space()
+        }
+        return AppendHead(tag: "", mailbox: box, flags: flags, date: date)
+    }
+
     private static func command(_ name: String, _ cursor: inout IMAPCursor) throws(IMAPCursor.Failure)
         -> IMAPCommand.Kind
     {
@@ -111,21 +162,8 @@ public enum IMAPParser {
             }
             return .status(box, items)
         case "APPEND":
-            let box = try mailbox()
-            try cursor.space()
-            var flags: [String] = []
-            if cursor.peek == UInt8(ascii: "(") {
-                flags = try cursor.parenthesized { (cursor: inout IMAPCursor) throws(IMAPCursor.Failure) in
-                    try cursor.flag()
-                }
-                try cursor.space()
-            }
-            var date: IMAPDateTime?
-            if cursor.peek == UInt8(ascii: "\"") {
-                date = try cursor.dateTime()
-                try cursor.space()
-            }
-            return .append(mailbox: box, flags: flags, date: date, message: try cursor.stringBytes())
+            let head = try appendHead(&cursor)
+            return .append(mailbox: head.mailbox, flags: head.flags, date: head.date, message: try cursor.stringBytes())
         case "SEARCH": return try search(&cursor, uid: false)
         case "FETCH": return try fetch(&cursor, uid: false)
         case "STORE": return try store(&cursor, uid: false)

@@ -24,6 +24,10 @@ public struct IMAPSession: Sendable {
         public var maxCommandSizeBeforeLogin = 64 * 1024
         /// Refused commands before the connection is closed.
         public var maxErrors = 10
+        /// Once logged in, literals this large or larger are streamed: only APPEND may send one, and its
+        /// message goes to disk as it comes. Smaller ones are held, up to `maxCommandSize` for a command.
+        public var streamLiteralsFrom = 64 * 1024
+        public var maxCommandSize = 1 << 20
         /// Content one SEARCH may read (BODY, TEXT and header keys read messages): past it the command is
         /// answered NO [LIMIT] rather than read a mailbox of any size.
         public var maxSearchOctets = 2 << 30
@@ -45,6 +49,12 @@ public struct IMAPSession: Sendable {
         case verifyCredentials(Credentials)
         /// Carry this out on the user's mailbox, then call `requestFinished`.
         case request(IMAPRequest)
+        /// An APPEND's message of `size` octets is coming: write it to a file as its chunks come, never
+        /// holding it whole; the `appendStreamed` request that ends the command files it.
+        case appendBegin(size: Int)
+        case appendChunk(ByteBuffer)
+        /// The APPEND being written failed (bad syntax after the message): drop what was written.
+        case appendAbort
         /// Close once everything before it is written.
         case close
         case log(Event)
@@ -83,9 +93,12 @@ public struct IMAPSession: Sendable {
     var tlsStarting = false
     var errorCount = 0
     var shutdownRequested = false
-    /// Whole commands taken so far (SASL responses and IDLE's DONE included): the driver's idle clock
-    /// restarts only when this moves, so trickling octets do not keep a connection alive.
+    /// Whole commands taken so far (SASL responses and IDLE's DONE included), and chunks of an APPENDed
+    /// message: the driver's idle clock restarts only when this moves, so trickling octets of a command
+    /// line do not keep a connection alive.
     public private(set) var commandsTaken = 0
+    /// The APPEND whose message is being streamed, from its announcement to the end of the command.
+    var streamingAppend: IMAPParser.AppendHead?
     /// The selected folder (RFC 3501 3.3), if any.
     var selection: Selection?
     var input = ByteBuffer()
@@ -109,8 +122,14 @@ public struct IMAPSession: Sendable {
     public mutating func receive(_ bytes: ByteBuffer) {
         // Plaintext arriving before the handshake ends is not to be trusted (RFC 3501 6.2.1).
         guard state != .closed, !tlsStarting else { return }
-        var bytes = bytes
-        input.writeBuffer(&bytes)
+        if input.readableBytes == 0 {
+            // Take the read as it is: appending it to a buffer that a streamed chunk still shares would copy
+            // the whole buffer, and the buffer would keep every octet it ever held.
+            input = bytes
+        } else {
+            var bytes = bytes
+            input.writeBuffer(&bytes)
+        }
         processInput()
     }
 
@@ -192,13 +211,21 @@ public struct IMAPSession: Sendable {
         while phase == .command, !tlsStarting {
             let loggedIn = isAuthenticated
             framer.maxLiteralSize = loggedIn ? configuration.maxLiteralSize : configuration.maxLiteralSizeBeforeLogin
-            framer.maxCommandSize =
-                loggedIn ? configuration.maxLiteralSize + configuration.maxLineLength : configuration.maxCommandSizeBeforeLogin
+            framer.maxCommandSize = loggedIn ? configuration.maxCommandSize : configuration.maxCommandSizeBeforeLogin
+            framer.streamLiteralsFrom = loggedIn ? configuration.streamLiteralsFrom : .max
             guard let event = framer.next(from: &input) else { break }
             switch event {
+            case .literalStreamStarted(let head, let size, let synchronizing):
+                startStreamedAppend(head: head, size: size, synchronizing: synchronizing)
+            case .literalChunk(let chunk):
+                commandsTaken += 1
+                if streamingAppend != nil { emit(.appendChunk(chunk)) }
             case .command(let segments):
                 commandsTaken += 1
-                if case .saslResponse(let tag) = state, case .line(let line)? = segments.first, segments.count == 1 {
+                if let append = streamingAppend {
+                    streamingAppend = nil
+                    finishStreamedAppend(append, segments)
+                } else if case .saslResponse(let tag) = state, case .line(let line)? = segments.first, segments.count == 1 {
                     saslResponse(line, tag: tag)
                 } else if case .idling(let tag, let user) = state {
                     idleInput(segments, tag: tag, user: user)
@@ -222,6 +249,41 @@ public struct IMAPSession: Sendable {
                 }
             }
         }
+    }
+
+    /// A literal too large to hold was announced. Only an APPEND's message may be one (logged in, not in
+    /// IDLE): it is streamed to the driver. Anything else is refused before its octets are read, as a
+    /// literal over the limit is.
+    mutating func startStreamedAppend(head: [IMAPSegment], size: Int, synchronizing: Bool) {
+        let parsed = IMAPParser.parseAppendHead(head)
+        guard case .authenticated = state, case .success(let append) = parsed else {
+            framer.refuseStream()
+            var first: [UInt8] = []
+            if case .line(let bytes)? = head.first { first = bytes }
+            let tag = Self.tag(of: first) ?? "*"
+            if case .failure(let failure) = parsed, synchronizing, failure.tag != nil {
+                return fail(tag, "NO [TOOBIG] \(failure.message)")
+            }
+            return synchronizing ? fail(tag, "NO [TOOBIG] Literal too large") : bye("Literal too large")
+        }
+        streamingAppend = append
+        emit(.appendBegin(size: size))
+        if synchronizing { emit(.send("+ Ready for literal data\r\n")) }
+    }
+
+    /// The command an APPEND's streamed message was part of has ended: nothing may follow the message.
+    mutating func finishStreamedAppend(_ append: IMAPParser.AppendHead, _ segments: [IMAPSegment]) {
+        guard case .authenticated(let user) = state, segments.count >= 2,
+            case .streamedLiteral = segments[segments.count - 2], segments.last == .line([])
+        else {
+            emit(.appendAbort)
+            return fail(append.tag, "BAD unexpected text after the message (one message per APPEND)")
+        }
+        state = .requesting(tag: append.tag, user: user, pending: .append)
+        emit(
+            .request(
+                .appendStreamed(
+                    append.mailbox, flags: Self.settable(append.flags), date: append.date?.secondsSince1970)))
     }
 
     /// The tag at the start of a command line, if it is one (RFC 3501 9: astring characters but "+").

@@ -1,5 +1,6 @@
 import IMAPProtocol
 import Logging
+import FileSupport
 import Mailbox
 
 #if canImport(Glibc)
@@ -33,16 +34,24 @@ final class IMAPMailboxWork: @unchecked Sendable {
     func perform(_ request: IMAPRequest) -> IMAPResult {
         do {
             return try carryOut(request)
-        } catch let problem as FolderName.Problem {
+        } catch {
+            return perform(error: error, request)
+        }
+    }
+
+    /// The refusal for a request that threw.
+    private func perform(error: any Error, _ request: IMAPRequest) -> IMAPResult {
+        switch error {
+        case let problem as FolderName.Problem:
             return .done(refusal: "[CANNOT] \(problem)")
-        } catch let problem as MailboxStore.FolderProblem {
+        case let problem as MailboxStore.FolderProblem:
             switch problem {
             case .missing: return .done(refusal: "[NONEXISTENT] \(problem)")
             case .exists: return .done(refusal: "[ALREADYEXISTS] \(problem)")
             case .inbox: return .done(refusal: "[CANNOT] \(problem)")
             case .file(let error): return failed(error, request)
             }
-        } catch {
+        default:
             return failed(error, request)
         }
     }
@@ -179,6 +188,9 @@ final class IMAPMailboxWork: @unchecked Sendable {
             return .copied(
                 uidValidity: copied.first?.1.uidValidity ?? 0, source: copied.map(\.0.uid),
                 destination: copied.map(\.1.uid))
+        case .appendStreamed:
+            // The driver files these through `appendUploaded`, with the file it wrote.
+            return .done(refusal: "[SERVERBUG] The message was not written")
         case .search(let search):
             guard let current = selected else { return .done(refusal: "No folder is selected") }
             let (matching, read) = search.evaluate { uid, content in
@@ -200,6 +212,38 @@ final class IMAPMailboxWork: @unchecked Sendable {
 
     /// IMAP flag names as a Maildir keeps them: system flags by letter, and keywords (names without a
     /// backslash; `\Recent` and unknown system flags are nobody's to set).
+    /// A new file for an APPEND's message, written as it arrives, in INBOX's tmp/ (every folder of the
+    /// mailbox is on the same file system, so it can be renamed into whichever the command names).
+    func beginUpload() throws -> MaildirUpload {
+        if !mailboxCreated {
+            try store.createMailbox(mailbox)
+            mailboxCreated = true
+        }
+        return try MaildirUpload(in: store.inbox(of: mailbox), hostname: hostname)
+    }
+
+    /// Files a written APPEND into the folder its command named.
+    func appendUploaded(_ upload: MaildirUpload.Finished, to name: String, flags names: [String], date: Int?)
+        -> IMAPResult
+    {
+        do {
+            let folder: MaildirFolder
+            do {
+                folder = try existing(name)
+            } catch MailboxStore.FolderProblem.missing {
+                FileSystem.remove(upload.path)
+                return .done(refusal: "[TRYCREATE] No folder \(name); create it first")
+            }
+            let flags = Self.flags(names)
+            let placed = try folder.append(
+                upload, flags: flags.system, keywords: flags.keywords, internalDate: date, hostname: hostname)
+            return .appended(uidValidity: placed.uidValidity, uid: placed.uid)
+        } catch {
+            FileSystem.remove(upload.path)
+            return perform(error: error, .appendStreamed(name, flags: names, date: date))
+        }
+    }
+
     static func flags(_ names: [String]) -> MaildirFolder.FlagSet {
         MaildirFolder.FlagSet(
             system: names.compactMap(MessageFlags.init(imapName:)).reduce(into: MessageFlags()) { $0.insert($1) },

@@ -28,6 +28,8 @@ final class IMAPServerHandler: ChannelDuplexHandler, SessionDriver {
     /// A request held back while replies wait to be written (a big FETCH goes in batches, each asked for
     /// only when the client has taken the one before).
     private var heldRequest: IMAPRequest?
+    /// The APPENDed message being written as it arrives.
+    private var upload: IMAPUploadWriter?
 
     init(service: IMAPServiceContext, remoteAddress: SocketAddress?, implicitTLS: Bool) {
         self.service = service
@@ -56,6 +58,8 @@ final class IMAPServerHandler: ChannelDuplexHandler, SessionDriver {
 
     func channelInactive(context: ChannelHandlerContext) {
         session.inputClosed()
+        upload?.discard()
+        upload = nil
         if admitted {
             service.connectionLimiter.release(address)
             admitted = false
@@ -112,16 +116,59 @@ final class IMAPServerHandler: ChannelDuplexHandler, SessionDriver {
             SessionDriving.close(context: context, after: lastWrite)
         case .log(let event):
             log(event)
+        case .appendBegin:
+            guard let work else { return }
+            let writer = IMAPUploadWriter(threadPool: service.threadPool, eventLoop: context.eventLoop) {
+                try work.beginUpload()
+            }
+            writer.onDrained = { self.drain(context: context) }
+            upload = writer
+        case .appendChunk(let chunk):
+            upload?.append(chunk)
+        case .appendAbort:
+            upload?.discard()
+            upload = nil
         }
     }
 
+    /// Reads also wait while an APPENDed message is written more slowly than it arrives.
+    var holdsReads: Bool { upload?.needsBackpressure ?? false }
+
     private func run(_ request: IMAPRequest, context: ChannelHandlerContext) {
         guard let work else { return session.requestFinished(.done(refusal: "Not logged in")) }
+        if case .appendStreamed(let name, let flags, let date) = request {
+            return fileUpload(to: name, flags: flags, date: date, work: work, context: context)
+        }
         service.threadPool.runIfActive(eventLoop: context.eventLoop) { work.perform(request) }
             .assumeIsolated().whenComplete { result in
                 self.session.requestFinished((try? result.get()) ?? .done(refusal: "[UNAVAILABLE] Try again later"))
                 self.drain(context: context)
             }
+    }
+
+    /// The APPEND's message is all written: make it durable and file it in its folder.
+    private func fileUpload(
+        to name: String, flags: [String], date: Int?, work: IMAPMailboxWork, context: ChannelHandlerContext
+    ) {
+        guard let writer = upload else {
+            return session.requestFinished(.done(refusal: "[SERVERBUG] The message was not written"))
+        }
+        upload = nil
+        let pool = service.threadPool
+        let loop = context.eventLoop
+        writer.finish().flatMap { finished in
+            pool.runIfActive(eventLoop: loop) {
+                work.appendUploaded(finished, to: name, flags: flags, date: date)
+            }
+        }.assumeIsolated().whenComplete { result in
+            if case .failure(let error) = result {
+                writer.discard()
+                self.logger.error("could not write an APPENDed message", metadata: ["error": "\(error)"])
+            }
+            self.session.requestFinished(
+                (try? result.get()) ?? .done(refusal: "[UNAVAILABLE] The message could not be written; try again later"))
+            self.drain(context: context)
+        }
     }
 
     /// A correct password is not enough: the user needs a mailbox to read.

@@ -39,11 +39,14 @@ protocol SessionDriver: AnyObject {
     /// NIO asked for a read while we were paused; it is done when the pause ends.
     var readHeld: Bool { get set }
     var lastActivity: NIODeadline { get set }
+    /// The driver's own reason to stop reading (a message written more slowly than it arrives).
+    var holdsReads: Bool { get }
     func perform(_ action: Session.Action, context: ChannelHandlerContext)
 }
 
 extension SessionDriver {
-    var isPaused: Bool { !writable || !session.readsCommands }
+    var holdsReads: Bool { false }
+    var isPaused: Bool { !writable || !session.readsCommands || holdsReads }
 
     /// From `channelRead`.
     /// The idle clock restarts only when a whole command came in: a client trickling a line (or a TLS

@@ -11,9 +11,10 @@ import Testing
     static let notOurs: [String: String] = [
         // imapclient calls imaplib's `move`, which Python's imaplib does not have (the UID form works).
         "TestWithoutUIDs.test_move": "Unknown IMAP4 command: 'move'",
-        // It expects a NOOP to take longer than 10 µs; on loopback the answer is already there.
-        "TestSocketTimeout.test_small_read_timeout_fail": "timeout",
-        "TestSocketTimeout.test_small_connection_timeout_fail": "timeout",
+        // They expect a NOOP, or the TCP connect, to take longer than 10 µs; on loopback the answer can
+        // already be there, so the timeout they wait for is "not raised" (one of them now and then).
+        "TestSocketTimeout.test_small_read_timeout_fail": "not raised",
+        "TestSocketTimeout.test_small_connection_timeout_fail": "not raised",
     ]
 
     /// Extensions the suite can use and we do not offer: their tests are skipped, and must say so.
@@ -42,8 +43,9 @@ import Testing
                 let expected = Self.notOffered.contains { reason.contains($0) } || reason.contains("not configured for UID")
                 #expect(expected, "\(test) skipped: \(reason)")
             }
+            // 59 tests, 20 skipped for extensions: every one of the 39 others ran, and failed only as above.
             let ran = result["ran"] as? Int ?? 0
-            #expect(ran - failed.count - skipped.count >= 37, "\(result["log"] ?? "")")
+            #expect(ran - skipped.count >= 39, "\(result["log"] ?? "")")
         }
     }
 }

@@ -234,6 +234,28 @@ import Testing
         }
     }
 
+    /// An APPEND of 40 MB goes to disk as it arrives: the server's peak memory grows by far less than the
+    /// message (it used to hold the literal whole, and a client could hold several).
+    @Test func aLargeAppendIsNotHeldInMemory() async throws {
+        try await withServer(
+            config: "smtp:\n  max_message_size: 64M\n", users: POP3EndToEndTests.users, rules: POP3EndToEndTests.rules
+        ) { server in
+            func peak() -> Int {
+                let status = (try? String(contentsOfFile: "/proc/\(server.process.processIdentifier)/status", encoding: .utf8)) ?? ""
+                let line = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") } ?? ""
+                return Int(line.split(separator: " ").dropFirst().first ?? "0") ?? 0
+            }
+            _ = try await e2e.imap(server, [["noop"]])  // the first login's own allocations come before
+            let before = peak()
+            let result = try await e2e.imap(server, [["append", "INBOX", "", "", "@lines:40000"], ["select", "INBOX"]])
+            #expect(e2e.op(result, 0).0 == "OK", "\(result["ops"] ?? result)")
+            #expect(e2e.op(result, 1).1.first as? String == "1")
+            let grown = peak() - before
+            print("a 40 MB APPEND: the server's peak RSS grew \(grown) KiB")
+            #expect(grown < 16 * 1024, "peak RSS grew \(grown) KiB for a 40 MB message")
+        }
+    }
+
     @Test func mailDeliveredWhileAClientIdlesIsPushed() async throws {
         try await withServer(users: POP3EndToEndTests.users, rules: POP3EndToEndTests.rules, delivery: true) { server in
             let ready = server.directory.appendingPathComponent("idling").path

@@ -226,6 +226,24 @@ func set(_ ranges: [(SequenceSet.Bound, SequenceSet.Bound)]) -> SequenceSet {
             ])
     }
 
+    /// A literal at or over the streaming size is handed on in chunks as they arrive, never collected.
+    @Test func largeLiteralsAreStreamed() {
+        var framer = IMAPCommandFramer(maxLineLength: 200, maxLiteralSize: 1000, maxCommandSize: 300)
+        framer.streamLiteralsFrom = 10
+        var buffer = ByteBuffer(string: "a APPEND INBOX {12}\r\nhello ")
+        var events: [IMAPCommandFramer.Event] = []
+        while let event = framer.next(from: &buffer) { events.append(event) }
+        buffer.writeString("world!\r\nb NOOP\r\n")
+        while let event = framer.next(from: &buffer) { events.append(event) }
+        #expect(
+            events == [
+                .literalStreamStarted(head: [.line(Array("a APPEND INBOX ".utf8))], size: 12, synchronizing: true),
+                .literalChunk(ByteBuffer(string: "hello ")), .literalChunk(ByteBuffer(string: "world!")),
+                .command([.line(Array("a APPEND INBOX ".utf8)), .streamedLiteral(size: 12), .line([])]),
+                .command([.line(Array("b NOOP".utf8))]),
+            ])
+    }
+
     /// Literals that are each within the limit cannot add up to more than a command may be.
     @Test func aCommandsLiteralsCannotAddUpPastTheCommandLimit() {
         #expect(

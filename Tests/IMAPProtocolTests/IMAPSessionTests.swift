@@ -156,6 +156,31 @@ struct IMAPHarness {
         #expect(small.send("c LOGIN {5}\r\n") == "+ Ready for literal data\r\n", "a password-sized one is welcome")
     }
 
+    /// After login, an APPEND's large message is streamed to the driver chunk by chunk; a large literal in
+    /// any other command is refused before it is sent.
+    @Test func aLargeAppendIsStreamed() {
+        var configuration = IMAPSession.Configuration(hostname: "mx.test", tlsAvailable: true)
+        configuration.streamLiteralsFrom = 10
+        var harness = IMAPHarness(configuration: configuration)
+        harness.send("x LOGIN alice secret\r\n")
+        _ = harness.finish { $0.authenticationFinished(.accepted) }
+        #expect(harness.send("a APPEND Sent (\\Seen) {12}\r\n") == "+ Ready for literal data\r\n")
+        #expect(harness.actions == [.appendBegin(size: 12)])
+        harness.send("hello world!\r\n")
+        #expect(
+            harness.actions == [
+                .appendChunk(ByteBuffer(string: "hello world!")),
+                .request(.appendStreamed("Sent", flags: ["\\Seen"], date: nil)),
+            ])
+        #expect(
+            harness.finish { $0.requestFinished(.appended(uidValidity: 1, uid: 2)) }
+                == "a OK [APPENDUID 1 2] APPEND completed\r\n")
+        #expect(harness.send("b SEARCH {20}\r\n") == "b NO [TOOBIG] only APPEND takes a literal this large\r\n")
+        harness.send("c APPEND INBOX {12+}\r\nhello world! junk\r\n")
+        #expect(harness.actions.last == .appendAbort)
+        #expect(harness.sent == "c BAD unexpected text after the message (one message per APPEND)\r\n")
+    }
+
     /// The client waits for its command's tagged reply: a line too long gets one when its tag can be read
     /// (imaptest's ID test hung on an untagged BAD), and ends the connection when it cannot.
     @Test func longLinesGetATaggedReply() {

@@ -31,6 +31,7 @@ import TranscriptSupport
             configuration: IMAPSession.Configuration(hostname: "mx.test", tlsAvailable: true), implicitTLS: true)
         var output = ""
         var closed = false
+        var upload: MaildirUpload?
         func drain() {
             while let action = session.next() {
                 switch action {
@@ -39,7 +40,18 @@ import TranscriptSupport
                 case .verifyCredentials(let credentials):
                     let right = credentials.username == "alice" && credentials.password == "secret"
                     session.authenticationFinished(right ? .accepted : .rejected)
+                case .request(.appendStreamed(let name, let flags, let date)):
+                    let written = try? upload?.finish()
+                    upload = nil
+                    session.requestFinished(
+                        written.map { work.appendUploaded($0, to: name, flags: flags, date: date) }
+                            ?? .done(refusal: "no upload"))
                 case .request(let request): session.requestFinished(work.perform(request))
+                case .appendBegin: upload = try? work.beginUpload()
+                case .appendChunk(let chunk): _ = try? chunk.withUnsafeReadableBytes { try upload?.write($0) }
+                case .appendAbort:
+                    upload?.discard()
+                    upload = nil
                 case .startTLS: session.tlsEstablished()
                 case .close: closed = true
                 case .log: break

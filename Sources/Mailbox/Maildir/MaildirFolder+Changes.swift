@@ -211,7 +211,7 @@ extension MaildirFolder {
         }
     }
 
-    private func setModificationTime(_ path: String, _ seconds: Int) {
+    func setModificationTime(_ path: String, _ seconds: Int) {
         var times = [timespec(tv_sec: seconds, tv_nsec: 0), timespec(tv_sec: seconds, tv_nsec: 0)]
         _ = utimensat(AT_FDCWD, path, &times, 0)
     }

@@ -64,7 +64,11 @@ def main():
     for operation in json.loads(args.ops):
         try:
             arguments = list(operation[1:])
-            if operation[0] == "append":
+            if operation[0] == "append" and arguments[-1].startswith("@lines:"):
+                # A large message made here (argv is too small for it): that many lines of 998 octets.
+                count = int(arguments[-1][len("@lines:"):])
+                arguments[-1] = b"Subject: big\r\n\r\n" + (b"x" * 998 + b"\r\n") * count
+            elif operation[0] == "append":
                 arguments[-1] = arguments[-1].encode()  # the message is octets
             outcomes.append(plain(getattr(client, operation[0])(*arguments)))
         except imaplib.IMAP4.error as error:
