@@ -52,7 +52,12 @@ enum FuzzIMAP {
                     session.requestFinished(.selected(FolderView(uidValidity: 1, uidNext: 1, messages: [])))
                 case .status:
                     session.requestFinished(.status(FolderView(uidValidity: 1, uidNext: 1, messages: [])))
-                case .folders: session.requestFinished(.folders(names: ["INBOX"], subscribed: []))
+                case .list(let pattern, let subscribedOnly):
+                    session.requestFinished(
+                        .listed(
+                            ListEntry.matching(
+                                pattern, names: ["INBOX", "Archive.2024"], subscribed: ["Archive.2024"],
+                                subscribedOnly: subscribedOnly)))
                 case .refresh: session.requestFinished(.refreshed(FolderView(uidValidity: 1, uidNext: 1, messages: [])))
                 case .fetch: session.requestFinished(.fetched([]))
                 case .search: session.requestFinished(.searched(matching: [], octetsRead: 0))

@@ -3,8 +3,8 @@
 /// are as the client sent them; the store checks them.
 public enum IMAPRequest: Equatable, Sendable {
     case select(String, readOnly: Bool)
-    /// Every folder's name, and the subscribed names.
-    case folders
+    /// LIST or LSUB: the folders (or subscriptions) that match, as `ListEntry.matching` says.
+    case list(pattern: String, subscribedOnly: Bool)
     case status(String)
     case create(String)
     case delete(String)
@@ -68,7 +68,7 @@ public struct SearchRequest: Equatable, Sendable {
 
 public enum IMAPResult: Equatable, Sendable {
     case selected(FolderView)
-    case folders(names: [String], subscribed: [String])
+    case listed([ListEntry])
     case status(FolderView)
     /// Done; or refused, with the text after `NO`.
     case done(refusal: String?)

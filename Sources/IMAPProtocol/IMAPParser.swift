@@ -40,6 +40,8 @@ public enum IMAPParser {
         public var date: IMAPDateTime?
     }
 
+    public static let onlyAppendStreams = "only APPEND takes a literal this large"
+
     /// An APPEND as far as its message, which is a literal being streamed: the segments before it.
     public static func parseAppendHead(_ segments: [IMAPSegment]) -> Result<AppendHead, Failure> {
         var cursor = IMAPCursor(segments)
@@ -52,9 +54,7 @@ public enum IMAPParser {
             return .failure(Failure(tag: nil, message: "Missing or bad tag"))
         }
         do throws(IMAPCursor.Failure) {
-            guard try cursor.atom().uppercased() == "APPEND" else {
-                throw IMAPCursor.Failure("only APPEND takes a literal this large")
-            }
+            guard try cursor.atom().uppercased() == "APPEND" else { throw IMAPCursor.Failure(onlyAppendStreams) }
             var head = try appendHead(&cursor)
             head.tag = tag
             try cursor.finished()

@@ -10,7 +10,7 @@ extension IMAPSession {
 
     enum Pending: Equatable {
         case select(name: String, readOnly: Bool)
-        case list(pattern: String, subscribedOnly: Bool)
+        case list(subscribedOnly: Bool)
         case status(name: String, items: [IMAPCommand.StatusItem])
         case plain(command: String)
         /// FETCH goes in batches too (`fetchBatch` messages when content is loaded), so `1:* BODY[]` on a
@@ -62,7 +62,9 @@ extension IMAPSession {
                 emit(.send("* \(subscribedOnly ? "LSUB" : "LIST") (\\Noselect) \".\" \"\"\r\n"))
                 return tagged(tag, "OK \(subscribedOnly ? "LSUB" : "LIST") completed")
             }
-            ask(.folders, .list(pattern: reference + pattern, subscribedOnly: subscribedOnly), tag: tag, user: user)
+            ask(
+                .list(pattern: reference + pattern, subscribedOnly: subscribedOnly), .list(subscribedOnly: subscribedOnly),
+                tag: tag, user: user)
         case .status(let name, let items):
             ask(.status(name), .status(name: name, items: items), tag: tag, user: user)
         case .create(let name):
@@ -246,38 +248,15 @@ extension IMAPSession {
             selection = Selection(name: name, readOnly: readOnly, view: view)
             announce(view)
             tagged(tag, "OK [\(readOnly ? "READ-ONLY" : "READ-WRITE")] \(readOnly ? "EXAMINE" : "SELECT") completed")
-        case (.list(let pattern, let subscribedOnly), .folders(let names, let subscribed)):
-            var matcher = ListPattern(pattern)
+        case (.list(let subscribedOnly), .listed(let entries)):
             let command = subscribedOnly ? "LSUB" : "LIST"
-            func reply(_ name: String, _ attributes: String) {
-                emit(.send("* \(command) (\(attributes)) \".\" \(IMAPStructureEncoder.string(name))\r\n"))
+            for entry in entries {
+                emit(
+                    .send(
+                        "* \(command) (\(entry.attributes.joined(separator: " "))) \".\" \(IMAPStructureEncoder.string(entry.name))\r\n"
+                    ))
             }
-            guard subscribedOnly else {
-                for name in names where matcher.matches(name) {
-                    reply(name, names.contains { $0.hasPrefix(name + ".") } ? "\\HasChildren" : "\\HasNoChildren")
-                }
-                return finishList(tag, command)
-            }
-            // RFC 3501 6.3.9: when `%` stops short of a subscribed folder, its level that does match is
-            // answered, as \Noselect, unless it is subscribed itself.
-            let subscribedSet = Set(subscribed)
-            var implied = Set<String>()
-            for name in subscribed {
-                if matcher.matches(name) {
-                    reply(name, "")
-                    continue
-                }
-                guard pattern.contains("%") else { continue }
-                var parent = name
-                while let dot = parent.lastIndex(of: ".") {
-                    parent = String(parent[..<dot])
-                    if !subscribedSet.contains(parent), !implied.contains(parent), matcher.matches(parent) {
-                        implied.insert(parent)
-                        reply(parent, "\\Noselect")
-                    }
-                }
-            }
-            return finishList(tag, command)
+            tagged(tag, "OK \(command) completed")
         case (.status(let name, let items), .status(let view)):
             let values = items.map { item -> String in
                 switch item {
@@ -312,6 +291,17 @@ extension IMAPSession {
             }
             tagged(tag, "OK FETCH completed")
         case (.store(let silent, let uid), .flagsSet(let flags)):
+            // A keyword new to the folder is a newly defined flag: say so before using it (RFC 3501 7.2.6).
+            if var view = selection?.view {
+                var known = Set(view.keywords.map { $0.lowercased() })
+                for name in flags.values.joined() where !name.hasPrefix("\\") && known.insert(name.lowercased()).inserted {
+                    view.keywords.append(name)
+                }
+                if view.keywords != selection?.view.keywords {
+                    selection?.view.keywords = view.keywords
+                    emit(.send(flagLines(view).map { $0 + "\r\n" }.joined()))
+                }
+            }
             for (index, message) in (selection?.view.messages ?? []).enumerated() {
                 guard let newFlags = flags[message.uid] else { continue }
                 selection?.view.messages[index].flags = newFlags
@@ -341,16 +331,16 @@ extension IMAPSession {
                 guard let sequence = sequences[found] else { continue }
                 matches.append(uid ? Int(found) : sequence)
             }
-            guard octetsRead + read <= configuration.maxSearchOctets else {
-                return fail(tag, "NO [LIMIT] SEARCH would read too much of the mailbox; narrow it (a date, a flag)")
-            }
-            if !remaining.isEmpty {
+            if octetsRead + read > configuration.maxSearchOctets {
+                fail(tag, "NO [LIMIT] SEARCH would read too much of the mailbox; narrow it (a date, a flag)")
+            } else if !remaining.isEmpty {
                 return askSearch(
                     key: key, uid: uid, remaining: remaining, matches: matches, octetsRead: octetsRead + read, tag: tag,
                     user: user)
+            } else {
+                emit(.send("* SEARCH" + matches.map { " \($0)" }.joined() + "\r\n"))
+                tagged(tag, "OK SEARCH completed")
             }
-            emit(.send("* SEARCH" + matches.map { " \($0)" }.joined() + "\r\n"))
-            tagged(tag, "OK SEARCH completed")
         case (.append, .appended(let validity, let uid)):
             return complete(tag, user: user, "OK [APPENDUID \(validity) \(uid)] APPEND completed")
         case (.copy(let move, let command), .copied(let validity, let source, let destination)):
@@ -377,11 +367,6 @@ extension IMAPSession {
         default:
             fail(tag, "NO Internal error: unexpected result")
         }
-        processInput()
-    }
-
-    private mutating func finishList(_ tag: String, _ command: String) {
-        tagged(tag, "OK \(command) completed")
         processInput()
     }
 

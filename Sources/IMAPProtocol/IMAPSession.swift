@@ -93,9 +93,9 @@ public struct IMAPSession: Sendable {
     var tlsStarting = false
     var errorCount = 0
     var shutdownRequested = false
-    /// Whole commands taken so far (SASL responses and IDLE's DONE included), and chunks of an APPENDed
-    /// message: the driver's idle clock restarts only when this moves, so trickling octets of a command
-    /// line do not keep a connection alive.
+    /// Whole commands taken so far (SASL responses and IDLE's DONE included): the driver's idle clock
+    /// restarts only when this moves, so trickling octets do not keep a connection alive, and an APPEND's
+    /// message must arrive within the idle timeout of its command's start.
     public private(set) var commandsTaken = 0
     /// The APPEND whose message is being streamed, from its announcement to the end of the command.
     var streamingAppend: IMAPParser.AppendHead?
@@ -218,7 +218,6 @@ public struct IMAPSession: Sendable {
             case .literalStreamStarted(let head, let size, let synchronizing):
                 startStreamedAppend(head: head, size: size, synchronizing: synchronizing)
             case .literalChunk(let chunk):
-                commandsTaken += 1
                 if streamingAppend != nil { emit(.appendChunk(chunk)) }
             case .command(let segments):
                 commandsTaken += 1
@@ -236,9 +235,11 @@ public struct IMAPSession: Sendable {
                 emit(.send("+ Ready for literal data\r\n"))
             case .lineTooLong(let firstLine):
                 // The client waits for its tagged reply: give it one when the tag can be read, or close.
+                abandonStreamedAppend()
                 if case .saslResponse = state { state = .notAuthenticated }
                 if let tag = Self.tag(of: firstLine) { fail(tag, "BAD Line too long") } else { bye("Line too long") }
             case .literalTooLarge(let firstLine, let synchronizing):
+                abandonStreamedAppend()
                 let tag = Self.tag(of: firstLine) ?? "*"
                 if synchronizing {
                     // The client waits for a "+" that will not come: it reads this NO instead (RFC 7888 4).
@@ -255,20 +256,32 @@ public struct IMAPSession: Sendable {
     /// IDLE): it is streamed to the driver. Anything else is refused before its octets are read, as a
     /// literal over the limit is.
     mutating func startStreamedAppend(head: [IMAPSegment], size: Int, synchronizing: Bool) {
+        // A second one in the same command (MULTIAPPEND, which we do not offer): the first is dropped.
+        abandonStreamedAppend()
         let parsed = IMAPParser.parseAppendHead(head)
         guard case .authenticated = state, case .success(let append) = parsed else {
             framer.refuseStream()
             var first: [UInt8] = []
             if case .line(let bytes)? = head.first { first = bytes }
             let tag = Self.tag(of: first) ?? "*"
-            if case .failure(let failure) = parsed, synchronizing, failure.tag != nil {
-                return fail(tag, "NO [TOOBIG] \(failure.message)")
+            guard synchronizing else { return bye("Literal too large") }
+            if case .failure(let failure) = parsed, failure.tag != nil {
+                // Not an APPEND: no other command may send this much. An APPEND that does not parse: BAD.
+                return fail(
+                    tag, failure.message == IMAPParser.onlyAppendStreams ? "NO [TOOBIG] \(failure.message)" : "BAD \(failure.message)")
             }
-            return synchronizing ? fail(tag, "NO [TOOBIG] Literal too large") : bye("Literal too large")
+            return fail(tag, "NO [TOOBIG] Literal too large")
         }
         streamingAppend = append
         emit(.appendBegin(size: size))
         if synchronizing { emit(.send("+ Ready for literal data\r\n")) }
+    }
+
+    /// The command a streamed APPEND was part of failed before it ended: what was written is dropped.
+    mutating func abandonStreamedAppend() {
+        guard streamingAppend != nil else { return }
+        streamingAppend = nil
+        emit(.appendAbort)
     }
 
     /// The command an APPEND's streamed message was part of has ended: nothing may follow the message.

@@ -90,9 +90,11 @@ final class IMAPMailboxWork: @unchecked Sendable {
             selected?.messages = MessagesByUID(listing.messages)
             selected?.keywords = snapshot.keywords
             return .refreshed(Self.view(snapshot, listing))
-        case .folders:
-            return .folders(
-                names: try store.folders(of: mailbox).map(\.name), subscribed: store.subscriptions(of: mailbox))
+        case .list(let pattern, let subscribedOnly):
+            return .listed(
+                ListEntry.matching(
+                    pattern, names: try store.folders(of: mailbox).map(\.name),
+                    subscribed: store.subscriptions(of: mailbox), subscribedOnly: subscribedOnly))
         case .status(let name):
             let snapshot = try existing(name).snapshot()
             return .status(view(snapshot, recent: Set(snapshot.messages.filter(snapshot.isRecent).map(\.uid))))
@@ -117,8 +119,11 @@ final class IMAPMailboxWork: @unchecked Sendable {
             for uid in uids {
                 guard var message = current.messages[uid] else { continue }
                 var newFlags: [String]?
+                // \Seen is added to the flags the file has now: another session's change stays.
                 if markSeen && !message.flags.contains(.seen),
-                    let updated = try current.folder.setFlags(message, to: message.flags.union(.seen))
+                    let updated = try current.folder.changeFlags([message], {
+                        .init(system: $0.system.union(.seen), keywords: $0.keywords)
+                    }).messages[0]
                 {
                     message = updated
                     selected?.messages[uid] = updated
@@ -189,8 +194,7 @@ final class IMAPMailboxWork: @unchecked Sendable {
                 uidValidity: copied.first?.1.uidValidity ?? 0, source: copied.map(\.0.uid),
                 destination: copied.map(\.1.uid))
         case .appendStreamed:
-            // The driver files these through `appendUploaded`, with the file it wrote.
-            return .done(refusal: "[SERVERBUG] The message was not written")
+            preconditionFailure("the driver files a streamed APPEND through appendUploaded, with the file it wrote")
         case .search(let search):
             guard let current = selected else { return .done(refusal: "No folder is selected") }
             let (matching, read) = search.evaluate { uid, content in
@@ -210,8 +214,6 @@ final class IMAPMailboxWork: @unchecked Sendable {
         }
     }
 
-    /// IMAP flag names as a Maildir keeps them: system flags by letter, and keywords (names without a
-    /// backslash; `\Recent` and unknown system flags are nobody's to set).
     /// A new file for an APPEND's message, written as it arrives, in INBOX's tmp/ (every folder of the
     /// mailbox is on the same file system, so it can be renamed into whichever the command names).
     func beginUpload() throws -> MaildirUpload {
@@ -244,6 +246,8 @@ final class IMAPMailboxWork: @unchecked Sendable {
         }
     }
 
+    /// IMAP flag names as a Maildir keeps them: system flags by letter, and keywords (names without a
+    /// backslash; `\Recent` and unknown system flags are nobody's to set).
     static func flags(_ names: [String]) -> MaildirFolder.FlagSet {
         MaildirFolder.FlagSet(
             system: names.compactMap(MessageFlags.init(imapName:)).reduce(into: MessageFlags()) { $0.insert($1) },
@@ -294,7 +298,7 @@ final class IMAPMailboxWork: @unchecked Sendable {
     {
         try messages.map { message in
             guard message.isNew else { return message }
-            return try folder.setFlags(message, to: message.flags) ?? message
+            return try folder.changeFlags([message], { $0 }).messages[0] ?? message
         }
     }
 

@@ -1,3 +1,4 @@
+import FileSupport
 import IMAPProtocol
 import Logging
 import MailModel
@@ -159,6 +160,10 @@ final class IMAPServerHandler: ChannelDuplexHandler, SessionDriver {
         writer.finish().flatMap { finished in
             pool.runIfActive(eventLoop: loop) {
                 work.appendUploaded(finished, to: name, flags: flags, date: date)
+            }.flatMapErrorThrowing { error in
+                // The pool would not take it (the server is stopping): nobody files the written message.
+                FileSystem.remove(finished.path)
+                throw error
             }
         }.assumeIsolated().whenComplete { result in
             if case .failure(let error) = result {

@@ -224,25 +224,29 @@ extension IMAPHarness {
     @Test func listMatchesPatternsAndStatusCounts() {
         var harness = IMAPHarness.loggedIn()
         harness.send("l LIST \"\" %\r\n")
-        #expect(harness.actions == [.request(.folders)])
+        #expect(harness.actions == [.request(.list(pattern: "%", subscribedOnly: false))], "matched off the loop")
         let names = ["INBOX", "Archive", "Archive.2024", "Sent"]
+        func listed(_ pattern: String, subscribed: [String] = ["Sent"], only: Bool = false) -> IMAPResult {
+            .listed(ListEntry.matching(pattern, names: names, subscribed: subscribed, subscribedOnly: only))
+        }
         #expect(
-            harness.finish { $0.requestFinished(.folders(names: names, subscribed: ["Sent"])) }
+            harness.finish { $0.requestFinished(listed("%")) }
                 == "* LIST (\\HasNoChildren) \".\" \"INBOX\"\r\n* LIST (\\HasChildren) \".\" \"Archive\"\r\n"
                 + "* LIST (\\HasNoChildren) \".\" \"Sent\"\r\nl OK LIST completed\r\n")
         harness.send("k LSUB \"\" %\r\n")
         #expect(
-            harness.finish { $0.requestFinished(.folders(names: names, subscribed: ["Archive.2024", "Sent"])) }
+            harness.finish { $0.requestFinished(listed("%", subscribed: ["Archive.2024", "Sent"], only: true)) }
                 == "* LSUB (\\Noselect) \".\" \"Archive\"\r\n* LSUB () \".\" \"Sent\"\r\nk OK LSUB completed\r\n",
             "% stops short of a subscribed folder: its matching level, \\Noselect (RFC 3501 6.3.9)")
         harness.send("m LIST Archive. *\r\n")
+        #expect(harness.actions == [.request(.list(pattern: "Archive.*", subscribedOnly: false))])
         #expect(
-            harness.finish { $0.requestFinished(.folders(names: names, subscribed: [])) }.hasPrefix(
+            harness.finish { $0.requestFinished(listed("Archive.*")) }.hasPrefix(
                 "* LIST (\\HasNoChildren) \".\" \"Archive.2024\"\r\nm OK"))
         #expect(harness.send("r LIST \"\" \"\"\r\n") == "* LIST (\\Noselect) \".\" \"\"\r\nr OK LIST completed\r\n")
         harness.send("o LSUB \"\" *\r\n")
         #expect(
-            harness.finish { $0.requestFinished(.folders(names: names, subscribed: ["Sent"])) }
+            harness.finish { $0.requestFinished(listed("*", only: true)) }
                 == "* LSUB () \".\" \"Sent\"\r\no OK LSUB completed\r\n")
         harness.send("p STATUS INBOX (MESSAGES UNSEEN UIDNEXT)\r\n")
         #expect(

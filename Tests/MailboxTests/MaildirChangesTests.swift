@@ -70,7 +70,7 @@ import Testing
         _ = try inbox.copy([now], to: target, hostname: "mx")
         let copied = try #require(try target.snapshot().messages.first)
         #expect(copied.name.curName.hasSuffix(":2,Sbc"))
-        #expect(copied.name.keywords(in: target.loadKeywords()) == ["$Junk", "$label1"])
+        #expect(copied.name.keywords(in: try target.loadKeywords()) == ["$Junk", "$label1"])
     }
 
     /// APPEND and COPY make a message recent (RFC 3501 2.3.2), like delivery to new/: for the first

@@ -76,13 +76,16 @@ public struct MailboxStore: Sendable {
     func nextUIDValidity(of mailbox: String, now: Int = MaildirFolder.wallClockSeconds()) throws(FileSystemError)
         -> UInt32
     {
-        let file = path(of: mailbox) + "/relaygate-uidvalidity"
-        let last = (try? FileSystem.readFile(file, limit: 64)).flatMap { bytes in
-            String(decoding: bytes, as: UTF8.self).split(whereSeparator: \.isWhitespace).first.flatMap { UInt32($0) }
-        } ?? 0
-        let next = max(UInt32(clamping: max(now, 1)), last == .max ? 1 : last + 1)
-        try FileSystem.replaceFile(file, Array("\(next)\n".utf8))
-        return next
+        // Under INBOX's lock (the mailbox's own), so two CREATEs at once never take the same number.
+        try inbox(of: mailbox).withLock { () throws(FileSystemError) -> UInt32 in
+            let file = path(of: mailbox) + "/relaygate-uidvalidity"
+            let last = (try? FileSystem.readFile(file, limit: 64)).flatMap { bytes in
+                String(decoding: bytes, as: UTF8.self).split(whereSeparator: \.isWhitespace).first.flatMap { UInt32($0) }
+            } ?? 0
+            let next = max(UInt32(clamping: max(now, 1)), last == .max ? 1 : last + 1)
+            try FileSystem.replaceFile(file, Array("\(next)\n".utf8))
+            return next
+        }
     }
 
     /// DELETE: the folder and its messages. INBOX cannot be deleted (RFC 3501 6.3.4); folders below this one
@@ -126,10 +129,14 @@ public struct MailboxStore: Sendable {
         return String(decoding: bytes, as: UTF8.self).split(separator: "\n").map(String.init)
     }
 
+    /// Under INBOX's lock (the mailbox's own), so two sessions subscribing at once both keep theirs.
     public func setSubscribed(_ name: String, _ subscribed: Bool, of mailbox: String) throws(FileSystemError) {
-        var names = subscriptions(of: mailbox).filter { $0 != name }
-        if subscribed { names.append(name) }
         try createMailbox(mailbox)
-        try FileSystem.replaceFile(path(of: mailbox) + "/subscriptions", Array(names.map { $0 + "\n" }.joined().utf8))
+        try inbox(of: mailbox).withLock { () throws(FileSystemError) in
+            var names = subscriptions(of: mailbox).filter { $0 != name }
+            if subscribed { names.append(name) }
+            try FileSystem.replaceFile(
+                path(of: mailbox) + "/subscriptions", Array(names.map { $0 + "\n" }.joined().utf8))
+        }
     }
 }

@@ -36,7 +36,7 @@ extension MaildirFolder {
         -> (messages: [Message?], keywords: MaildirKeywords)
     {
         try withLock { () throws(FileSystemError) -> ([Message?], MaildirKeywords) in
-            var table = loadKeywords()
+            var table = try loadKeywords()
             var saved = table
             var result: [Message?] = []
             result.reserveCapacity(messages.count)
@@ -124,7 +124,7 @@ extension MaildirFolder {
     {
         var uids: [Placed?] = []
         // Keywords go by name: the destination's table gives them letters of its own.
-        let table = loadKeywords()
+        let table = try loadKeywords()
         for message in messages {
             let base =
                 "\(MaildirFolder.uniqueName(hostname: hostname)),S=\(message.name.storedSize ?? message.size),W=\(message.size)"
@@ -169,13 +169,13 @@ extension MaildirFolder {
         try withLock { () throws(FileSystemError) -> Placed in
             var list = loadList(now: MaildirFolder.wallClockSeconds)
             var name = name
-            if !keywords.isEmpty {
-                var table = loadKeywords()
-                let before = table
-                name.setKeywords(keywords, in: &table)
-                if table != before { try saveKeywords(table) }
-            }
             do throws(FileSystemError) {
+                if !keywords.isEmpty {
+                    var table = try loadKeywords()
+                    let before = table
+                    name.setKeywords(keywords, in: &table)
+                    if table != before { try saveKeywords(table) }
+                }
                 try FileSystem.move(temporary, to: path + "/cur/" + name.curName)
             } catch {
                 FileSystem.remove(temporary)

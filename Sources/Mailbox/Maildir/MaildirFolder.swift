@@ -102,7 +102,7 @@ public struct MaildirFolder: Sendable {
                 return Message(uid: entry.uid, size: entry.size, name: file.name, isNew: file.isNew)
             }
             return Snapshot(
-                uidValidity: list.uidValidity, uidNext: list.uidNext, messages: messages, keywords: loadKeywords(),
+                uidValidity: list.uidValidity, uidNext: list.uidNext, messages: messages, keywords: try loadKeywords(),
                 firstRecent: firstRecent)
         }
     }
@@ -217,12 +217,16 @@ public struct MaildirFolder: Sendable {
         return UIDList(uidValidity: UInt32(clamping: max(now(), 1)))
     }
 
-    /// The folder's keyword table (`MaildirKeywords`); empty when it has none.
-    public func loadKeywords() -> MaildirKeywords {
-        guard let bytes = try? FileSystem.readFile(path + "/" + MaildirKeywords.fileName, limit: 64 * 1024) else {
+    /// The folder's keyword table (`MaildirKeywords`); empty when it has none. Any other failure to read it
+    /// throws: taken for "none", it would be replaced, and every letter under the messages would change
+    /// meaning.
+    public func loadKeywords() throws(FileSystemError) -> MaildirKeywords {
+        do {
+            let bytes = try FileSystem.readFile(path + "/" + MaildirKeywords.fileName, limit: 64 * 1024)
+            return MaildirKeywords(text: String(decoding: bytes, as: UTF8.self))
+        } catch where error.code == ENOENT {
             return MaildirKeywords()
         }
-        return MaildirKeywords(text: String(decoding: bytes, as: UTF8.self))
     }
 
     /// Replaced by rename, under the folder's lock, before any file carries a letter it gives.

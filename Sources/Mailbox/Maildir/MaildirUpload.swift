@@ -52,7 +52,13 @@ public final class MaildirUpload: Sendable {
             state.fd = nil
             state.done = true
             defer { FileSystem.closeDescriptor(fd) }
-            try FileSystem.sync(fd, path: path)
+            do throws(FileSystemError) {
+                try FileSystem.sync(fd, path: path)
+            } catch {
+                FileSystem.remove(path)
+                throw error
+            }
+            // From here the file is the caller's: `MaildirFolder.append(_:)` files it, or the caller removes it.
             return Finished(path: path, octets: state.counter.octets, wireOctets: state.counter.wireOctets)
         }
     }
