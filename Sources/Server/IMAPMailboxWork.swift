@@ -115,28 +115,29 @@ final class IMAPMailboxWork: @unchecked Sendable {
             return .done(refusal: nil)
         case .fetch(let uids, let content, let markSeen):
             guard let current = selected else { return .done(refusal: "No folder is selected") }
+            var newFlags: [UInt32: [String]] = [:]
+            if markSeen {
+                // \Seen is added to the flags the files have now (another session's change stays), for the
+                // whole batch under one hold of the lock.
+                let unseen = uids.compactMap { current.messages[$0] }.filter { !$0.flags.contains(.seen) }
+                let (updated, keywords) = try current.folder.changeFlags(unseen) {
+                    .init(system: $0.system.union(.seen), keywords: $0.keywords)
+                }
+                for case let message? in updated {
+                    selected?.messages[message.uid] = message
+                    newFlags[message.uid] = Self.names(message, keywords)
+                }
+            }
             var fetched: [FetchedMessage] = []
             for uid in uids {
-                guard var message = current.messages[uid] else { continue }
-                var newFlags: [String]?
-                // \Seen is added to the flags the file has now: another session's change stays.
-                if markSeen && !message.flags.contains(.seen),
-                    let updated = try current.folder.changeFlags([message], {
-                        .init(system: $0.system.union(.seen), keywords: $0.keywords)
-                    }).messages[0]
-                {
-                    message = updated
-                    selected?.messages[uid] = updated
-                    newFlags = Self.names(updated, current.keywords)
-                }
-                guard let fd = current.folder.open(message) else { continue }
+                guard let message = selected?.messages[uid], let fd = current.folder.open(message) else { continue }
                 defer { close(fd) }
                 var info = stat()
                 fstat(fd, &info)
                 fetched.append(
                     FetchedMessage(
                         uid: uid, internalDate: Int(info.st_mtim.tv_sec), content: content ? readAll(fd) : nil,
-                        newFlags: newFlags))
+                        newFlags: newFlags[uid]))
             }
             return .fetched(fetched)
         case .storeFlags(let uids, let mode, let names):
@@ -296,10 +297,12 @@ final class IMAPMailboxWork: @unchecked Sendable {
     private func takeNew(_ messages: [MaildirFolder.Message], in folder: MaildirFolder) throws -> [MaildirFolder
         .Message]
     {
-        try messages.map { message in
-            guard message.isNew else { return message }
-            return try folder.changeFlags([message], { $0 }).messages[0] ?? message
-        }
+        // One hold of the lock for them all: a first look at a folder can find thousands in new/.
+        let fresh = messages.filter(\.isNew)
+        guard !fresh.isEmpty else { return messages }
+        var moved: [UInt32: MaildirFolder.Message] = [:]
+        for case let message? in try folder.changeFlags(fresh, { $0 }).messages { moved[message.uid] = message }
+        return messages.map { moved[$0.uid] ?? $0 }
     }
 
     private func view(_ snapshot: MaildirFolder.Snapshot, recent: Set<UInt32>) -> FolderView {
