@@ -65,9 +65,10 @@ public final class SMTPTransport: Sendable {
 
     /// Called once for every message of a batch: as soon as its final reply arrives, or, for those the
     /// connection never reached, when the attempt ends.
-    public typealias Report = @Sendable (
-        _ index: Int, _ results: [SMTPClientSession.RecipientResult], _ connection: ConnectionFacts
-    ) -> Void
+    public typealias Report =
+        @Sendable (
+            _ index: Int, _ results: [SMTPClientSession.RecipientResult], _ connection: ConnectionFacts
+        ) -> Void
 
     private let group: any EventLoopGroup
     private let fileIO: NonBlockingFileIO
@@ -129,7 +130,8 @@ public final class SMTPTransport: Sendable {
     /// the next; once a transaction is done, the messages not reached wait for the next attempt. Cancelling
     /// the task closes the connection (a stop's grace is over).
     public func deliver(
-        to nextHop: NextHop, batch: [(message: SMTPClientSession.Message, content: MessageContent)], report: @escaping Report
+        to nextHop: NextHop, batch: [(message: SMTPClientSession.Message, content: MessageContent)],
+        report: @escaping Report
     ) async {
         let candidates: [Candidate]
         switch nextHop {
@@ -154,7 +156,8 @@ public final class SMTPTransport: Sendable {
         case .mailbox, .discard:
             preconditionFailure("not an SMTP job")
         }
-        var lastFailure = SMTPClientSession.Failure(stage: .connect, reply: nil, detail: "no host to try", isPermanent: false)
+        var lastFailure = SMTPClientSession.Failure(
+            stage: .connect, reply: nil, detail: "no host to try", isPermanent: false)
         var lastFacts = ConnectionFacts(relay: "\(nextHop)")
         var hostsNotFound = 0
         for candidate in candidates {
@@ -166,7 +169,8 @@ public final class SMTPTransport: Sendable {
                 if !outcome.handler.finished.isEmpty {
                     // The transactions this connection finished are reported; any it did not reach (the
                     // connection broke half-way) wait for the next attempt.
-                    let broken = outcome.handler.connectionFailure
+                    let broken =
+                        outcome.handler.connectionFailure
                         ?? .init(stage: .connect, reply: nil, detail: "connection ended early", isPermanent: false)
                     return failAll(batch, from: outcome.handler.finished.count, broken, outcome.facts, report)
                 }
@@ -182,7 +186,8 @@ public final class SMTPTransport: Sendable {
                     plain.tls = .never
                     tries.append(plain)
                 } else {
-                    logger.info("next hop failed", metadata: ["relay": "\(outcome.facts.relay)", "error": "\(failure)"])
+                    logger.info(
+                        "next hop failed", metadata: ["relay": "\(outcome.facts.relay)", "error": "\(failure)"])
                 }
             }
         }
@@ -217,7 +222,9 @@ public final class SMTPTransport: Sendable {
     ) async -> Result<ConnectionFacts, SMTPClientSession.Failure> {
         guard let upstream = upstreams[name] else {
             return .failure(
-                .init(stage: .connect, reply: nil, detail: "no upstream named \(name) in relaygate.yaml", isPermanent: true))
+                .init(
+                    stage: .connect, reply: nil, detail: "no upstream named \(name) in relaygate.yaml",
+                    isPermanent: true))
         }
         var last: SMTPClientSession.Failure?
         for candidate in candidates(upstream) {
@@ -262,7 +269,9 @@ public final class SMTPTransport: Sendable {
         let port = candidate.port
         func failed(_ detail: String, relay: String, notFound: Bool = false) -> RunOutcome {
             RunOutcome(
-                handler: .init(connectionFailure: .init(stage: .connect, reply: nil, detail: detail, isPermanent: false), tls: false),
+                handler: .init(
+                    connectionFailure: .init(stage: .connect, reply: nil, detail: detail, isPermanent: false),
+                    tls: false),
                 facts: ConnectionFacts(relay: relay), hostNotFound: notFound)
         }
         let addresses: [SocketAddress]
@@ -297,7 +306,8 @@ public final class SMTPTransport: Sendable {
             if let report {
                 messageFinished = { index, results, outcome in
                     let facts = ConnectionFacts(
-                        relay: relay, remoteHost: host, tlsVersion: outcome.tlsVersion, verified: verified && outcome.tls,
+                        relay: relay, remoteHost: host, tlsVersion: outcome.tlsVersion,
+                        verified: verified && outcome.tls,
                         peerOffersDSN: outcome.peerOffersDSN)
                     report(index, results, facts)
                 }
@@ -338,7 +348,9 @@ public final class SMTPTransport: Sendable {
             // A stop whose grace is over closes the connection; the handler then reports what it has.
             let outcome: SMTPClientHandler.Outcome = await withTaskCancellationHandler {
                 do { return try await promise.futureResult.get() } catch {
-                    return .init(connectionFailure: .init(stage: .connect, reply: nil, detail: "lost", isPermanent: false), tls: false)
+                    return .init(
+                        connectionFailure: .init(stage: .connect, reply: nil, detail: "lost", isPermanent: false),
+                        tls: false)
                 }
             } onCancel: {
                 channel.close(promise: nil)
@@ -355,7 +367,8 @@ public final class SMTPTransport: Sendable {
     /// `mx.example.com[192.0.2.7]:25`, as Postfix writes a relay; a literal address is written once.
     static func relay(_ host: String, _ address: SocketAddress) -> String {
         let ip = address.ipAddress ?? "\(address)"
-        return IPAddress(host) != nil ? (address.protocol == .inet6 ? "[\(ip)]" : ip) + ":\(address.port ?? 0)"
+        return IPAddress(host) != nil
+            ? (address.protocol == .inet6 ? "[\(ip)]" : ip) + ":\(address.port ?? 0)"
             : "\(host)[\(ip)]:\(address.port ?? 0)"
     }
 

@@ -63,7 +63,8 @@ extension IMAPSession {
                 return tagged(tag, "OK \(subscribedOnly ? "LSUB" : "LIST") completed")
             }
             ask(
-                .list(pattern: reference + pattern, subscribedOnly: subscribedOnly), .list(subscribedOnly: subscribedOnly),
+                .list(pattern: reference + pattern, subscribedOnly: subscribedOnly),
+                .list(subscribedOnly: subscribedOnly),
                 tag: tag, user: user)
         case .status(let name, let items):
             ask(.status(name), .status(name: name, items: items), tag: tag, user: user)
@@ -294,7 +295,8 @@ extension IMAPSession {
             // A keyword new to the folder is a newly defined flag: say so before using it (RFC 3501 7.2.6).
             if var view = selection?.view {
                 var known = Set(view.keywords.map { $0.lowercased() })
-                for name in flags.values.joined() where !name.hasPrefix("\\") && known.insert(name.lowercased()).inserted {
+                for name in flags.values.joined()
+                where !name.hasPrefix("\\") && known.insert(name.lowercased()).inserted {
                     view.keywords.append(name)
                 }
                 if view.keywords != selection?.view.keywords {
@@ -411,12 +413,13 @@ extension IMAPSession {
 
     /// The untagged responses SELECT and EXAMINE owe (RFC 3501 6.3.1).
     private mutating func announce(_ view: FolderView) {
-        var lines = flagLines(view) + [
-            "* \(view.messages.count) EXISTS",
-            "* \(view.messages.filter(\.recent).count) RECENT",
-            "* OK [UIDVALIDITY \(view.uidValidity)] UIDs valid",
-            "* OK [UIDNEXT \(view.uidNext)] Predicted next UID",
-        ]
+        var lines =
+            flagLines(view) + [
+                "* \(view.messages.count) EXISTS",
+                "* \(view.messages.filter(\.recent).count) RECENT",
+                "* OK [UIDVALIDITY \(view.uidValidity)] UIDs valid",
+                "* OK [UIDNEXT \(view.uidNext)] Predicted next UID",
+            ]
         if let unseen = view.messages.firstIndex(where: { !$0.flags.contains("\\Seen") }) {
             lines.insert("* OK [UNSEEN \(unseen + 1)] First unseen", at: 4)
         }

@@ -15,8 +15,7 @@ public struct IMAPSession: Sendable {
         public var tlsAvailable: Bool
         /// Dovecot's limit too: long enough for the UID sets and ID lists real clients send.
         public var maxLineLength = 64 * 1024
-        /// The largest literal once logged in (an APPENDed message is one). A command may hold one such
-        /// literal and a line's worth more.
+        /// The largest literal once logged in: an APPENDed message, which is streamed (`streamLiteralsFrom`).
         public var maxLiteralSize = 50 << 20
         /// Before login no command needs more than a password: literals and whole commands are held to
         /// these, so a connection that has not logged in can make the server buffer little.
@@ -192,7 +191,9 @@ public struct IMAPSession: Sendable {
     /// What CAPABILITY says now (RFC 3501 7.2.1): STARTTLS and LOGINDISABLED before TLS, AUTH=PLAIN inside
     /// it, neither once logged in.
     var capabilities: String {
-        var list = ["IMAP4rev1", "LITERAL+", "SASL-IR", "ID", "ENABLE", "IDLE", "NAMESPACE", "UIDPLUS", "MOVE", "UNSELECT"]
+        var list = [
+            "IMAP4rev1", "LITERAL+", "SASL-IR", "ID", "ENABLE", "IDLE", "NAMESPACE", "UIDPLUS", "MOVE", "UNSELECT",
+        ]
         if state == .notAuthenticated || { if case .saslResponse = state { true } else { false } }() {
             if !tlsActive {
                 if configuration.tlsAvailable { list.append("STARTTLS") }
@@ -224,7 +225,9 @@ public struct IMAPSession: Sendable {
                 if let append = streamingAppend {
                     streamingAppend = nil
                     finishStreamedAppend(append, segments)
-                } else if case .saslResponse(let tag) = state, case .line(let line)? = segments.first, segments.count == 1 {
+                } else if case .saslResponse(let tag) = state, case .line(let line)? = segments.first,
+                    segments.count == 1
+                {
                     saslResponse(line, tag: tag)
                 } else if case .idling(let tag, let user) = state {
                     idleInput(segments, tag: tag, user: user)
@@ -268,7 +271,9 @@ public struct IMAPSession: Sendable {
             if case .failure(let failure) = parsed, failure.tag != nil {
                 // Not an APPEND: no other command may send this much. An APPEND that does not parse: BAD.
                 return fail(
-                    tag, failure.message == IMAPParser.onlyAppendStreams ? "NO [TOOBIG] \(failure.message)" : "BAD \(failure.message)")
+                    tag,
+                    failure.message == IMAPParser.onlyAppendStreams
+                        ? "NO [TOOBIG] \(failure.message)" : "BAD \(failure.message)")
             }
             return fail(tag, "NO [TOOBIG] Literal too large")
         }
@@ -377,7 +382,9 @@ public struct IMAPSession: Sendable {
     /// ID fields for a log line: printable ASCII only, each value cut to 64 octets.
     static func describe(_ fields: [IMAPCommand.IDField]) -> String {
         func clean(_ text: String) -> String {
-            String(String.UnicodeScalarView(text.unicodeScalars.prefix(64).map { $0.isASCII && $0.value >= 32 ? $0 : "?" }))
+            String(
+                String.UnicodeScalarView(text.unicodeScalars.prefix(64).map { $0.isASCII && $0.value >= 32 ? $0 : "?" })
+            )
         }
         return fields.map { "\(clean($0.name))=\($0.value.map(clean) ?? "NIL")" }.joined(separator: " ")
     }

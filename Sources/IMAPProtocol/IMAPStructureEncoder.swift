@@ -45,7 +45,8 @@ public enum IMAPStructureEncoder {
         return "("
             + parsed.map { address in
                 "("
-                    + [nstring(address.name), nstring(address.route), nstring(address.mailbox), nstring(address.host)].joined(
+                    + [nstring(address.name), nstring(address.route), nstring(address.mailbox), nstring(address.host)]
+                    .joined(
                         separator: " ")
                     + ")"
             }.joined() + ")"

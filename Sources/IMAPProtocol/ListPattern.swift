@@ -66,7 +66,8 @@ public struct ListPattern: Sendable {
 
     /// A wildcard may match nothing: the position after it is reachable too.
     private func close(_ active: inout [Bool], _ pattern: [Character]) {
-        for position in pattern.indices where active[position] && (pattern[position] == "*" || pattern[position] == "%") {
+        for position in pattern.indices where active[position] && (pattern[position] == "*" || pattern[position] == "%")
+        {
             active[position + 1] = true
         }
     }

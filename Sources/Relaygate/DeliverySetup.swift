@@ -39,7 +39,8 @@ enum DeliverySetup {
             var password = settings.password
             if let variable = settings.passwordEnvironment {
                 guard let value = ProcessInfo.processInfo.environment[variable] else {
-                    throw StartupError("upstreams.\(name).password_env: the environment variable \(variable) is not set")
+                    throw StartupError(
+                        "upstreams.\(name).password_env: the environment variable \(variable) is not set")
                 }
                 password = value
             }
@@ -52,7 +53,8 @@ enum DeliverySetup {
                 }
                 password = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .newlines)
                 guard password?.isEmpty == false else {
-                    throw StartupError("upstreams.\(name).password_file: \(file) is empty; put the password on its first line")
+                    throw StartupError(
+                        "upstreams.\(name).password_file: \(file) is empty; put the password on its first line")
                 }
             }
             let hosts = settings.hosts.map { text -> (host: String, port: Int) in
@@ -107,17 +109,17 @@ enum DeliverySetup {
             let writer = spool.makeWriter(for: id)
             try writer.write(bytes)
             let envelope = Envelope(
-                    queueID: id, sender: .null,
-                    recipients: destinations.map {
-                        Recipient(address: $0.address, route: $0.route, rule: $0.rule, sender: nil)
-                    },
-                    parameters: MailParameters(), arrival: Date(timeIntervalSince1970: Double(dsn.now)),
-                    size: bytes.count,
-                    has8BitContent: bytes.contains { $0 >= 0x80 },
-                    client: ClientFacts(
-                        address: "local", port: nil, helo: hostname, protocolName: "local", tlsVersion: nil,
-                        authenticatedUser: nil),
-                    receivedBy: hostname)
+                queueID: id, sender: .null,
+                recipients: destinations.map {
+                    Recipient(address: $0.address, route: $0.route, rule: $0.rule, sender: nil)
+                },
+                parameters: MailParameters(), arrival: Date(timeIntervalSince1970: Double(dsn.now)),
+                size: bytes.count,
+                has8BitContent: bytes.contains { $0 >= 0x80 },
+                client: ClientFacts(
+                    address: "local", port: nil, helo: hostname, protocolName: "local", tlsVersion: nil,
+                    authenticatedUser: nil),
+                receivedBy: hostname)
             try writer.commit(envelope)
             return envelope
         }

@@ -1,3 +1,4 @@
+import Delivery
 import Foundation
 import IMAPProtocol
 import Logging
@@ -9,7 +10,6 @@ import POP3Protocol
 import Routing
 import SMTPProtocol
 import Server
-import Delivery
 import ServiceLifecycle
 import Spool
 import UnixSignals
@@ -91,7 +91,8 @@ public enum Gateway {
                 resolver: SystemMXResolver(threadPool: threadPool, server: DeliverySetup.dnsServer(configuration)),
                 addressFamily: AddressFamilyPolicy(rawValue: configuration.delivery.ipVersion) ?? .any,
                 logger: Logger(label: "delivery")),
-            mailboxes: MaildirTransport(root: DeliverySetup.mailboxRoot(configuration), hostname: configuration.hostname),
+            mailboxes: MaildirTransport(
+                root: DeliverySetup.mailboxRoot(configuration), hostname: configuration.hostname),
             policy: DeliverySetup.retryPolicy(configuration),
             limits: {
                 var limits = DeliveryAgent.Limits()

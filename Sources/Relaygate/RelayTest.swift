@@ -21,14 +21,17 @@ public enum RelayTest {
             let known = upstreams.map(\.name).sorted()
             throw StartupError(
                 "no upstream named \(name) in relaygate.yaml"
-                    + (known.isEmpty ? " (none are defined under upstreams:)" : " (defined: \(known.joined(separator: ", ")))"))
+                    + (known.isEmpty
+                        ? " (none are defined under upstreams:)" : " (defined: \(known.joined(separator: ", ")))"))
         }
         var message: SMTPClientSession.Message?
-        let bodyPath = FileManager.default.temporaryDirectory.appendingPathComponent("relaygate-relay-test-\(UUID())").path
+        let bodyPath = FileManager.default.temporaryDirectory.appendingPathComponent("relaygate-relay-test-\(UUID())")
+            .path
         defer { try? FileManager.default.removeItem(atPath: bodyPath) }
         if let recipient {
             let to = try EmailAddress(parsing: recipient)
-            let from = try sender.map { try EmailAddress(parsing: $0) }
+            let from =
+                try sender.map { try EmailAddress(parsing: $0) }
                 ?? EmailAddress(localPart: "postmaster", domain: Domain(configuration.hostname))
             let content = """
                 From: <\(from)>\r
@@ -70,9 +73,11 @@ public enum RelayTest {
             } else {
                 // Only what happened: TLS that an opportunistic upstream did not offer, or AUTH without a
                 // username, is not claimed.
-                let steps = ["EHLO"] + (facts.tlsVersion != nil ? ["TLS"] : [])
+                let steps =
+                    ["EHLO"] + (facts.tlsVersion != nil ? ["TLS"] : [])
                     + (upstreams.first { $0.name == name }?.username != nil ? ["AUTH"] : [])
-                let list = steps.count == 1 ? steps[0] : steps.dropLast().joined(separator: ", ") + " and " + steps.last!
+                let list =
+                    steps.count == 1 ? steps[0] : steps.dropLast().joined(separator: ", ") + " and " + steps.last!
                 print("OK: \(name) took \(list)")
             }
             return true

@@ -9,12 +9,14 @@ extension RelaygateConfiguration: Decodable {
     public init(from decoder: any Decoder) throws {
         self.init()
         let keys = try decoder.strictContainer(allowing: [
-            "hostname", "spool", "users_file", "tls", "listen", "smtp", "pop3", "imap", "auth", "shutdown_grace", "spool_threads",
+            "hostname", "spool", "users_file", "tls", "listen", "smtp", "pop3", "imap", "auth", "shutdown_grace",
+            "spool_threads",
             "log_level", "routing", "upstreams", "delivery",
         ])
         hostname = try keys.value("hostname", default: hostname)
         guard Domain.isHostname(hostname) else {
-            throw keys.invalid("hostname", "must be a host name such as mx.example.org (letters, digits, hyphens, dots)")
+            throw keys.invalid(
+                "hostname", "must be a host name such as mx.example.org (letters, digits, hyphens, dots)")
         }
         spool = try keys.value("spool", default: spool)
         usersFile = try keys.value("users_file", default: usersFile)
@@ -77,7 +79,8 @@ extension RelaygateConfiguration.SMTPSettings: Decodable {
         self.init()
         let keys = try decoder.strictContainer(allowing: [
             "max_message_size", "max_recipients", "max_line_length", "max_local_part", "max_errors",
-            "max_received_headers", "max_connections", "max_connections_per_client", "command_timeout", "data_timeout", "min_data_rate",
+            "max_received_headers", "max_connections", "max_connections_per_client", "command_timeout", "data_timeout",
+            "min_data_rate",
             "relay_networks", "min_free_space",
         ])
         maxMessageSize = try keys.value("max_message_size", default: maxMessageSize)
@@ -89,7 +92,8 @@ extension RelaygateConfiguration.SMTPSettings: Decodable {
         }
         maxLocalPart = try keys.value("max_local_part", default: maxLocalPart)
         guard maxLocalPart >= 64 else {
-            throw keys.invalid("max_local_part", "must be at least 64 (RFC 5321 4.5.3.1.1: the least a server must take)")
+            throw keys.invalid(
+                "max_local_part", "must be at least 64 (RFC 5321 4.5.3.1.1: the least a server must take)")
         }
         maxErrors = try keys.positive("max_errors", default: maxErrors)
         maxReceivedHeaders = try keys.positive("max_received_headers", default: maxReceivedHeaders)
@@ -115,7 +119,9 @@ extension RelaygateConfiguration.SMTPSettings: Decodable {
 extension RelaygateConfiguration.AuthSettings: Decodable {
     public init(from decoder: any Decoder) throws {
         self.init()
-        let keys = try decoder.strictContainer(allowing: ["max_failures", "failure_window", "failure_delay", "max_delay"])
+        let keys = try decoder.strictContainer(allowing: [
+            "max_failures", "failure_window", "failure_delay", "max_delay",
+        ])
         maxFailures = try keys.positive("max_failures", default: maxFailures)
         failureWindow = try keys.value("failure_window", default: failureWindow)
         failureDelay = try keys.value("failure_delay", default: failureDelay)
@@ -170,7 +176,8 @@ extension RelaygateConfiguration.RoutingSettings: Decodable {
         self.init()
         let keys = try decoder.strictContainer(allowing: ["subaddress_delimiter", "srs_secret_file", "srs_max_age"])
         subaddressDelimiter = try keys.value("subaddress_delimiter", default: subaddressDelimiter)
-        guard subaddressDelimiter.count <= 1, !subaddressDelimiter.contains(where: { $0 == "@" || $0 == "\"" || $0.isWhitespace })
+        guard subaddressDelimiter.count <= 1,
+            !subaddressDelimiter.contains(where: { $0 == "@" || $0 == "\"" || $0.isWhitespace })
         else { throw keys.invalid("subaddress_delimiter", "must be one character such as + or -, or empty for none") }
         srsSecretFile = try keys.value("srs_secret_file", default: srsSecretFile)
         srsMaxAge = try keys.value("srs_max_age", default: srsMaxAge)
@@ -188,7 +195,9 @@ extension RelaygateConfiguration.Upstream: Decodable {
             "tls_ca_file", "tls_fingerprint", "allow_plaintext_auth",
         ])
         hosts = try keys.value("hosts", default: hosts)
-        guard !hosts.isEmpty else { throw keys.invalid("hosts", "give at least one HOST:PORT, such as smtp.example.com:587") }
+        guard !hosts.isEmpty else {
+            throw keys.invalid("hosts", "give at least one HOST:PORT, such as smtp.example.com:587")
+        }
         for (index, host) in hosts.enumerated() where !Self.isHostAndPort(host) {
             throw keys.invalid("hosts", index: index, "\"\(host)\" is not HOST:PORT, such as smtp.example.com:587")
         }
@@ -220,7 +229,8 @@ extension RelaygateConfiguration.Upstream: Decodable {
                     throw keys.invalid(
                         "tls_fingerprint",
                         "\"\($0)\" is not a SHA-256 fingerprint (64 hex digits, colons allowed); get the certificate's with "
-                            + "`openssl s_client -connect HOST:PORT -starttls smtp </dev/null | openssl x509 -noout -fingerprint -sha256`")
+                            + "`openssl s_client -connect HOST:PORT -starttls smtp </dev/null | openssl x509 -noout -fingerprint -sha256`"
+                    )
                 }
                 return octets
             }
@@ -231,7 +241,8 @@ extension RelaygateConfiguration.Upstream: Decodable {
         }
         if (tlsCAFile != nil || !tlsFingerprints.isEmpty) && !verifyCertificate {
             throw keys.invalid(
-                "verify_certificate", "false turns checking off, and tls_ca_file or tls_fingerprint say how to check: drop one")
+                "verify_certificate",
+                "false turns checking off, and tls_ca_file or tls_fingerprint say how to check: drop one")
         }
         if (tlsCAFile != nil || !tlsFingerprints.isEmpty) && tls == .none {
             throw keys.invalid("tls", "is none, so tls_ca_file and tls_fingerprint have nothing to check")

@@ -47,7 +47,9 @@ extension SMTPServerSession {
             "DSN",
         ]
         if configuration.startTLSAvailable && !tls.isActive { lines.append("STARTTLS") }
-        if configuration.authAvailable && tls.isEstablished && authenticatedUser == nil { lines.append("AUTH PLAIN LOGIN") }
+        if configuration.authAvailable && tls.isEstablished && authenticatedUser == nil {
+            lines.append("AUTH PLAIN LOGIN")
+        }
         // RFC 2034: no enhanced status codes on the EHLO reply.
         emit(.send(SMTPReply(250, nil, lines)))
     }
@@ -152,7 +154,9 @@ extension SMTPServerSession {
         for destination in destinations where transaction.destinations.insert(destination.address).inserted {
             // A copy forwarded elsewhere remembers what it was sent to, for a DSN (RFC 3461 4.2).
             let original =
-                original ?? (destination.address == address ? nil : OriginalRecipient(addressType: "rfc822", address: "\(address)"))
+                original
+                ?? (destination.address == address
+                    ? nil : OriginalRecipient(addressType: "rfc822", address: "\(address)"))
             transaction.recipients.append(
                 Recipient(
                     address: destination.address, originalRecipient: original, notify: notify,

@@ -1,7 +1,8 @@
-import struct Foundation.Date
 import MailModel
 import NIOCore
 import ProtocolSupport
+
+import struct Foundation.Date
 
 /// The server side of one SMTP connection (RFC 5321), as a pure state machine.
 ///

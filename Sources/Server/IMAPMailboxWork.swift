@@ -1,6 +1,6 @@
+import FileSupport
 import IMAPProtocol
 import Logging
-import FileSupport
 import Mailbox
 
 #if canImport(Glibc)
@@ -59,7 +59,8 @@ final class IMAPMailboxWork: @unchecked Sendable {
     /// A file operation failed: the operator gets the path and the reason in the log; the client gets
     /// neither (they say where mailboxes live), only that it may try again.
     private func failed(_ error: any Error, _ request: IMAPRequest) -> IMAPResult {
-        logger.error("mailbox operation failed", metadata: ["request": "\(Self.name(of: request))", "error": "\(error)"])
+        logger.error(
+            "mailbox operation failed", metadata: ["request": "\(Self.name(of: request))", "error": "\(error)"])
         return .done(refusal: "[UNAVAILABLE] The mailbox could not be read or changed; try again later")
     }
 
@@ -146,16 +147,20 @@ final class IMAPMailboxWork: @unchecked Sendable {
             let change: (MaildirFolder.FlagSet) -> MaildirFolder.FlagSet =
                 switch mode {
                 // FLAGS replaces what IMAP can see; letters IMAP has no name for (P, passed) stay.
-                case .replace: {
-                    .init(system: $0.system.subtracting(Self.imapSystemFlags).union(named.system), keywords: named.keywords)
-                }
+                case .replace:
+                    {
+                        .init(
+                            system: $0.system.subtracting(Self.imapSystemFlags).union(named.system),
+                            keywords: named.keywords)
+                    }
                 case .add: { .init(system: $0.system.union(named.system), keywords: $0.keywords + named.keywords) }
-                case .remove: {
-                    let gone = Set(named.keywords.map { $0.lowercased() })
-                    return .init(
-                        system: $0.system.subtracting(named.system),
-                        keywords: $0.keywords.filter { !gone.contains($0.lowercased()) })
-                }
+                case .remove:
+                    {
+                        let gone = Set(named.keywords.map { $0.lowercased() })
+                        return .init(
+                            system: $0.system.subtracting(named.system),
+                            keywords: $0.keywords.filter { !gone.contains($0.lowercased()) })
+                    }
                 }
             let messages = uids.compactMap { current.messages[$0] }
             let (updated, keywords) = try current.folder.changeFlags(messages, change)
@@ -310,7 +315,8 @@ final class IMAPMailboxWork: @unchecked Sendable {
             uidValidity: snapshot.uidValidity, uidNext: snapshot.uidNext,
             messages: snapshot.messages.map {
                 MessageView(
-                    uid: $0.uid, flags: Self.names($0, snapshot.keywords), recent: recent.contains($0.uid), size: $0.size)
+                    uid: $0.uid, flags: Self.names($0, snapshot.keywords), recent: recent.contains($0.uid),
+                    size: $0.size)
             }, keywords: snapshot.keywords.all, keywordsFull: snapshot.keywords.isFull)
     }
 

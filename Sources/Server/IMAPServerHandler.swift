@@ -171,7 +171,8 @@ final class IMAPServerHandler: ChannelDuplexHandler, SessionDriver {
                 self.logger.error("could not write an APPENDed message", metadata: ["error": "\(error)"])
             }
             self.session.requestFinished(
-                (try? result.get()) ?? .done(refusal: "[UNAVAILABLE] The message could not be written; try again later"))
+                (try? result.get()) ?? .done(refusal: "[UNAVAILABLE] The message could not be written; try again later")
+            )
             self.drain(context: context)
         }
     }

@@ -1,4 +1,3 @@
-import struct Foundation.Date
 import Logging
 import MailModel
 import NIOCore
@@ -7,6 +6,8 @@ import NIOSSL
 import NIOTLS
 import ProtocolSupport
 import SMTPProtocol
+
+import struct Foundation.Date
 
 /// The NIO driver of one SMTP connection: it feeds the pure `SMTPServerSession` what happens on the channel
 /// and carries out the actions it returns. No protocol decision is made here.
@@ -227,7 +228,8 @@ final class SMTPServerHandler: ChannelDuplexHandler {
                     if let rule = recipient.rule { metadata["rule"] = "\(rule)" }
                     if let original = recipient.originalRecipient { metadata["orcpt"] = "\(original.address)" }
                     if let sender = recipient.sender { metadata["sender"] = "\(sender)" }
-                    self.logger.info(recipient.route == .discard ? "discarded by rule" : "recipient", metadata: metadata)
+                    self.logger.info(
+                        recipient.route == .discard ? "discarded by rule" : "recipient", metadata: metadata)
                 }
                 self.session.messageCommitted(queueID: accepted.queueID)
             case .failure(let error):

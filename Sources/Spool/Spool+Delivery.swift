@@ -22,7 +22,7 @@ extension Spool {
         let active = envelopePath(id, in: .active)
         do {
             try FileSystem.move(envelopePath(id, in: queue), to: active)
-        } catch where error.code == ENOENT {
+        } catch  where error.code == ENOENT {
             return nil
         }
         if let known { return known }

@@ -75,7 +75,8 @@ import Testing
         while ["incoming", "active", "deferred"].contains(where: {
             !((try? FileManager.default.contentsOfDirectory(atPath: server.spool + "/" + $0)) ?? []).isEmpty
         }) {
-            #expect(ContinuousClock.now < deadline, "the queue did not drain; the log ends: \(server.logText.suffix(4000))")
+            #expect(
+                ContinuousClock.now < deadline, "the queue did not drain; the log ends: \(server.logText.suffix(4000))")
             if ContinuousClock.now >= deadline { break }
             try await Task.sleep(for: .milliseconds(100))
         }
@@ -86,8 +87,10 @@ import Testing
         }
         #expect(sent.count > 20, "the load should have had time to send")
         let arrived = upstream.transactions.map { transaction in
-            SHA256.hash(data: contentWithoutOurReceivedHeader(Data(transaction.data.utf8))).map { String(format: "%02x", $0) }
-                .joined()
+            SHA256.hash(data: contentWithoutOurReceivedHeader(Data(transaction.data.utf8))).map {
+                String(format: "%02x", $0)
+            }
+            .joined()
         }
         let arrivals = Dictionary(arrived.map { ($0, 1) }, uniquingKeysWith: +)
         for digest in sent {

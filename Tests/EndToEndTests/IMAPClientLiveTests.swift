@@ -23,24 +23,37 @@ import Testing
     @Test(.enabled(if: FileManager.default.fileExists(atPath: livetest.appendingPathComponent("livetest.py").path)))
     func theSuitePasses() async throws {
         try await withServer(users: POP3EndToEndTests.users, rules: POP3EndToEndTests.rules) { server in
-            let finished = try await runToEnd(
-                URL(fileURLWithPath: "/usr/bin/env"),
-                [
-                    "python3", Peer.peers.appendingPathComponent("imapclient_livetest.py").path,
-                    "--livetest", Self.livetest.path, "--port", "\(server.imapsPort)", "--user", "alice",
-                    "--password", "correct horse", "--cafile", server.spool + "/tls/cert.pem",
-                ], separateErrors: true)
-            let output = String(decoding: finished.output, as: UTF8.self)
-            let result = try #require(
-                try JSONSerialization.jsonObject(with: finished.output) as? [String: Any], "\(output)")
-            let failed = (result["failures"] as? [String: String] ?? [:]).merging(
-                result["errors"] as? [String: String] ?? [:]) { a, _ in a }
-            for (test, trace) in failed where Self.notOurs[test].map({ !trace.contains($0) }) ?? true {
-                Issue.record("\(test) failed:\n\(trace)")
+            func run(_ only: [String] = []) async throws -> [String: Any] {
+                let finished = try await runToEnd(
+                    URL(fileURLWithPath: "/usr/bin/env"),
+                    [
+                        "python3", Peer.peers.appendingPathComponent("imapclient_livetest.py").path,
+                        "--livetest", Self.livetest.path, "--port", "\(server.imapsPort)", "--user", "alice",
+                        "--password", "correct horse", "--cafile", server.spool + "/tls/cert.pem",
+                    ] + (only.isEmpty ? [] : ["--only"] + only), separateErrors: true)
+                let output = String(decoding: finished.output, as: UTF8.self)
+                return try #require(
+                    try JSONSerialization.jsonObject(with: finished.output) as? [String: Any], "\(output)")
+            }
+            func unexpected(_ result: [String: Any]) -> [String: String] {
+                let failed = (result["failures"] as? [String: String] ?? [:]).merging(
+                    result["errors"] as? [String: String] ?? [:]) { a, _ in a }
+                return failed.filter { test, trace in Self.notOurs[test].map { !trace.contains($0) } ?? true }
+            }
+            let result = try await run()
+            let first = unexpected(result)
+            if !first.isEmpty {
+                // Several tests wait for a push or a timeout; on a machine loaded by the rest of the suite
+                // one can miss its moment. They are run once more, alone, and must pass then.
+                print("IMAPClient livetest: \(first.keys.sorted()) failed; once more:\n\(first.values.joined())")
+                for (test, trace) in unexpected(try await run(first.keys.sorted())) {
+                    Issue.record("\(test) failed twice:\n\(trace)")
+                }
             }
             let skipped = result["skipped"] as? [String: String] ?? [:]
             for (test, reason) in skipped {
-                let expected = Self.notOffered.contains { reason.contains($0) } || reason.contains("not configured for UID")
+                let expected =
+                    Self.notOffered.contains { reason.contains($0) } || reason.contains("not configured for UID")
                 #expect(expected, "\(test) skipped: \(reason)")
             }
             // 59 tests, 20 skipped for extensions: every one of the 39 others ran, and failed only as above.

@@ -203,8 +203,11 @@ import Testing
                     ["create", "Work."], ["subscribe", "Nowhere"], ["create", "\"back\\\\slash\""],
                 ])
             #expect(e2e.op(result, 1).0 == "OK", "\(result)")
-            #expect((e2e.op(result, 2).1.first as? String)?.contains("FLAGS (\\Seen $Junk \\Recent)") == true, "\(result)")
-            #expect((e2e.op(result, 3).1.first as? String)?.contains("UID 1 FLAGS (\\Answered \\Seen $Junk $label1 \\Recent)") == true, "\(result)")
+            #expect(
+                (e2e.op(result, 2).1.first as? String)?.contains("FLAGS (\\Seen $Junk \\Recent)") == true, "\(result)")
+            #expect(
+                (e2e.op(result, 3).1.first as? String)?.contains(
+                    "UID 1 FLAGS (\\Answered \\Seen $Junk $label1 \\Recent)") == true, "\(result)")
             #expect(e2e.op(result, 4).0 == "OK", "a trailing delimiter is ignored: \(result)")
             #expect(e2e.op(result, 5).0 == "NO" && "\(e2e.op(result, 5).1)".contains("NONEXISTENT"), "\(result)")
             #expect(e2e.op(result, 6).0 == "OK", "\(result)")
@@ -230,7 +233,8 @@ import Testing
             let (listed, noop) = try await (listing, other)
             #expect(e2e.op(listed, 1).0 == "OK", "\(listed)")
             #expect(e2e.op(noop, 0).0 == "OK", "\(noop)")
-            #expect(ContinuousClock.now - started < .seconds(10))
+            // Generous for a loaded machine: the backtracking matcher this replaced would not finish at all.
+            #expect(ContinuousClock.now - started < .seconds(30))
         }
     }
 
@@ -241,13 +245,16 @@ import Testing
             config: "smtp:\n  max_message_size: 64M\n", users: POP3EndToEndTests.users, rules: POP3EndToEndTests.rules
         ) { server in
             func peak() -> Int {
-                let status = (try? String(contentsOfFile: "/proc/\(server.process.processIdentifier)/status", encoding: .utf8)) ?? ""
+                let status =
+                    (try? String(contentsOfFile: "/proc/\(server.process.processIdentifier)/status", encoding: .utf8))
+                    ?? ""
                 let line = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") } ?? ""
                 return Int(line.split(separator: " ").dropFirst().first ?? "0") ?? 0
             }
             _ = try await e2e.imap(server, [["noop"]])  // the first login's own allocations come before
             let before = peak()
-            let result = try await e2e.imap(server, [["append", "INBOX", "", "", "@lines:40000"], ["select", "INBOX"]])
+            let result = try await e2e.imap(
+                server, [["append", "INBOX", "", "", "@lines:40000"], ["select", "INBOX"]])
             #expect(e2e.op(result, 0).0 == "OK", "\(result["ops"] ?? result)")
             #expect(e2e.op(result, 1).1.first as? String == "1")
             let grown = peak() - before

@@ -19,7 +19,8 @@ import Testing
 
     func send(_ server: ServerProcess) async throws {
         let result = try await Peer.run(
-            "send", server: server, ["--port", "\(server.smtpPort)", "--from", "alice@example.org", "--to", "bob@example.net"])
+            "send", server: server,
+            ["--port", "\(server.smtpPort)", "--from", "alice@example.org", "--to", "bob@example.net"])
         #expect(result["ok"] as? Bool == true, "\(result)")
     }
 
@@ -95,7 +96,8 @@ import Testing
     /// the ones its help gives (0 worked, 1 failed, 2 bad settings).
     @Test func relayTestNamesTheFailureAndExitsAsItsHelpSays() async throws {
         let upstream = try await FakeUpstream(mode: "accept", tls: true)
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("relaygate-rt-\(UUID().uuidString)")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "relaygate-rt-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         func run(_ trust: String, _ name: String = "provider") async throws -> (status: Int32, output: String) {

@@ -251,7 +251,12 @@ func set(_ ranges: [(SequenceSet.Bound, SequenceSet.Bound)]) -> SequenceSet {
                 .literalTooLarge(firstLine: Array("a LOGIN ".utf8), synchronizing: false)
             ])
         #expect(
-            events(["a LOGIN {30+}\r\n" + String(repeating: "u", count: 30) + " {30+}\r\n" + String(repeating: "p", count: 30) + "\r\n"], maxCommand: 90).count == 1,
+            events(
+                [
+                    "a LOGIN {30+}\r\n" + String(repeating: "u", count: 30) + " {30+}\r\n"
+                        + String(repeating: "p", count: 30) + "\r\n"
+                ], maxCommand: 90
+            ).count == 1,
             "within the limit: one command")
     }
 

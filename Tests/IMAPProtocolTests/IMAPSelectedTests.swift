@@ -1,6 +1,7 @@
-@testable import IMAPProtocol
 import NIOCore
 import Testing
+
+@testable import IMAPProtocol
 
 extension IMAPHarness {
     /// Logged in as alice.

@@ -8,7 +8,9 @@ import Testing
 
     /// One failed attempt; returns its penalty.
     @discardableResult
-    func fail(_ limiter: inout AuthFailureLimiter, _ address: IPAddress?, _ account: String = "alice", at seconds: Int64)
+    func fail(
+        _ limiter: inout AuthFailureLimiter, _ address: IPAddress?, _ account: String = "alice", at seconds: Int64
+    )
         -> Duration
     {
         let attempt = limiter.begin(address, account: account, now: .seconds(seconds))
@@ -42,7 +44,8 @@ import Testing
         var limiter = limiter()
         fail(&limiter, client, at: 0)
         fail(&limiter, client, at: 1)
-        #expect(limiter.begin(client, account: "alice", now: .seconds(60)).penalty == .seconds(1), "only the one at 1 s")
+        #expect(
+            limiter.begin(client, account: "alice", now: .seconds(60)).penalty == .seconds(1), "only the one at 1 s")
     }
 
     /// Guesses at one account from many addresses are slowed down by the account's own count.

@@ -42,7 +42,9 @@ import Testing
         let seenByA = try #require(try inbox.snapshot().messages.first)
         let seenByB = seenByA
         _ = try inbox.changeFlags([seenByA]) { .init(system: $0.system.union(.answered), keywords: $0.keywords) }
-        let result = try inbox.changeFlags([seenByB]) { .init(system: $0.system.subtracting(.seen), keywords: $0.keywords) }
+        let result = try inbox.changeFlags([seenByB]) {
+            .init(system: $0.system.subtracting(.seen), keywords: $0.keywords)
+        }
         #expect(result.messages.first??.flags == [.answered])
         #expect(files(inbox, "cur") == ["1.a.host:2,R"])
     }
@@ -58,10 +60,14 @@ import Testing
         let target = store.folder(archive, of: "alice")
         // The archive already knows a keyword, so the same name gets another letter there.
         try Data("0 Other\n".utf8).write(to: URL(fileURLWithPath: target.path + "/dovecot-keywords"))
-        _ = try inbox.append(Array("one\r\n".utf8), flags: [.seen], keywords: ["$Junk"], internalDate: nil, hostname: "mx")
+        _ = try inbox.append(
+            Array("one\r\n".utf8), flags: [.seen], keywords: ["$Junk"], internalDate: nil, hostname: "mx")
         let message = try #require(try inbox.snapshot().messages.first)
         #expect(message.name.curName.hasSuffix(":2,Sa"))
-        #expect(String(decoding: try Data(contentsOf: URL(fileURLWithPath: inbox.path + "/dovecot-keywords")), as: UTF8.self) == "0 $Junk\n")
+        #expect(
+            String(
+                decoding: try Data(contentsOf: URL(fileURLWithPath: inbox.path + "/dovecot-keywords")), as: UTF8.self)
+                == "0 $Junk\n")
         let (changed, table) = try inbox.changeFlags([message]) {
             .init(system: $0.system, keywords: $0.keywords + ["$label1", "$junk"])
         }
@@ -139,7 +145,9 @@ import Testing
         _ = try inbox.append(Array("two\r\n".utf8), flags: [], internalDate: nil, hostname: "mx")
         let messages = try inbox.snapshot().messages
         try inbox.delete([messages[1]])
-        #expect(try inbox.copy(messages, to: target, hostname: "mx").map { $0?.uid } == [1, nil], "a message gone is skipped")
+        #expect(
+            try inbox.copy(messages, to: target, hostname: "mx").map { $0?.uid } == [1, nil],
+            "a message gone is skipped")
         let copied = try #require(try target.snapshot().messages.first)
         #expect(copied.flags == [.flagged] && copied.size == 5)
         #expect(target.internalDate(of: copied) == 1_000_000)

@@ -1,10 +1,11 @@
-import struct Foundation.Date
 import MailModel
 import NIOCore
 import ProtocolSupport
 import Routing
 import SMTPProtocol
 import Synchronization
+
+import struct Foundation.Date
 
 /// Drives an `SMTPServerSession` the way the NIO driver does, with an in-memory spool, a credential check
 /// that knows one user (alice / secret) and TLS that succeeds at once.

@@ -1,10 +1,11 @@
-import struct Foundation.Date
 import MailModel
 import NIOCore
 import ProtocolSupport
 import Routing
 import SMTPProtocol
 import Testing
+
+import struct Foundation.Date
 
 /// Session behaviour that a dialog fixture cannot show: what the driver is asked to do, and replies to the
 /// driver's own outcomes.
@@ -306,7 +307,8 @@ import Testing
 
     @Test func mailAuthParameterIsBelievedOnlyFromAnAuthenticatedClient() throws {
         var anonymous = SessionHarness()
-        anonymous.feed("EHLO c\r\nMAIL FROM:<a@example.org> AUTH=a+40example.org\r\nRCPT TO:<b@example.net>\r\nDATA\r\n")
+        anonymous.feed(
+            "EHLO c\r\nMAIL FROM:<a@example.org> AUTH=a+40example.org\r\nRCPT TO:<b@example.net>\r\nDATA\r\n")
         anonymous.feed("x\r\n.\r\n")
         #expect(try #require(anonymous.committed.first).0.envelope.parameters.authorizedSender == "")
 
@@ -319,7 +321,8 @@ import Testing
 
     @Test func anAuthenticatedUserSendsOnlyAsTheUsersFileAllows() {
         var harness = SessionHarness(
-            client: Self.tlsClient, userMaySend: { user, sender in user == "alice" && sender.domain.name == "example.org" })
+            client: Self.tlsClient,
+            userMaySend: { user, sender in user == "alice" && sender.domain.name == "example.org" })
         harness.feed("EHLO c\r\nAUTH PLAIN AGFsaWNlAHNlY3JldA==\r\n")
         harness.replies = []
         harness.feed("MAIL FROM:<mallory@example.net>\r\n")
@@ -372,7 +375,8 @@ private struct ListPolicy: RecipientPolicy {
     @Test func oneRCPTBecomesEveryDestinationWithItsRouteRuleSenderAndORCPT() throws {
         var harness = SessionHarness(policy: ListPolicy())
         harness.feed("EHLO c\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<all@list.example>\r\n")
-        harness.feed("RCPT TO:<other@list.example> ORCPT=rfc822;given@list.example\r\nRCPT TO:<c@example.net>\r\nDATA\r\n")
+        harness.feed(
+            "RCPT TO:<other@list.example> ORCPT=rfc822;given@list.example\r\nRCPT TO:<c@example.net>\r\nDATA\r\n")
         harness.feed("x\r\n.\r\n")
         #expect(harness.replies.map(\.code) == [220, 250, 250, 250, 250, 250, 354, 250])
         let recipients = try #require(harness.committed.first).0.recipients
@@ -381,7 +385,8 @@ private struct ListPolicy: RecipientPolicy {
         #expect(recipients[0].route == .relay("up"))
         #expect(recipients[0].rule == "t.rules:1")
         #expect(recipients[0].sender?.description == "<SRS0=x=JQ=example.org=a@list.example>")
-        #expect(recipients[0].originalRecipient == OriginalRecipient(addressType: "rfc822", address: "all@list.example"))
+        #expect(
+            recipients[0].originalRecipient == OriginalRecipient(addressType: "rfc822", address: "all@list.example"))
         #expect(recipients[2].originalRecipient == nil, "an address delivered as given needs no ORCPT of ours")
     }
 }

@@ -71,7 +71,9 @@ import TranscriptSupport
                 lines += output.components(separatedBy: "\r\n").dropLast()
                 output = ""
             case .expectClosed:
-                guard closed, lines.isEmpty else { return "expected the connection closed; lines left: \(Array(lines))" }
+                guard closed, lines.isEmpty else {
+                    return "expected the connection closed; lines left: \(Array(lines))"
+                }
             case .expectPrefix, .expectLine:
                 guard let line = lines.popFirst() else { return "expected \(step), got nothing" }
                 guard IMAPDialog.matches(line, step) else { return "expected \(step), got \(line.prefix(300))" }

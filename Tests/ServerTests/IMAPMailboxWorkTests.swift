@@ -22,7 +22,8 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: root) }
         let a = session()
         let b = session()
-        guard case .appended(_, let uid) = a.perform(.append("INBOX", flags: [], date: nil, message: Array("x\r\n".utf8)))
+        guard
+            case .appended(_, let uid) = a.perform(.append("INBOX", flags: [], date: nil, message: Array("x\r\n".utf8)))
         else {
             Issue.record("no append")
             return

@@ -30,7 +30,8 @@ public struct IMAPDialog: Sendable {
         for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             if line.isEmpty || line.hasPrefix("#") { continue }
             guard line.count == 2 || (line.count >= 3 && line.dropFirst(2).first == " ") else {
-                throw TranscriptError(name: name, line: number + 1, message: "expected `C: text`, `S: text` or `S= text`")
+                throw TranscriptError(
+                    name: name, line: number + 1, message: "expected `C: text`, `S: text` or `S= text`")
             }
             let body = Self.expand(String(line.dropFirst(3)))
             switch line.prefix(2) {
@@ -66,7 +67,8 @@ public struct IMAPDialog: Sendable {
     static func expand(_ text: String) -> String {
         var result = ""
         var rest = Substring(text)
-        while let open = rest.range(of: "{{"), let close = rest.range(of: "}}", range: open.upperBound..<rest.endIndex) {
+        while let open = rest.range(of: "{{"), let close = rest.range(of: "}}", range: open.upperBound..<rest.endIndex)
+        {
             result += rest[..<open.lowerBound]
             let inner = rest[open.upperBound..<close.lowerBound]
             if let star = inner.lastIndex(of: "*"), let count = Int(inner[inner.index(after: star)...]) {

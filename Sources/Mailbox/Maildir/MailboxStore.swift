@@ -79,9 +79,12 @@ public struct MailboxStore: Sendable {
         // Under INBOX's lock (the mailbox's own), so two CREATEs at once never take the same number.
         try inbox(of: mailbox).withLock { () throws(FileSystemError) -> UInt32 in
             let file = path(of: mailbox) + "/relaygate-uidvalidity"
-            let last = (try? FileSystem.readFile(file, limit: 64)).flatMap { bytes in
-                String(decoding: bytes, as: UTF8.self).split(whereSeparator: \.isWhitespace).first.flatMap { UInt32($0) }
-            } ?? 0
+            let last =
+                (try? FileSystem.readFile(file, limit: 64)).flatMap { bytes in
+                    String(decoding: bytes, as: UTF8.self).split(whereSeparator: \.isWhitespace).first.flatMap {
+                        UInt32($0)
+                    }
+                } ?? 0
             let next = max(UInt32(clamping: max(now, 1)), last == .max ? 1 : last + 1)
             try FileSystem.replaceFile(file, Array("\(next)\n".utf8))
             return next

@@ -95,8 +95,7 @@ extension MaildirFolder {
     /// modification time), and gives it the next UID.
     public func append(
         _ bytes: [UInt8], flags: MessageFlags, keywords: [String] = [], internalDate: Int?, hostname: String
-    ) throws(FileSystemError) -> Placed
-    {
+    ) throws(FileSystemError) -> Placed {
         var counter = LineEndCounter()
         counter.count(bytes[...])
         let base = "\(MaildirFolder.uniqueName(hostname: hostname)),S=\(counter.octets),W=\(counter.wireOctets)"

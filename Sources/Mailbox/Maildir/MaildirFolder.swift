@@ -224,7 +224,7 @@ public struct MaildirFolder: Sendable {
         do {
             let bytes = try FileSystem.readFile(path + "/" + MaildirKeywords.fileName, limit: 64 * 1024)
             return MaildirKeywords(text: String(decoding: bytes, as: UTF8.self))
-        } catch where error.code == ENOENT {
+        } catch  where error.code == ENOENT {
             return MaildirKeywords()
         }
     }

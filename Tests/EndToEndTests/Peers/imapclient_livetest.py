@@ -2,7 +2,7 @@
 """Runs IMAPClient's live test suite (livetest.py, from IMAPClient's sdist on PyPI) against an IMAP server,
 and prints what happened as one JSON object: passed, failures and errors (test names), skipped (name: reason).
 
-Usage: imapclient_livetest.py --livetest DIR --port N --user U --password P --cafile PEM
+Usage: imapclient_livetest.py --livetest DIR --port N --user U --password P --cafile PEM [--only NAME ...]
 
 DIR is the unpacked sdist (it holds livetest.py and the imapclient package). The suite is IMAPClient's own,
 written against Dovecot, Gmail and others; it is run unchanged, over implicit TLS on 127.0.0.1.
@@ -18,6 +18,7 @@ def main():
     parser.add_argument("--user", required=True)
     parser.add_argument("--password", required=True)
     parser.add_argument("--cafile", required=True)
+    parser.add_argument("--only", nargs="*", default=[], help="run just these tests (Class.test_name)")
     args = parser.parse_args()
 
     sys.path.insert(0, args.livetest)
@@ -51,12 +52,16 @@ def main():
         klass = livetest.createUidTestClass(config, use_uid=use_uid)
         klass.__name__ = klass.__qualname__ = name
         classes.append(klass)
-    suite = unittest.TestSuite(unittest.defaultTestLoader.loadTestsFromTestCase(k) for k in classes)
-    log = io.StringIO()
-    result = unittest.TextTestRunner(stream=log, verbosity=2).run(suite)
-
     def name(test):
         return "%s.%s" % (type(test).__name__, test._testMethodName)
+
+    suite = unittest.TestSuite()
+    for klass in classes:
+        for test in unittest.defaultTestLoader.loadTestsFromTestCase(klass):
+            if not args.only or name(test) in args.only:
+                suite.addTest(test)
+    log = io.StringIO()
+    result = unittest.TextTestRunner(stream=log, verbosity=2).run(suite)
 
     print(json.dumps({
         "ran": result.testsRun,
