@@ -252,10 +252,8 @@ extension IMAPSession {
         case (.list(let subscribedOnly), .listed(let entries)):
             let command = subscribedOnly ? "LSUB" : "LIST"
             for entry in entries {
-                emit(
-                    .send(
-                        "* \(command) (\(entry.attributes.joined(separator: " "))) \".\" \(IMAPStructureEncoder.string(entry.name))\r\n"
-                    ))
+                let attributes = entry.attributes.joined(separator: " ")
+                emit(.send("* \(command) (\(attributes)) \".\" \(IMAPStructureEncoder.string(entry.name))\r\n"))
             }
             tagged(tag, "OK \(command) completed")
         case (.status(let name, let items), .status(let view)):

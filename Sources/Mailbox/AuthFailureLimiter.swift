@@ -18,8 +18,9 @@ import MailModel
 /// guesses in by sending many at once on parallel connections; an attempt that succeeds is taken back
 /// (`finish`). The first `parallelAllowance` attempts in flight at once are let off: a mail client opens
 /// several connections and logs in on each at the same moment (Thunderbird five, imaptest three), and
-/// holding its right password for 1, 2 and 4 s was the price; a guesser gains that many guesses, once. A success takes back only its own attempt, never earlier failures: someone who knows one
-/// password could otherwise clear the count between guesses at others. Failures count for `window`. At most
+/// holding its right password for 1, 2 and 4 s was the price; a guesser gains that many guesses, once. A
+/// success takes back only its own attempt, never earlier failures: someone who knows one password could
+/// otherwise clear the count between guesses at others. Failures count for `window`. At most
 /// `capacity` clients and as many accounts are remembered; the stalest are forgotten first, so a flood of
 /// addresses or names cannot exhaust memory.
 public struct AuthFailureLimiter: Sendable {

@@ -205,8 +205,8 @@ final class IMAPServerHandler: ChannelDuplexHandler, SessionDriver {
         }
     }
 
-    /// Checks the autologout time (the login timeout until the user has logged in), and while the client idles (IDLE) polls its folder so changes are pushed
-    /// within `service.idlePollInterval`.
+    /// Checks the autologout time (the login timeout until the user has logged in), and while the client
+    /// idles (IDLE) polls its folder so changes are pushed within `service.idlePollInterval`.
     private func armIdleTimer(context: ChannelHandlerContext) {
         let shortest = min(service.idleTimeout, service.loginTimeout)
         SessionDriving.every(quarterOf: shortest, ceiling: service.idlePollInterval, context: context) {

@@ -15,9 +15,9 @@ import MailModel
 /// active/ back into incoming/.
 extension Spool {
     /// Takes an envelope for delivery. Nil when it is no longer there (an operator moved or deleted it).
-    /// An envelope that cannot be read, or whose body is not the size it gives, is quarantined, and `Quarantined` thrown with the reason, for the
-    /// caller to log. `known` is the envelope as this process stored it, when it has it: then the file is not
-    /// read back.
+    /// An envelope that cannot be read, or whose body is not the size it gives, is quarantined, and
+    /// `Quarantined` thrown with the reason, for the caller to log. `known` is the envelope as this process
+    /// stored it, when it has it: then the file is not read back.
     public func claim(_ id: QueueID, from queue: Queue, known: Envelope? = nil) throws -> Envelope? {
         let active = envelopePath(id, in: .active)
         do {
