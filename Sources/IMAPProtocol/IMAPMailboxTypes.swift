@@ -24,6 +24,9 @@ public enum IMAPRequest: Equatable, Sendable {
     case append(String, flags: [String], date: Int?, message: [UInt8])
     /// The same for a message the driver has been writing as it came (`IMAPSession.Action.appendBegin`).
     case appendStreamed(String, flags: [String], date: Int?)
+    /// Whether APPEND may put a message in this folder: asked before a large synchronizing literal is let
+    /// in, so a message for a folder that is not there is refused ([TRYCREATE]) before it is sent.
+    case appendTarget(String)
     /// Copy messages of the selected folder to another; with `move`, remove them here afterwards.
     case copy(uids: [UInt32], to: String, move: Bool)
     /// SEARCH one batch of the selected folder: evaluated where the content is read, off the event loop.

@@ -29,6 +29,8 @@ extension IMAPSession {
         /// A command that may have changed the selected folder succeeded: report what changed (its own
         /// new messages too, RFC 3501 5.2), then complete it with `text`.
         case announce(text: String)
+        /// A streamed APPEND's folder is being looked at before its literal is let in.
+        case appendTarget(size: Int)
     }
 
     static let searchBatch = 200
@@ -243,6 +245,14 @@ extension IMAPSession {
         case (.announce(let text), .done):
             // The command itself succeeded; only the look afterwards failed. The next one reports it all.
             tagged(tag, text)
+        case (.appendTarget(let size), .done(nil)):
+            emit(.appendBegin(size: size))
+            emit(.send("+ Ready for literal data\r\n"))
+        case (.appendTarget, .done(let refusal?)):
+            // The literal is never sent: the command ends here.
+            streamingAppend = nil
+            framer.refuseStream()
+            fail(tag, "NO " + refusal)
         case (_, .done(let refusal?)):
             fail(tag, "NO " + refusal)
         case (.select(let name, let readOnly), .selected(let view)):

@@ -278,8 +278,14 @@ public struct IMAPSession: Sendable {
             return fail(tag, "NO [TOOBIG] Literal too large")
         }
         streamingAppend = append
-        emit(.appendBegin(size: size))
-        if synchronizing { emit(.send("+ Ready for literal data\r\n")) }
+        guard synchronizing, case .authenticated(let user) = state else {
+            // LITERAL+: the octets are on their way, so the folder is looked at when the command ends.
+            return emit(.appendBegin(size: size))
+        }
+        // The client waits for our "+": look at the folder first, so a missing one costs it no upload
+        // (RFC 3501 6.3.11 lets the server refuse before the literal).
+        state = .requesting(tag: append.tag, user: user, pending: .appendTarget(size: size))
+        emit(.request(.appendTarget(append.mailbox)))
     }
 
     /// The command a streamed APPEND was part of failed before it ended: what was written is dropped.

@@ -199,6 +199,13 @@ final class IMAPMailboxWork: @unchecked Sendable {
             return .copied(
                 uidValidity: copied.first?.1.uidValidity ?? 0, source: copied.map(\.0.uid),
                 destination: copied.map(\.1.uid))
+        case .appendTarget(let name):
+            do {
+                _ = try existing(name)
+            } catch MailboxStore.FolderProblem.missing {
+                return .done(refusal: "[TRYCREATE] No folder \(name); create it first")
+            }
+            return .done(refusal: nil)
         case .appendStreamed:
             preconditionFailure("the driver files a streamed APPEND through appendUploaded, with the file it wrote")
         case .search(let search):

@@ -164,7 +164,9 @@ struct IMAPHarness {
         var harness = IMAPHarness(configuration: configuration)
         harness.send("x LOGIN alice secret\r\n")
         _ = harness.finish { $0.authenticationFinished(.accepted) }
-        #expect(harness.send("a APPEND Sent (\\Seen) {12}\r\n") == "+ Ready for literal data\r\n")
+        #expect(harness.send("a APPEND Sent (\\Seen) {12}\r\n") == "", "no + before the folder is looked at")
+        #expect(harness.actions == [.request(.appendTarget("Sent"))])
+        #expect(harness.finish { $0.requestFinished(.done(refusal: nil)) } == "+ Ready for literal data\r\n")
         #expect(harness.actions == [.appendBegin(size: 12)])
         harness.send("hello world!\r\n")
         #expect(
@@ -176,6 +178,12 @@ struct IMAPHarness {
             harness.finish { $0.requestFinished(.appended(uidValidity: 1, uid: 2)) }
                 == "a OK [APPENDUID 1 2] APPEND completed\r\n")
         #expect(harness.send("b SEARCH {20}\r\n") == "b NO [TOOBIG] only APPEND takes a literal this large\r\n")
+        // A folder that is not there: refused before the client sends a byte of the message.
+        harness.send("t APPEND Nowhere {20}\r\n")
+        #expect(
+            harness.finish { $0.requestFinished(.done(refusal: "[TRYCREATE] No folder Nowhere")) }
+                == "t NO [TRYCREATE] No folder Nowhere\r\n")
+        #expect(harness.send("u NOOP\r\n") == "u OK NOOP completed\r\n", "the session goes on")
         harness.send("c APPEND INBOX {12+}\r\nhello world! junk\r\n")
         #expect(harness.actions.last == .appendAbort)
         #expect(harness.sent == "c BAD unexpected text after the message (one message per APPEND)\r\n")
