@@ -61,11 +61,27 @@ import Testing
     @Test func bothFamiliesShareOnePort() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let probe = OptionProbe()
-        let listeners = makeListeners(probe, group: group)
-        let v6 = try await listeners.start([.init(address: ListenAddress(host: "::", port: 0), implicitTLS: false)])
-        let port = try #require(v6.first?.localAddress.port)
-        let v4 = try await listeners.start([.init(address: ListenAddress(host: "0.0.0.0", port: port), implicitTLS: false)])
-        #expect(v4.first?.localAddress.port == port)
+        // The kernel reserves a port only for the family bound: while the IPv6 listener has it, an IPv4
+        // socket elsewhere (another test's outgoing connection) may take the same number. Then another
+        // port is tried; every attempt must bind both families.
+        var attempts = 0
+        var bound: (listeners: ListenerSet, port: Int)?
+        while bound == nil && attempts < 5 {
+            attempts += 1
+            let listeners = makeListeners(probe, group: group)
+            let v6 = try await listeners.start([.init(address: ListenAddress(host: "::", port: 0), implicitTLS: false)])
+            let port = try #require(v6.first?.localAddress.port)
+            do {
+                let v4 = try await listeners.start([
+                    .init(address: ListenAddress(host: "0.0.0.0", port: port), implicitTLS: false)
+                ])
+                #expect(v4.first?.localAddress.port == port)
+                bound = (listeners, port)
+            } catch where "\(error)".contains("address is in use") {
+                await listeners.shutdown(timeout: .seconds(1))
+            }
+        }
+        let (listeners, port) = try #require(bound, "no port was free on both families in \(attempts) tries")
         #expect(try await greeting("127.0.0.1", port, group: group) == "hello\r\n")
         #expect(try await greeting("::1", port, group: group) == "hello\r\n")
         await listeners.shutdown(timeout: .seconds(1))
