@@ -13,20 +13,41 @@ public enum IMAPParser {
     }
 
     public static func parse(_ segments: [IMAPSegment]) -> Result<IMAPCommand, Failure> {
+        parseTagged(segments) { (cursor: inout IMAPCursor) throws(IMAPCursor.Failure) in
+            try command(try cursor.atom().uppercased(), &cursor)
+        }.map { IMAPCommand(tag: $0.tag, kind: $0.value) }
+    }
+
+    /// The tag at the start of a command line, if one can be read there (RFC 3501 9: astring characters
+    /// but `+`, then a space): what a refusal must be tagged with even when the rest is not read.
+    public static func tag(of line: [UInt8]) -> String? {
+        var cursor = IMAPCursor([.line(line)])
+        return try? readTag(&cursor)
+    }
+
+    private static func readTag(_ cursor: inout IMAPCursor) throws(IMAPCursor.Failure) -> String {
+        let tag = try cursor.atom(allowing: "]")
+        guard !tag.contains("+") else { throw IMAPCursor.Failure("bad tag") }
+        try cursor.space()
+        return tag
+    }
+
+    /// A tag, then what `body` reads, then the end of the command. A failure carries the tag when one was
+    /// read, so the session can answer `TAG BAD`.
+    private static func parseTagged<Value>(
+        _ segments: [IMAPSegment], _ body: (inout IMAPCursor) throws(IMAPCursor.Failure) -> Value
+    ) -> Result<(tag: String, value: Value), Failure> {
         var cursor = IMAPCursor(segments)
         let tag: String
         do throws(IMAPCursor.Failure) {
-            tag = try cursor.atom(allowing: "]")
-            guard !tag.contains("+") else { throw IMAPCursor.Failure("bad tag") }
-            try cursor.space()
+            tag = try readTag(&cursor)
         } catch {
             return .failure(Failure(tag: nil, message: "Missing or bad tag"))
         }
         do throws(IMAPCursor.Failure) {
-            let name = try cursor.atom().uppercased()
-            let kind = try command(name, &cursor)
+            let value = try body(&cursor)
             try cursor.finished()
-            return .success(IMAPCommand(tag: tag, kind: kind))
+            return .success((tag, value))
         } catch {
             return .failure(Failure(tag: tag, message: error.message))
         }
@@ -44,23 +65,13 @@ public enum IMAPParser {
 
     /// An APPEND as far as its message, which is a literal being streamed: the segments before it.
     public static func parseAppendHead(_ segments: [IMAPSegment]) -> Result<AppendHead, Failure> {
-        var cursor = IMAPCursor(segments)
-        let tag: String
-        do throws(IMAPCursor.Failure) {
-            tag = try cursor.atom(allowing: "]")
-            guard !tag.contains("+") else { throw IMAPCursor.Failure("bad tag") }
-            try cursor.space()
-        } catch {
-            return .failure(Failure(tag: nil, message: "Missing or bad tag"))
-        }
-        do throws(IMAPCursor.Failure) {
+        parseTagged(segments) { (cursor: inout IMAPCursor) throws(IMAPCursor.Failure) in
             guard try cursor.atom().uppercased() == "APPEND" else { throw IMAPCursor.Failure(onlyAppendStreams) }
-            var head = try appendHead(&cursor)
-            head.tag = tag
-            try cursor.finished()
-            return .success(head)
-        } catch {
-            return .failure(Failure(tag: tag, message: error.message))
+            return try appendHead(&cursor)
+        }.map { parsed in
+            var head = parsed.value
+            head.tag = parsed.tag
+            return head
         }
     }
 

@@ -144,6 +144,10 @@ public struct IMAPSession: Sendable {
         case .accepted:
             emit(.log(.authenticated(user: user, mechanism: mechanism)))
             state = .authenticated(user: user)
+            // Logged in: commands may carry more, and an APPEND's message is streamed.
+            framer.maxLiteralSize = configuration.maxLiteralSize
+            framer.maxCommandSize = configuration.maxCommandSize
+            framer.streamLiteralsFrom = configuration.streamLiteralsFrom
             tagged(tag, "OK [CAPABILITY \(capabilities)] Logged in")
         case .rejected:
             emit(.log(.authenticationFailed(user: user, result: result)))
@@ -210,10 +214,6 @@ public struct IMAPSession: Sendable {
     mutating func processInput() {
         if shutdownRequested && phase == .command { return bye("Server shutting down; reconnect later") }
         while phase == .command, !tlsStarting {
-            let loggedIn = isAuthenticated
-            framer.maxLiteralSize = loggedIn ? configuration.maxLiteralSize : configuration.maxLiteralSizeBeforeLogin
-            framer.maxCommandSize = loggedIn ? configuration.maxCommandSize : configuration.maxCommandSizeBeforeLogin
-            framer.streamLiteralsFrom = loggedIn ? configuration.streamLiteralsFrom : .max
             guard let event = framer.next(from: &input) else { break }
             switch event {
             case .literalStreamStarted(let head, let size, let synchronizing):
@@ -240,10 +240,14 @@ public struct IMAPSession: Sendable {
                 // The client waits for its tagged reply: give it one when the tag can be read, or close.
                 abandonStreamedAppend()
                 if case .saslResponse = state { state = .notAuthenticated }
-                if let tag = Self.tag(of: firstLine) { fail(tag, "BAD Line too long") } else { bye("Line too long") }
+                if let tag = IMAPParser.tag(of: firstLine) {
+                    fail(tag, "BAD Line too long")
+                } else {
+                    bye("Line too long")
+                }
             case .literalTooLarge(let firstLine, let synchronizing):
                 abandonStreamedAppend()
-                let tag = Self.tag(of: firstLine) ?? "*"
+                let tag = IMAPParser.tag(of: firstLine) ?? "*"
                 if synchronizing {
                     // The client waits for a "+" that will not come: it reads this NO instead (RFC 7888 4).
                     fail(tag, "NO [TOOBIG] Literal too large")
@@ -266,7 +270,7 @@ public struct IMAPSession: Sendable {
             framer.refuseStream()
             var first: [UInt8] = []
             if case .line(let bytes)? = head.first { first = bytes }
-            let tag = Self.tag(of: first) ?? "*"
+            let tag = IMAPParser.tag(of: first) ?? "*"
             guard synchronizing else { return bye("Literal too large") }
             if case .failure(let failure) = parsed, failure.tag != nil {
                 // Not an APPEND: no other command may send this much. An APPEND that does not parse: BAD.
@@ -308,14 +312,6 @@ public struct IMAPSession: Sendable {
             .request(
                 .appendStreamed(
                     append.mailbox, flags: Self.settable(append.flags), date: append.date?.secondsSince1970)))
-    }
-
-    /// The tag at the start of a command line, if it is one (RFC 3501 9: astring characters but "+").
-    static func tag(of line: [UInt8]) -> String? {
-        guard let space = line.firstIndex(of: UInt8(ascii: " ")), space > 0 else { return nil }
-        let tag = line[..<space]
-        guard tag.allSatisfy({ $0 > 0x20 && $0 < 0x7F && !Array("(){%*\"\\+".utf8).contains($0) }) else { return nil }
-        return String(decoding: tag, as: UTF8.self)
     }
 
     /// True once the user has logged in.

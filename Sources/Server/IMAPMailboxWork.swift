@@ -228,13 +228,13 @@ final class IMAPMailboxWork: @unchecked Sendable {
     }
 
     /// A new file for an APPEND's message, written as it arrives, in INBOX's tmp/ (every folder of the
-    /// mailbox is on the same file system, so it can be renamed into whichever the command names).
-    func beginUpload() throws -> MaildirUpload {
-        if !mailboxCreated {
+    /// mailbox is on the same file system, so it can be renamed into whichever the command names). The
+    /// file is made by its first write, on the pool, after the mailbox (a user no mail has reached yet).
+    func beginUpload() -> MaildirUpload {
+        let (store, mailbox) = (self.store, self.mailbox)
+        return MaildirUpload(in: store.inbox(of: mailbox), hostname: hostname) { () throws(FileSystemError) in
             try store.createMailbox(mailbox)
-            mailboxCreated = true
         }
-        return try MaildirUpload(in: store.inbox(of: mailbox), hostname: hostname)
     }
 
     /// Files a written APPEND into the folder its command named.

@@ -119,9 +119,8 @@ final class IMAPServerHandler: ChannelDuplexHandler, SessionDriver {
             log(event)
         case .appendBegin:
             guard let work else { return }
-            let writer = IMAPUploadWriter(threadPool: service.threadPool, eventLoop: context.eventLoop) {
-                try work.beginUpload()
-            }
+            let writer = IMAPUploadWriter(
+                upload: work.beginUpload(), threadPool: service.threadPool, eventLoop: context.eventLoop)
             writer.onDrained = { self.drain(context: context) }
             upload = writer
         case .appendChunk(let chunk):

@@ -72,58 +72,33 @@ final class SpooledMessage: IncomingMessage {
     private let store: SpoolMessageStore
     private let threadPool: NIOThreadPool
     private let eventLoop: any EventLoop
-    private var buffered: ByteBuffer
-    /// The last write handed to the pool; the next one waits for it, so writes stay in order.
-    private var lastWrite: EventLoopFuture<Void>
-    private var octetsInFlight = 0
-    var onDrained: (() -> Void)?
+    private let queue: PoolWriteQueue
 
     init(writer: SpoolMessageWriter, store: SpoolMessageStore, threadPool: NIOThreadPool, eventLoop: any EventLoop) {
         self.writer = writer
         self.store = store
         self.threadPool = threadPool
         self.eventLoop = eventLoop
-        self.buffered = ByteBufferAllocator().buffer(capacity: 0)
-        self.lastWrite = eventLoop.makeSucceededVoidFuture()
+        queue = PoolWriteQueue(
+            threadPool: threadPool, eventLoop: eventLoop, chunkSize: store.chunkSize,
+            highWatermark: store.highWatermark
+        ) { try writer.write($0) }
     }
 
-    var needsBackpressure: Bool { octetsInFlight + buffered.readableBytes > store.highWatermark }
+    var onDrained: (() -> Void)? {
+        get { queue.onDrained }
+        set { queue.onDrained = newValue }
+    }
+
+    var needsBackpressure: Bool { queue.needsBackpressure }
 
     func append(_ chunk: ByteBuffer) {
-        var chunk = chunk
-        buffered.writeBuffer(&chunk)
-        if buffered.readableBytes >= store.chunkSize { flush() }
-    }
-
-    private func flush() {
-        let data = buffered
-        buffered = ByteBufferAllocator().buffer(capacity: 0)
-        let octets = data.readableBytes
-        octetsInFlight += octets
-        let writer = self.writer
-        lastWrite = lastWrite.flatMap { [threadPool, eventLoop] in
-            threadPool.runIfActive(eventLoop: eventLoop) {
-                try data.withUnsafeReadableBytes { try writer.write($0) }
-            }
-        }
-        lastWrite.assumeIsolated().whenComplete { [weak self] _ in
-            guard let self else { return }
-            let wasPressing = self.needsBackpressure
-            self.octetsInFlight -= octets
-            if wasPressing && !self.needsBackpressure { self.onDrained?() }
-        }
+        queue.append(chunk)
     }
 
     func commit(_ envelope: Envelope) -> EventLoopFuture<Void> {
-        let tail = buffered
-        buffered = ByteBufferAllocator().buffer(capacity: 0)
         let writer = self.writer
-        return lastWrite.flatMap { [threadPool, eventLoop] in
-            threadPool.runIfActive(eventLoop: eventLoop) {
-                if tail.readableBytes > 0 { try tail.withUnsafeReadableBytes { try writer.write($0) } }
-                try writer.commit(envelope)
-            }
-        }.map { [store] in
+        return queue.finish { try writer.commit(envelope) }.map { [store] in
             store.committed?(envelope)
         }.flatMapError { [threadPool, eventLoop] error in
             // An earlier chunk failed: drop what was written, then report the failure.
@@ -132,10 +107,7 @@ final class SpooledMessage: IncomingMessage {
     }
 
     func discard() {
-        buffered.clear()
         let writer = self.writer
-        lastWrite.whenComplete { [threadPool] _ in
-            threadPool.submit { _ in writer.discard() }
-        }
+        queue.abandon { writer.discard() }
     }
 }

@@ -47,7 +47,7 @@ import TranscriptSupport
                         written.map { work.appendUploaded($0, to: name, flags: flags, date: date) }
                             ?? .done(refusal: "no upload"))
                 case .request(let request): session.requestFinished(work.perform(request))
-                case .appendBegin: upload = try? work.beginUpload()
+                case .appendBegin: upload = work.beginUpload()
                 case .appendChunk(let chunk): _ = try? chunk.withUnsafeReadableBytes { try upload?.write($0) }
                 case .appendAbort:
                     upload?.discard()

@@ -18,6 +18,8 @@ public final class MaildirUpload: Sendable {
 
     public let path: String
     private let state: Mutex<State>
+    /// Makes sure the directory is there before the file is made (a mailbox no mail has reached yet).
+    private let prepare: @Sendable () throws(FileSystemError) -> Void
 
     /// A written, durable upload: where it is and its sizes (on disk, and with CRLF line ends).
     public struct Finished: Sendable {
@@ -26,10 +28,24 @@ public final class MaildirUpload: Sendable {
         public let wireOctets: Int
     }
 
-    /// Opens a new file in `folder`'s tmp/.
-    public init(in folder: MaildirFolder, hostname: String) throws(FileSystemError) {
+    /// A new file in `folder`'s tmp/, created by the first write after `prepare` (no I/O here: this is made
+    /// on an event loop).
+    public init(
+        in folder: MaildirFolder, hostname: String,
+        prepare: @escaping @Sendable () throws(FileSystemError) -> Void = {}
+    ) {
         path = folder.path + "/tmp/" + MaildirFolder.uniqueName(hostname: hostname) + ".upload"
-        state = Mutex(State(fd: try FileSystem.createExclusive(path)))
+        state = Mutex(State())
+        self.prepare = prepare
+    }
+
+    /// The file, made on first use.
+    private func descriptor(_ state: inout State) throws(FileSystemError) -> Int32 {
+        if let fd = state.fd { return fd }
+        try prepare()
+        let fd = try FileSystem.createExclusive(path)
+        state.fd = fd
+        return fd
     }
 
     deinit {
@@ -38,17 +54,16 @@ public final class MaildirUpload: Sendable {
 
     public func write(_ bytes: UnsafeRawBufferPointer) throws(FileSystemError) {
         try state.withLock { (state: inout State) throws(FileSystemError) in
-            guard let fd = state.fd, !state.done else { return }
-            try FileSystem.writeAll(fd, bytes, path: path)
+            guard !state.done else { return }
+            try FileSystem.writeAll(try descriptor(&state), bytes, path: path)
             state.counter.count(ArraySlice(bytes.bindMemory(to: UInt8.self)))
         }
     }
 
     public func finish() throws(FileSystemError) -> Finished {
         try state.withLock { (state: inout State) throws(FileSystemError) -> Finished in
-            guard let fd = state.fd, !state.done else {
-                throw FileSystemError(operation: "finish an upload", path: path, code: EBADF)
-            }
+            guard !state.done else { throw FileSystemError(operation: "finish an upload", path: path, code: EBADF) }
+            let fd = try descriptor(&state)
             state.fd = nil
             state.done = true
             defer { FileSystem.closeDescriptor(fd) }
